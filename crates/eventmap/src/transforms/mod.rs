@@ -1,0 +1,338 @@
+//! Named transforms: the built-ins and those a host registers.
+//!
+//! A transform takes the value being mapped plus zero or more extra arguments and returns
+//! a new value, or `None` for "absent" (the key is then omitted). Every transform is usable
+//! both by name in a mapping (`transform: sha256_email`) and as a function inside Rhai
+//! expressions (`sha256_email(email)`).
+
+mod country;
+mod hash;
+mod money;
+mod text;
+mod time;
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub use country::country_alpha2;
+pub use hash::{sha256_email, sha256_external_id, sha256_name, sha256_phone};
+pub use money::{minor_units, total_minor_units};
+pub use time::to_epoch_ms;
+
+/// Why a transform could not produce a value. The message is shown to the user together
+/// with the event id and output key, so it names the offending value's kind, never the
+/// raw personal data itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TransformError(pub String);
+
+impl TransformError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// The signature of every transform: the input value and the extra arguments.
+pub type TransformFn =
+    dyn Fn(&Value, &[Value]) -> Result<Option<Value>, TransformError> + Send + Sync;
+
+/// A transform's definition.
+#[derive(Clone)]
+pub struct Transform {
+    name: String,
+    extra_args: RangeInclusive<usize>,
+    summary: String,
+    func: Arc<TransformFn>,
+}
+
+impl Transform {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// How many arguments it takes after the input value.
+    pub fn extra_args(&self) -> RangeInclusive<usize> {
+        self.extra_args.clone()
+    }
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+    pub fn call(&self, input: &Value, args: &[Value]) -> Result<Option<Value>, TransformError> {
+        (self.func)(input, args)
+    }
+}
+
+impl std::fmt::Debug for Transform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transform")
+            .field("name", &self.name)
+            .field("extra_args", &self.extra_args)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    #[error("transform name `{0}` is not a valid identifier (letters, digits and `_`, not starting with a digit)")]
+    InvalidName(String),
+    #[error("a transform named `{0}` is already registered")]
+    Duplicate(String),
+}
+
+/// The set of transforms a mapping may use. Start from [`Registry::with_builtins`] and add
+/// host functions with [`Registry::register`] before compiling.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    transforms: BTreeMap<String, Arc<Transform>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::with_builtins()
+    }
+}
+
+impl Registry {
+    /// An empty registry (no built-ins).
+    pub fn empty() -> Self {
+        Self {
+            transforms: BTreeMap::new(),
+        }
+    }
+
+    /// The built-in transforms (see `docs/mapping-language.md`).
+    pub fn with_builtins() -> Self {
+        let mut registry = Self::empty();
+        for (name, args, summary, func) in builtins() {
+            registry
+                .insert(name, args, summary, func)
+                .expect("built-in transform names are valid and unique");
+        }
+        registry
+    }
+
+    /// Registers a host transform. `extra_args` is how many arguments it takes after the
+    /// input value (`0..=0` for a plain `value -> value` function).
+    pub fn register<F>(
+        &mut self,
+        name: &str,
+        extra_args: RangeInclusive<usize>,
+        summary: &str,
+        func: F,
+    ) -> Result<(), RegistryError>
+    where
+        F: Fn(&Value, &[Value]) -> Result<Option<Value>, TransformError> + Send + Sync + 'static,
+    {
+        self.insert(name, extra_args, summary, Arc::new(func))
+    }
+
+    fn insert(
+        &mut self,
+        name: &str,
+        extra_args: RangeInclusive<usize>,
+        summary: &str,
+        func: Arc<TransformFn>,
+    ) -> Result<(), RegistryError> {
+        if !is_identifier(name) {
+            return Err(RegistryError::InvalidName(name.to_string()));
+        }
+        if self.transforms.contains_key(name) {
+            return Err(RegistryError::Duplicate(name.to_string()));
+        }
+        self.transforms.insert(
+            name.to_string(),
+            Arc::new(Transform {
+                name: name.to_string(),
+                extra_args,
+                summary: summary.to_string(),
+                func,
+            }),
+        );
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Transform>> {
+        self.transforms.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.transforms.keys().map(String::as_str)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Transform>> {
+        self.transforms.values()
+    }
+}
+
+pub(crate) fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+type Builtin = (
+    &'static str,
+    RangeInclusive<usize>,
+    &'static str,
+    Arc<TransformFn>,
+);
+
+fn builtins() -> Vec<Builtin> {
+    vec![
+        (
+            "to_ms",
+            0..=1,
+            "timestamp (RFC 3339, epoch s or ms) to epoch milliseconds; optional unit: auto|s|ms",
+            Arc::new(time::to_ms_transform),
+        ),
+        (
+            "minor_units",
+            1..=1,
+            "decimal amount to integer minor units of the currency given as argument",
+            Arc::new(money::minor_units_transform),
+        ),
+        (
+            "total_minor_units",
+            1..=3,
+            "sum of price x quantity over a list, in minor units of the currency argument; optional price and quantity field names",
+            Arc::new(money::total_minor_units_transform),
+        ),
+        (
+            "currency_code",
+            0..=0,
+            "ISO 4217 currency code, trimmed and uppercased; error when unknown",
+            Arc::new(money::currency_code_transform),
+        ),
+        (
+            "country_alpha2",
+            0..=0,
+            "ISO 3166-1 alpha-2 code from a country name, alias, alpha-2 or alpha-3 code",
+            Arc::new(country::country_alpha2_transform),
+        ),
+        (
+            "sha256_email",
+            0..=0,
+            "SHA-256 hex of an email after trim + lowercase (64-hex input passes through)",
+            Arc::new(hash::sha256_email_transform),
+        ),
+        (
+            "sha256_phone",
+            0..=0,
+            "SHA-256 hex of a phone number reduced to its E.164 digits",
+            Arc::new(hash::sha256_phone_transform),
+        ),
+        (
+            "sha256_name",
+            0..=0,
+            "SHA-256 hex of a name after trim, lowercase and removing ASCII punctuation",
+            Arc::new(hash::sha256_name_transform),
+        ),
+        (
+            "sha256_external_id",
+            0..=0,
+            "SHA-256 hex of an identifier after trim + lowercase",
+            Arc::new(hash::sha256_external_id_transform),
+        ),
+        (
+            "sha256",
+            0..=0,
+            "SHA-256 hex of the value as given (no normalization)",
+            Arc::new(hash::sha256_raw_transform),
+        ),
+        ("trim", 0..=0, "remove leading and trailing whitespace", Arc::new(text::trim)),
+        ("lower", 0..=0, "lowercase (Unicode)", Arc::new(text::lower)),
+        ("upper", 0..=0, "uppercase (Unicode)", Arc::new(text::upper)),
+        (
+            "query_param",
+            1..=1,
+            "value of the named query parameter of a URL (percent-decoded)",
+            Arc::new(text::query_param),
+        ),
+        (
+            "to_string",
+            0..=0,
+            "the value as a string (numbers and booleans are formatted)",
+            Arc::new(text::to_string),
+        ),
+        (
+            "to_int",
+            0..=0,
+            "an integer from an integral number or numeric string",
+            Arc::new(money::to_int_transform),
+        ),
+    ]
+}
+
+/// The text of a string value, or an error naming what was found instead.
+pub(crate) fn expect_str<'a>(value: &'a Value, what: &str) -> Result<&'a str, TransformError> {
+    match value {
+        Value::String(s) => Ok(s),
+        other => Err(TransformError::new(format!(
+            "{what} must be a string, got {}",
+            kind_of(other)
+        ))),
+    }
+}
+
+/// A short, data-free description of a JSON value's kind, for error messages.
+pub(crate) fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn host_transforms_are_registered_and_checked() {
+        let mut registry = Registry::with_builtins();
+        registry
+            .register("reverse", 0..=0, "reverse a string", |v, _| {
+                Ok(Some(Value::String(
+                    expect_str(v, "input")?.chars().rev().collect(),
+                )))
+            })
+            .unwrap();
+        let reverse = registry.get("reverse").unwrap();
+        assert_eq!(reverse.call(&json!("abc"), &[]).unwrap(), Some(json!("cba")));
+        assert_eq!(
+            registry.register("reverse", 0..=0, "", |_, _| Ok(None)),
+            Err(RegistryError::Duplicate("reverse".into()))
+        );
+        assert_eq!(
+            registry.register("9lives", 0..=0, "", |_, _| Ok(None)),
+            Err(RegistryError::InvalidName("9lives".into()))
+        );
+    }
+
+    #[test]
+    fn builtins_are_all_present() {
+        let registry = Registry::with_builtins();
+        for name in [
+            "to_ms",
+            "minor_units",
+            "total_minor_units",
+            "country_alpha2",
+            "sha256_email",
+            "sha256_phone",
+            "sha256_name",
+            "sha256_external_id",
+            "trim",
+            "lower",
+            "upper",
+            "query_param",
+        ] {
+            assert!(registry.get(name).is_some(), "{name} missing");
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Money: decimal amounts to integer minor units, with exact decimal arithmetic.
+//!
+//! Numbers are read through their shortest decimal spelling (the JSON `4.35` is the
+//! decimal 4.35, not the binary float 4.3499999…), multiplied by 10^exponent of the
+//! currency (ISO 4217: USD 2, JPY 0, KWD 3) and rounded half away from zero.
+
+use std::str::FromStr;
+
+use iso_currency::Currency;
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde_json::Value;
+
+use super::{expect_str, kind_of, TransformError};
+
+/// A JSON number or numeric string as an exact decimal.
+pub(crate) fn to_decimal(value: &Value, what: &str) -> Result<Decimal, TransformError> {
+    let not_a_number = || TransformError::new(format!("{what} is not a number"));
+    match value {
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Ok(Decimal::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Ok(Decimal::from(u))
+            } else {
+                let f = n.as_f64().ok_or_else(not_a_number)?;
+                // Display gives the shortest spelling that reads back as the same float.
+                Decimal::from_str(&f.to_string())
+                    .map_err(|_| TransformError::new(format!("{what} is out of range")))
+            }
+        }
+        Value::String(s) => {
+            let s = s.trim();
+            if s.is_empty() {
+                return Err(not_a_number());
+            }
+            Decimal::from_str(s)
+                .or_else(|_| Decimal::from_scientific(s))
+                .map_err(|_| {
+                    TransformError::new(format!("{what} `{}` is not a number", truncate(s)))
+                })
+        }
+        other => Err(TransformError::new(format!(
+            "{what} must be a number or numeric string, got {}",
+            kind_of(other)
+        ))),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(32).collect()
+}
+
+/// The ISO 4217 currency for a code, case-insensitive and trimmed.
+pub(crate) fn currency(code: &Value) -> Result<Currency, TransformError> {
+    let code = expect_str(code, "currency")?.trim().to_ascii_uppercase();
+    Currency::from_code(&code)
+        .ok_or_else(|| TransformError::new(format!("unknown currency code `{}`", truncate(&code))))
+}
+
+fn exponent(currency: Currency) -> Result<u32, TransformError> {
+    currency.exponent().map(u32::from).ok_or_else(|| {
+        TransformError::new(format!(
+            "currency {} has no minor unit (ISO 4217 lists no exponent for it)",
+            currency.code()
+        ))
+    })
+}
+
+fn to_minor(amount: Decimal, currency: Currency) -> Result<i64, TransformError> {
+    let scale = Decimal::from(10_i64.pow(exponent(currency)?));
+    amount
+        .checked_mul(scale)
+        .map(|v| v.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero))
+        .and_then(|v| v.to_i64())
+        .ok_or_else(|| TransformError::new("amount is out of range"))
+}
+
+/// `amount` (number or numeric string) in integer minor units of `currency_code`.
+pub fn minor_units(amount: &Value, currency_code: &Value) -> Result<i64, TransformError> {
+    let currency = currency(currency_code)?;
+    to_minor(to_decimal(amount, "amount")?, currency)
+}
+
+/// Sum of `price × quantity` over `items` in minor units; quantity defaults to 1.
+/// A single object counts as a list of one. An empty list gives `None` (absent).
+pub fn total_minor_units(
+    items: &Value,
+    currency_code: &Value,
+    price_field: &str,
+    quantity_field: &str,
+) -> Result<Option<i64>, TransformError> {
+    let currency = currency(currency_code)?;
+    let items: &[Value] = match items {
+        Value::Array(items) => items,
+        Value::Object(_) => std::slice::from_ref(items),
+        other => {
+            return Err(TransformError::new(format!(
+                "total_minor_units needs a list of items, got {}",
+                kind_of(other)
+            )))
+        }
+    };
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let mut total = Decimal::ZERO;
+    for (i, item) in items.iter().enumerate() {
+        let present = |field: &str| item.get(field).filter(|v| !crate::value::is_absent(v));
+        let price = present(price_field)
+            .ok_or_else(|| TransformError::new(format!("item {i} has no `{price_field}`")))?;
+        let price = to_decimal(price, &format!("item {i} `{price_field}`"))?;
+        let quantity = match present(quantity_field) {
+            Some(q) => to_decimal(q, &format!("item {i} `{quantity_field}`"))?,
+            None => Decimal::ONE,
+        };
+        total = price
+            .checked_mul(quantity)
+            .and_then(|line| total.checked_add(line))
+            .ok_or_else(|| TransformError::new("order total is out of range"))?;
+    }
+    to_minor(total, currency).map(Some)
+}
+
+pub(crate) fn minor_units_transform(
+    value: &Value,
+    args: &[Value],
+) -> Result<Option<Value>, TransformError> {
+    let code = args
+        .first()
+        .ok_or_else(|| TransformError::new("minor_units needs a currency argument"))?;
+    minor_units(value, code).map(|v| Some(Value::from(v)))
+}
+
+pub(crate) fn total_minor_units_transform(
+    value: &Value,
+    args: &[Value],
+) -> Result<Option<Value>, TransformError> {
+    let code = args
+        .first()
+        .ok_or_else(|| TransformError::new("total_minor_units needs a currency argument"))?;
+    let field = |i: usize, default: &'static str| -> Result<String, TransformError> {
+        match args.get(i) {
+            None => Ok(default.to_string()),
+            Some(v) => expect_str(v, "field name").map(str::to_string),
+        }
+    };
+    let total = total_minor_units(value, code, &field(1, "price")?, &field(2, "quantity")?)?;
+    Ok(total.map(Value::from))
+}
+
+pub(crate) fn currency_code_transform(
+    value: &Value,
+    _args: &[Value],
+) -> Result<Option<Value>, TransformError> {
+    Ok(Some(Value::String(currency(value)?.code().to_string())))
+}
+
+pub(crate) fn to_int_transform(value: &Value, _args: &[Value]) -> Result<Option<Value>, TransformError> {
+    let d = to_decimal(value, "value")?;
+    if !d.fract().is_zero() {
+        return Err(TransformError::new("value is not a whole number"));
+    }
+    d.to_i64()
+        .map(|i| Some(Value::from(i)))
+        .ok_or_else(|| TransformError::new("value is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn minor(amount: Value, code: &str) -> i64 {
+        minor_units(&amount, &json!(code)).unwrap()
+    }
+
+    #[test]
+    fn float_traps_are_exact() {
+        // 4.35 * 100 in binary floating point is 434.99999999999994.
+        assert_eq!(minor(json!(4.35), "USD"), 435);
+        assert_eq!(minor(json!(1.005), "USD"), 101);
+        assert_eq!(minor(json!(129.99), "USD"), 12999);
+        assert_eq!(minor(json!(0.1 + 0.2), "USD"), 30);
+    }
+
+    #[test]
+    fn currency_exponents() {
+        assert_eq!(minor(json!(500), "JPY"), 500);
+        assert_eq!(minor(json!(499.5), "JPY"), 500);
+        assert_eq!(minor(json!(1.25), "KWD"), 1250);
+        assert_eq!(minor(json!("1.2345"), "KWD"), 1235);
+        assert_eq!(minor(json!(12), "usd"), 1200);
+        assert_eq!(minor(json!(-4.35), "EUR"), -435);
+    }
+
+    #[test]
+    fn numeric_strings() {
+        assert_eq!(minor(json!("4.35"), "USD"), 435);
+        assert_eq!(minor(json!(" 19.99 "), "USD"), 1999);
+        assert_eq!(minor(json!("1e2"), "USD"), 10000);
+    }
+
+    #[test]
+    fn clear_errors() {
+        let err = minor_units(&json!(1), &json!("ABC")).unwrap_err();
+        assert_eq!(err.0, "unknown currency code `ABC`");
+        let err = minor_units(&json!("abc"), &json!("USD")).unwrap_err();
+        assert!(err.0.contains("not a number"), "{err}");
+        let err = minor_units(&json!(true), &json!("USD")).unwrap_err();
+        assert!(err.0.contains("got a boolean"), "{err}");
+        let err = minor_units(&json!(1), &json!("XAU")).unwrap_err();
+        assert!(err.0.contains("no minor unit"), "{err}");
+    }
+
+    #[test]
+    fn totals_multiply_and_sum_exactly() {
+        let items = json!([
+            {"price": 0.1, "quantity": 3},
+            {"price": "4.35"},
+            {"price": 2.5, "quantity": "2"}
+        ]);
+        // 0.3 + 4.35 + 5.0 = 9.65
+        assert_eq!(total_minor_units(&items, &json!("USD"), "price", "quantity").unwrap(), Some(965));
+        let single = json!({"price": 10, "quantity": 2});
+        assert_eq!(total_minor_units(&single, &json!("JPY"), "price", "quantity").unwrap(), Some(20));
+        assert_eq!(total_minor_units(&json!([]), &json!("USD"), "price", "quantity").unwrap(), None);
+        let missing = total_minor_units(&json!([{"quantity": 1}]), &json!("USD"), "price", "quantity");
+        assert_eq!(missing.unwrap_err().0, "item 0 has no `price`");
+    }
+
+    #[test]
+    fn total_transform_takes_field_names() {
+        let items = json!([{"unit": 1.5, "qty": 2}]);
+        let out = total_minor_units_transform(&items, &[json!("EUR"), json!("unit"), json!("qty")]).unwrap();
+        assert_eq!(out, Some(json!(300)));
+    }
+
+    #[test]
+    fn currency_codes_and_integers() {
+        assert_eq!(currency_code_transform(&json!(" usd "), &[]).unwrap(), Some(json!("USD")));
+        assert!(currency_code_transform(&json!("dollars"), &[]).is_err());
+        assert_eq!(to_int_transform(&json!("3"), &[]).unwrap(), Some(json!(3)));
+        assert_eq!(to_int_transform(&json!(2.0), &[]).unwrap(), Some(json!(2)));
+        assert!(to_int_transform(&json!(2.5), &[]).is_err());
+    }
+}

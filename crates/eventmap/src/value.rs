@@ -1,0 +1,18 @@
+//! The one rule for "no value": a missing path, JSON `null` and the empty string are all
+//! *absent*. An absent value omits its output key (or takes the key's `default`), skips
+//! the key's transforms, and fails a `required` key.
+
+use serde_json::Value;
+
+pub fn is_absent(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// `Some(value)` unless the value is absent.
+pub(crate) fn present(value: Value) -> Option<Value> {
+    (!is_absent(&value)).then_some(value)
+}

@@ -1,1 +1,63 @@
-fn main(){}
+//! `eventmap`: check mapping files and map newline-delimited events.
+
+mod check;
+mod input;
+mod map;
+mod options;
+mod progress;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "eventmap",
+    version,
+    about = "Map customer events to conversion events with declarative YAML mappings"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate mapping files; every error is printed as FILE:LINE:COL: message.
+    Check(check::Args),
+    /// Map newline-delimited JSON events through a mapping.
+    Map(map::Args),
+    /// List the transforms mappings and expressions can use.
+    Transforms,
+}
+
+/// Exit codes shared by the subcommands.
+pub(crate) mod exit {
+    pub const OK: u8 = 0;
+    /// A mapping did not compile, or an input could not be read.
+    pub const ERROR: u8 = 1;
+    /// `map --fail-on-error` and some events failed or were malformed.
+    pub const EVENTS_FAILED: u8 = 3;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Map(args) => map::run(&args),
+        Command::Transforms => {
+            for t in eventmap::Registry::with_builtins().iter() {
+                println!("{:<20} {}", t.name(), t.summary());
+            }
+            Ok(exit::OK)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("eventmap: error: {err:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

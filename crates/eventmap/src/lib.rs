@@ -1,6 +1,52 @@
-pub mod diagnostics;
-pub mod path;
-pub mod script;
+//! eventmap: a declarative mapping engine for customer events.
+//!
+//! A YAML mapping file is compiled once into a [`Mapping`] (every error reported with its
+//! `file:line:col`), then applied to each event:
+//!
+//! ```
+//! use eventmap::{CompileOptions, EventContext, Mapping, Outcome};
+//!
+//! let yaml = r#"
+//! events:
+//!   order:
+//!     match: { event: Order Completed }
+//!     keys:
+//!       type: { const: order_created }
+//!       id: { from: messageId, required: true }
+//!       data.amount:
+//!         expr: minor_units(total, currency)
+//!         inputs: { total: properties.total, currency: properties.currency }
+//! "#;
+//! let mapping = Mapping::compile(yaml, "example.yaml", &CompileOptions::default()).unwrap();
+//! let event = serde_json::json!({
+//!     "type": "track", "event": "Order Completed", "messageId": "m-1",
+//!     "properties": {"total": 4.35, "currency": "USD"}
+//! });
+//! let Outcome::Mapped(out) = mapping.map(&event, &EventContext::now()) else { panic!() };
+//! assert_eq!(out["data"]["amount"], 435);
+//! ```
+//!
+//! Hosts add their own transforms to a [`Registry`] before compiling; see
+//! `docs/embedding.md`.
+
+mod compile;
+mod diagnostics;
+mod mapping;
+mod params;
+mod path;
+mod program;
+mod runtime;
+mod script;
 pub mod transforms;
-pub mod value;
+mod value;
 mod yaml;
+
+pub use compile::CompileOptions;
+pub use diagnostics::{CompileError, Diagnostic, Location};
+pub use mapping::{LoadError, Mapping};
+pub use params::env_var_for;
+pub use path::{InputPath, PathError};
+pub use runtime::{EventContext, KeyError, Outcome};
+pub use script::SandboxLimits;
+pub use transforms::{Registry, RegistryError, Transform, TransformError};
+pub use value::is_absent;

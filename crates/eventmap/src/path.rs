@@ -27,7 +27,10 @@ enum Segment {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Walk { from_root: bool, segments: Vec<Segment> },
+    Walk {
+        from_root: bool,
+        segments: Vec<Segment>,
+    },
     JsonPath(Box<JpQuery>),
 }
 
@@ -49,7 +52,10 @@ pub struct PathError {
 impl InputPath {
     pub fn parse(text: &str) -> Result<Self, PathError> {
         if text.trim().is_empty() {
-            return Err(PathError { offset: 0, message: "empty input path".into() });
+            return Err(PathError {
+                offset: 0,
+                message: "empty input path".into(),
+            });
         }
         if text != text.trim() {
             return Err(PathError {
@@ -67,14 +73,32 @@ impl InputPath {
                     .and_then(|r| parse_segments(r, 2).map_err(|_| ())),
             };
             if let Ok(segments) = walk {
-                return Ok(Self { text: text.into(), kind: Kind::Walk { from_root: true, segments } });
+                return Ok(Self {
+                    text: text.into(),
+                    kind: Kind::Walk {
+                        from_root: true,
+                        segments,
+                    },
+                });
             }
             return jsonpath_rust::parser::parse_json_path(text)
-                .map(|q| Self { text: text.into(), kind: Kind::JsonPath(Box::new(q)) })
-                .map_err(|e| PathError { offset: 0, message: format!("invalid JSONPath `{text}`: {e}") });
+                .map(|q| Self {
+                    text: text.into(),
+                    kind: Kind::JsonPath(Box::new(q)),
+                })
+                .map_err(|e| PathError {
+                    offset: 0,
+                    message: format!("invalid JSONPath `{text}`: {e}"),
+                });
         }
         let segments = parse_segments(text, 0)?;
-        Ok(Self { text: text.into(), kind: Kind::Walk { from_root: false, segments } })
+        Ok(Self {
+            text: text.into(),
+            kind: Kind::Walk {
+                from_root: false,
+                segments,
+            },
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -84,21 +108,27 @@ impl InputPath {
     /// The value at this path, or `None` when it is absent.
     pub fn resolve<'a>(&self, root: &'a Value, current: &'a Value) -> Option<Cow<'a, Value>> {
         let found = match &self.kind {
-            Kind::Walk { from_root, segments } => {
+            Kind::Walk {
+                from_root,
+                segments,
+            } => {
                 let start = if *from_root { root } else { current };
                 if segments.contains(&Segment::Wildcard) {
                     let mut out = Vec::new();
                     collect(start, segments, &mut out);
-                    (!out.is_empty()).then(|| Cow::Owned(Value::Array(out)))
+                    (!out.is_empty()).then_some(Cow::Owned(Value::Array(out)))
                 } else {
                     walk(start, segments).map(Cow::Borrowed)
                 }
             }
             Kind::JsonPath(query) => {
                 let found = jsonpath_rust::query::js_path_process(query, root).ok()?;
-                let values: Vec<Value> =
-                    found.into_iter().map(|r| r.val().clone()).filter(|v| !is_absent(v)).collect();
-                (!values.is_empty()).then(|| Cow::Owned(Value::Array(values)))
+                let values: Vec<Value> = found
+                    .into_iter()
+                    .map(|r| r.val().clone())
+                    .filter(|v| !is_absent(v))
+                    .collect();
+                (!values.is_empty()).then_some(Cow::Owned(Value::Array(values)))
             }
         };
         found.filter(|v| !is_absent(v))
@@ -116,7 +146,11 @@ fn step<'a>(value: &'a Value, segment: &Segment) -> Option<&'a Value> {
     match (segment, value) {
         (Segment::Key(k), Value::Object(map)) => map.get(k),
         (Segment::Index(i), Value::Array(items)) => {
-            let index = if *i < 0 { items.len().checked_sub(i.unsigned_abs() as usize)? } else { *i as usize };
+            let index = if *i < 0 {
+                items.len().checked_sub(i.unsigned_abs() as usize)?
+            } else {
+                *i as usize
+            };
             items.get(index)
         }
         _ => None,
@@ -131,7 +165,9 @@ fn collect(value: &Value, segments: &[Segment], out: &mut Vec<Value>) {
         return;
     };
     match (first, value) {
-        (Segment::Wildcard, Value::Array(items)) => items.iter().for_each(|v| collect(v, rest, out)),
+        (Segment::Wildcard, Value::Array(items)) => {
+            items.iter().for_each(|v| collect(v, rest, out))
+        }
         (Segment::Wildcard, Value::Object(map)) => map.values().for_each(|v| collect(v, rest, out)),
         (Segment::Wildcard, _) => {}
         (segment, value) => {
@@ -145,14 +181,20 @@ fn collect(value: &Value, segments: &[Segment], out: &mut Vec<Value>) {
 /// Parses `a.b[0]["c d"][*]`. `base` is added to error offsets (for a stripped `$.`).
 fn parse_segments(text: &str, base: usize) -> Result<Vec<Segment>, PathError> {
     let chars: Vec<char> = text.chars().collect();
-    let err = |offset: usize, message: String| PathError { offset: base + offset, message };
+    let err = |offset: usize, message: String| PathError {
+        offset: base + offset,
+        message,
+    };
     let mut segments = Vec::new();
     let mut i = 0;
     let mut expect_key = true;
     while i < chars.len() {
         match chars[i] {
             '[' => {
-                let close = chars[i..].iter().position(|&c| c == ']').map(|p| p + i)
+                let close = chars[i..]
+                    .iter()
+                    .position(|&c| c == ']')
+                    .map(|p| p + i)
                     .ok_or_else(|| err(i, format!("unclosed `[` in input path `{text}`")))?;
                 let inner: String = chars[i + 1..close].iter().collect();
                 let inner = inner.trim();
@@ -182,14 +224,21 @@ fn parse_segments(text: &str, base: usize) -> Result<Vec<Segment>, PathError> {
             ']' => return Err(err(i, format!("unexpected `]` in input path `{text}`"))),
             _ => {
                 if !expect_key {
-                    return Err(err(i, format!("expected `.` or `[` in input path `{text}`")));
+                    return Err(err(
+                        i,
+                        format!("expected `.` or `[` in input path `{text}`"),
+                    ));
                 }
                 let start = i;
                 while i < chars.len() && !matches!(chars[i], '.' | '[' | ']') {
                     i += 1;
                 }
                 let key: String = chars[start..i].iter().collect();
-                segments.push(if key == "*" { Segment::Wildcard } else { Segment::Key(key) });
+                segments.push(if key == "*" {
+                    Segment::Wildcard
+                } else {
+                    Segment::Key(key)
+                });
                 expect_key = false;
             }
         }
@@ -217,7 +266,10 @@ mod tests {
     use serde_json::json;
 
     fn get(path: &str, event: &Value) -> Option<Value> {
-        InputPath::parse(path).unwrap().resolve(event, event).map(Cow::into_owned)
+        InputPath::parse(path)
+            .unwrap()
+            .resolve(event, event)
+            .map(Cow::into_owned)
     }
 
     fn event() -> Value {
@@ -240,9 +292,15 @@ mod tests {
     #[test]
     fn dotted_paths_with_indexes_and_quoted_keys() {
         let e = event();
-        assert_eq!(get("context.page.url", &e), Some(json!("https://x.example/?a=1")));
+        assert_eq!(
+            get("context.page.url", &e),
+            Some(json!("https://x.example/?a=1"))
+        );
         assert_eq!(get("properties.products[0].price", &e), Some(json!(4.35)));
-        assert_eq!(get("properties.products[-1].product_id", &e), Some(json!("p3")));
+        assert_eq!(
+            get("properties.products[-1].product_id", &e),
+            Some(json!("p3"))
+        );
         assert_eq!(get("properties[\"Order Id\"]", &e), Some(json!("o-9")));
         assert_eq!(get("properties.products[7].price", &e), None);
         assert_eq!(get("messageId.deeper", &e), None);
@@ -259,7 +317,10 @@ mod tests {
     #[test]
     fn wildcards_collect_present_values() {
         let e = event();
-        assert_eq!(get("properties.products[*].price", &e), Some(json!([4.35, 10])));
+        assert_eq!(
+            get("properties.products[*].price", &e),
+            Some(json!([4.35, 10]))
+        );
         assert_eq!(get("properties.products[*].color", &e), None);
     }
 
@@ -280,25 +341,46 @@ mod tests {
         let e = event();
         let element = json!({"price": 1});
         let path = InputPath::parse("$.messageId").unwrap();
-        assert_eq!(path.resolve(&e, &element).map(Cow::into_owned), Some(json!("m1")));
+        assert_eq!(
+            path.resolve(&e, &element).map(Cow::into_owned),
+            Some(json!("m1"))
+        );
         let relative = InputPath::parse("price").unwrap();
-        assert_eq!(relative.resolve(&e, &element).map(Cow::into_owned), Some(json!(1)));
+        assert_eq!(
+            relative.resolve(&e, &element).map(Cow::into_owned),
+            Some(json!(1))
+        );
     }
 
     #[test]
     fn bad_paths_are_rejected_with_offsets() {
         assert_eq!(InputPath::parse("a..b").unwrap_err().offset, 2);
-        assert!(InputPath::parse("a[x]").unwrap_err().message.contains("not an index"));
-        assert!(InputPath::parse("a[0").unwrap_err().message.contains("unclosed"));
+        assert!(InputPath::parse("a[x]")
+            .unwrap_err()
+            .message
+            .contains("not an index"));
+        assert!(InputPath::parse("a[0")
+            .unwrap_err()
+            .message
+            .contains("unclosed"));
         assert!(InputPath::parse("a.").is_err());
         assert!(InputPath::parse("").is_err());
-        assert!(InputPath::parse("$[?@.a ==]").unwrap_err().message.contains("invalid JSONPath"));
+        assert!(InputPath::parse("$[?@.a ==]")
+            .unwrap_err()
+            .message
+            .contains("invalid JSONPath"));
     }
 
     #[test]
     fn fallbacks_take_the_first_present() {
         let e = json!({"traits": {"email": ""}, "context": {"traits": {"email": "a@b.c"}}});
-        let paths = vec![InputPath::parse("traits.email").unwrap(), InputPath::parse("context.traits.email").unwrap()];
-        assert_eq!(first_present(&paths, &e, &e).map(Cow::into_owned), Some(json!("a@b.c")));
+        let paths = vec![
+            InputPath::parse("traits.email").unwrap(),
+            InputPath::parse("context.traits.email").unwrap(),
+        ];
+        assert_eq!(
+            first_present(&paths, &e, &e).map(Cow::into_owned),
+            Some(json!("a@b.c"))
+        );
     }
 }

@@ -86,6 +86,13 @@ pub(crate) struct Expression {
     origin: TextOrigin,
 }
 
+impl Expression {
+    /// Where the expression starts in the mapping file.
+    pub fn location(&self) -> &Location {
+        &self.origin.start
+    }
+}
+
 /// A runtime failure of an expression, located in the mapping file.
 #[derive(Debug, Clone)]
 pub(crate) struct ScriptError {
@@ -125,12 +132,15 @@ impl ScriptEngine {
         engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
 
         engine.register_fn("now_ms", || NOW_MS.with(Cell::get));
-        engine.register_fn("param", move |name: ImmutableString| -> Result<Dynamic, Box<EvalAltResult>> {
-            match params.get(name.as_str()) {
-                Some(value) => Ok(json_to_dynamic(value)),
-                None => Err(format!("unknown parameter `{name}`").into()),
-            }
-        });
+        engine.register_fn(
+            "param",
+            move |name: ImmutableString| -> Result<Dynamic, Box<EvalAltResult>> {
+                match params.get(name.as_str()) {
+                    Some(value) => Ok(json_to_dynamic(value)),
+                    None => Err(format!("unknown parameter `{name}`").into()),
+                }
+            },
+        );
         for transform in registry.iter() {
             register_transform(&mut engine, transform);
         }
@@ -149,7 +159,10 @@ impl ScriptEngine {
             scope.push_dynamic(name.to_string(), Dynamic::UNIT);
         }
         match self.engine.compile_with_scope(&scope, text) {
-            Ok(ast) => Ok(Expression { ast: Arc::new(ast), origin }),
+            Ok(ast) => Ok(Expression {
+                ast: Arc::new(ast),
+                origin,
+            }),
             Err(err) => {
                 let location = origin.locate(err.position());
                 let message = match err.err_type() {
@@ -203,7 +216,8 @@ fn register_transform(engine: &mut Engine, transform: &Arc<Transform>) {
                 if args[0].is_unit() {
                     return Ok(Dynamic::UNIT);
                 }
-                let input = dynamic_to_json(args[0]).map_err(|m| format!("{}: {m}", transform.name()))?;
+                let input =
+                    dynamic_to_json(args[0]).map_err(|m| format!("{}: {m}", transform.name()))?;
                 let extra = args[1..]
                     .iter()
                     .map(|a| dynamic_to_json(a))
@@ -249,7 +263,9 @@ pub(crate) fn json_to_dynamic(value: &Value) -> Dynamic {
         Value::String(s) => Dynamic::from(ImmutableString::from(s.as_str())),
         Value::Array(items) => Dynamic::from_array(items.iter().map(json_to_dynamic).collect()),
         Value::Object(map) => Dynamic::from_map(
-            map.iter().map(|(k, v)| (k.as_str().into(), json_to_dynamic(v))).collect(),
+            map.iter()
+                .map(|(k, v)| (k.as_str().into(), json_to_dynamic(v)))
+                .collect(),
         ),
     }
 }
@@ -271,14 +287,20 @@ pub(crate) fn dynamic_to_json(value: &Dynamic) -> Result<Value, String> {
             .ok_or_else(|| format!("expression produced a non-finite number ({f})"));
     }
     if value.is_string() {
-        return Ok(Value::String(value.clone().into_string().unwrap_or_default()));
+        return Ok(Value::String(
+            value.clone().into_string().unwrap_or_default(),
+        ));
     }
     if let Ok(c) = value.as_char() {
         return Ok(Value::String(c.to_string()));
     }
     if value.is_array() {
         let array = value.read_lock::<rhai::Array>().ok_or("array is locked")?;
-        return array.iter().map(dynamic_to_json).collect::<Result<Vec<_>, String>>().map(Value::Array);
+        return array
+            .iter()
+            .map(dynamic_to_json)
+            .collect::<Result<Vec<_>, String>>()
+            .map(Value::Array);
     }
     if value.is_map() {
         let map = value.read_lock::<rhai::Map>().ok_or("map is locked")?;
@@ -288,7 +310,10 @@ pub(crate) fn dynamic_to_json(value: &Dynamic) -> Result<Value, String> {
         }
         return Ok(Value::Object(out));
     }
-    Err(format!("expression produced a value of type `{}`, which has no JSON form", value.type_name()))
+    Err(format!(
+        "expression produced a value of type `{}`, which has no JSON form",
+        value.type_name()
+    ))
 }
 
 #[cfg(test)]
@@ -297,29 +322,56 @@ mod tests {
     use serde_json::json;
 
     fn origin() -> TextOrigin {
-        TextOrigin { start: Location::new("m.yaml".into(), 10, 7), style: ScalarStyle::Plain }
+        TextOrigin {
+            start: Location::new("m.yaml".into(), 10, 7),
+            style: ScalarStyle::Plain,
+        }
     }
 
     fn engine() -> ScriptEngine {
         let params = Arc::new(ParamTable::from([("send".to_string(), json!(true))]));
-        ScriptEngine::new(&Registry::with_builtins(), params, &SandboxLimits::default())
+        ScriptEngine::new(
+            &Registry::with_builtins(),
+            params,
+            &SandboxLimits::default(),
+        )
     }
 
-    fn run(engine: &ScriptEngine, text: &str, inputs: &[(&str, Value)]) -> Result<Value, ScriptError> {
+    fn run(
+        engine: &ScriptEngine,
+        text: &str,
+        inputs: &[(&str, Value)],
+    ) -> Result<Value, ScriptError> {
         let names: Vec<&str> = inputs.iter().map(|(n, _)| *n).collect();
         let expr = engine.compile(text, &names, origin()).expect("compiles");
         let owned: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         let values = inputs.iter().map(|(_, v)| json_to_dynamic(v)).collect();
-        engine.eval(&expr, &owned, values).map(|d| dynamic_to_json(&d).unwrap())
+        engine
+            .eval(&expr, &owned, values)
+            .map(|d| dynamic_to_json(&d).unwrap())
     }
 
     #[test]
     fn transforms_and_params_are_functions() {
         let e = engine();
-        assert_eq!(run(&e, "minor_units(p, c)", &[("p", json!(4.35)), ("c", json!("USD"))]).unwrap(), json!(435));
-        assert_eq!(run(&e, "upper(trim(c))", &[("c", json!(" usd "))]).unwrap(), json!("USD"));
+        assert_eq!(
+            run(
+                &e,
+                "minor_units(p, c)",
+                &[("p", json!(4.35)), ("c", json!("USD"))]
+            )
+            .unwrap(),
+            json!(435)
+        );
+        assert_eq!(
+            run(&e, "upper(trim(c))", &[("c", json!(" usd "))]).unwrap(),
+            json!("USD")
+        );
         assert_eq!(run(&e, "param(\"send\")", &[]).unwrap(), json!(true));
-        assert_eq!(run(&e, "sha256_email(x)", &[("x", Value::Null)]).unwrap(), Value::Null);
+        assert_eq!(
+            run(&e, "sha256_email(x)", &[("x", Value::Null)]).unwrap(),
+            Value::Null
+        );
     }
 
     #[test]
@@ -333,7 +385,10 @@ mod tests {
     #[test]
     fn syntax_errors_in_block_scalars_point_into_the_file() {
         let e = engine();
-        let origin = TextOrigin { start: Location::new("m.yaml".into(), 20, 9), style: ScalarStyle::Block };
+        let origin = TextOrigin {
+            start: Location::new("m.yaml".into(), 20, 9),
+            style: ScalarStyle::Block,
+        };
         let (location, message) = e.compile("let x = 1;\nx +* 2", &[], origin).unwrap_err();
         assert!(message.starts_with("Rhai syntax"), "{message}");
         assert_eq!(location.line, 21);
@@ -351,10 +406,20 @@ mod tests {
     fn sandbox_limits_sizes_and_io() {
         let e = engine();
         let err = run(&e, "let s = \"x\"; for i in 0..20 { s += s; } s", &[]).unwrap_err();
-        assert!(err.message.to_lowercase().contains("length") || err.message.contains("size"), "{}", err.message);
-        assert!(e.compile("eval(\"1\")", &[], origin()).is_err(), "eval must be disabled");
+        assert!(
+            err.message.to_lowercase().contains("length") || err.message.contains("size"),
+            "{}",
+            err.message
+        );
+        assert!(
+            e.compile("eval(\"1\")", &[], origin()).is_err(),
+            "eval must be disabled"
+        );
         assert!(e.compile("import \"x\" as y; 1", &[], origin()).is_ok());
-        assert!(run(&e, "import \"x\" as y; 1", &[]).is_err(), "imports must not resolve");
+        assert!(
+            run(&e, "import \"x\" as y; 1", &[]).is_err(),
+            "imports must not resolve"
+        );
         assert_eq!(run(&e, "print(\"hi\"); 1", &[]).unwrap(), json!(1));
     }
 

@@ -142,34 +142,39 @@ enum RawKind {
 
 struct RawNode(RawKind);
 
+/// Nodes are located where their text is written (`defined`): for a node replayed
+/// through a YAML alias (`*item`) that is the anchor, where a fix would be made.
 fn into_node(raw: Spanned<RawNode>, source: &str, file: &Arc<str>) -> Node {
-        let location = to_location(&raw.referenced, file);
-        let kind = match raw.value.0 {
-            RawKind::Null => NodeKind::Null,
-            RawKind::Bool(b) => NodeKind::Bool(b),
-            RawKind::Int(i) => NodeKind::Int(i),
-            RawKind::Float(f) => NodeKind::Float(f),
-            RawKind::Str(s) => {
-                let style = scalar_style(source, &raw.referenced, location.line);
-                NodeKind::Str(s, style)
-            }
-            RawKind::Seq(items) => {
-                NodeKind::Seq(items.into_iter().map(|i| into_node(i, source, file)).collect())
-            }
-            RawKind::Map(entries) => NodeKind::Map(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let key = Key {
-                            location: to_location(&k.referenced, file),
-                            name: k.value,
-                        };
-                        (key, into_node(v, source, file))
-                    })
-                    .collect(),
-            ),
-        };
-        Node { kind, location }
+    let location = to_location(&raw.defined, file);
+    let kind = match raw.value.0 {
+        RawKind::Null => NodeKind::Null,
+        RawKind::Bool(b) => NodeKind::Bool(b),
+        RawKind::Int(i) => NodeKind::Int(i),
+        RawKind::Float(f) => NodeKind::Float(f),
+        RawKind::Str(s) => {
+            let style = scalar_style(source, &raw.defined, location.line);
+            NodeKind::Str(s, style)
+        }
+        RawKind::Seq(items) => NodeKind::Seq(
+            items
+                .into_iter()
+                .map(|i| into_node(i, source, file))
+                .collect(),
+        ),
+        RawKind::Map(entries) => NodeKind::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| {
+                    let key = Key {
+                        location: to_location(&k.defined, file),
+                        name: k.value,
+                    };
+                    (key, into_node(v, source, file))
+                })
+                .collect(),
+        ),
+    };
+    Node { kind, location }
 }
 
 fn to_location(loc: &serde_saphyr::Location, file: &Arc<str>) -> Location {
@@ -194,7 +199,8 @@ fn scalar_style(source: &str, loc: &serde_saphyr::Location, line: u32) -> Scalar
             let previous_line = source.lines().nth((line as usize).saturating_sub(2));
             let is_block = previous_line.is_some_and(|l| {
                 let l = l.split(" #").next().unwrap_or(l).trim_end();
-                let tail = l.trim_end_matches(['+', '-', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+                let tail =
+                    l.trim_end_matches(['+', '-', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
                 tail.ends_with('|') || tail.ends_with('>')
             });
             if is_block && line > 1 {
@@ -280,7 +286,10 @@ mod tests {
         assert_eq!((key.location.line, key.location.column), (2, 3));
         let (from_key, from_value) = &value.as_map().unwrap()[0];
         assert_eq!(from_key.name, "from");
-        assert_eq!((from_value.location.line, from_value.location.column), (2, 15));
+        assert_eq!(
+            (from_value.location.line, from_value.location.column),
+            (2, 15)
+        );
     }
 
     #[test]

@@ -26,7 +26,10 @@ fn sha256_hex(input: &str) -> String {
 
 /// Hashes `normalized(value)` unless `value` is already a digest; `None` when the
 /// normalized value is empty (nothing to identify anyone by).
-fn hash_with(value: &str, normalize: impl Fn(&str) -> Result<String, TransformError>) -> Result<Option<String>, TransformError> {
+fn hash_with(
+    value: &str,
+    normalize: impl Fn(&str) -> Result<String, TransformError>,
+) -> Result<Option<String>, TransformError> {
     let trimmed = value.trim();
     if is_sha256_hex(trimmed) {
         return Ok(Some(trimmed.to_ascii_lowercase()));
@@ -49,9 +52,14 @@ pub fn sha256_phone(phone: &str) -> Result<Option<String>, TransformError> {
             .chars()
             .filter(|c| !matches!(c, ' ' | '(' | ')' | '.' | '-' | '\u{a0}'))
             .collect();
-        let digits = compact.strip_prefix('+').unwrap_or(&compact).trim_start_matches('0');
+        let digits = compact
+            .strip_prefix('+')
+            .unwrap_or(&compact)
+            .trim_start_matches('0');
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(TransformError::new("phone number contains characters other than digits and separators"));
+            return Err(TransformError::new(
+                "phone number contains characters other than digits and separators",
+            ));
         }
         if !(8..=15).contains(&digits.len()) {
             return Err(TransformError::new(format!(
@@ -92,19 +100,34 @@ fn wrap(out: Option<String>) -> Option<Value> {
     out.map(Value::String)
 }
 
-pub(crate) fn sha256_email_transform(v: &Value, _: &[Value]) -> Result<Option<Value>, TransformError> {
+pub(crate) fn sha256_email_transform(
+    v: &Value,
+    _: &[Value],
+) -> Result<Option<Value>, TransformError> {
     sha256_email(expect_str(v, "email")?).map(wrap)
 }
-pub(crate) fn sha256_phone_transform(v: &Value, _: &[Value]) -> Result<Option<Value>, TransformError> {
+pub(crate) fn sha256_phone_transform(
+    v: &Value,
+    _: &[Value],
+) -> Result<Option<Value>, TransformError> {
     sha256_phone(&as_hash_input(v)?).map(wrap)
 }
-pub(crate) fn sha256_name_transform(v: &Value, _: &[Value]) -> Result<Option<Value>, TransformError> {
+pub(crate) fn sha256_name_transform(
+    v: &Value,
+    _: &[Value],
+) -> Result<Option<Value>, TransformError> {
     sha256_name(expect_str(v, "name")?).map(wrap)
 }
-pub(crate) fn sha256_external_id_transform(v: &Value, _: &[Value]) -> Result<Option<Value>, TransformError> {
+pub(crate) fn sha256_external_id_transform(
+    v: &Value,
+    _: &[Value],
+) -> Result<Option<Value>, TransformError> {
     sha256_external_id(&as_hash_input(v)?).map(wrap)
 }
-pub(crate) fn sha256_raw_transform(v: &Value, _: &[Value]) -> Result<Option<Value>, TransformError> {
+pub(crate) fn sha256_raw_transform(
+    v: &Value,
+    _: &[Value],
+) -> Result<Option<Value>, TransformError> {
     Ok(Some(Value::String(sha256_hex(&as_hash_input(v)?))))
 }
 
@@ -137,15 +160,30 @@ mod tests {
     #[test]
     fn pre_hashed_values_pass_through() {
         let digest = "973DFE463EC85785F5F95AF5BA3906EEDB2D931C24E69824A89EA65DBA4E813B";
-        assert_eq!(sha256_email(digest).unwrap().unwrap(), digest.to_ascii_lowercase());
-        assert_eq!(sha256_phone(&digest.to_ascii_lowercase()).unwrap().unwrap(), digest.to_ascii_lowercase());
+        assert_eq!(
+            sha256_email(digest).unwrap().unwrap(),
+            digest.to_ascii_lowercase()
+        );
+        assert_eq!(
+            sha256_phone(&digest.to_ascii_lowercase()).unwrap().unwrap(),
+            digest.to_ascii_lowercase()
+        );
     }
 
     #[test]
     fn unicode_is_lowercased_not_mangled() {
-        assert_eq!(sha256_email("ÉLODIE@exemple.fr").unwrap(), sha256_email("élodie@exemple.fr").unwrap());
-        assert_eq!(sha256_name("  Zoë O'Brien ").unwrap().unwrap(), sha256_hex("zoë obrien"));
-        assert_eq!(sha256_name("Łukasz").unwrap().unwrap(), sha256_hex("łukasz"));
+        assert_eq!(
+            sha256_email("ÉLODIE@exemple.fr").unwrap(),
+            sha256_email("élodie@exemple.fr").unwrap()
+        );
+        assert_eq!(
+            sha256_name("  Zoë O'Brien ").unwrap().unwrap(),
+            sha256_hex("zoë obrien")
+        );
+        assert_eq!(
+            sha256_name("Łukasz").unwrap().unwrap(),
+            sha256_hex("łukasz")
+        );
     }
 
     #[test]
@@ -156,12 +194,18 @@ mod tests {
         }
         assert!(sha256_phone("555-1234").is_err(), "7 digits is too short");
         let err = sha256_phone("+1 415 CALL NOW").unwrap_err();
-        assert!(!err.0.contains("415"), "error must not echo the number: {err}");
+        assert!(
+            !err.0.contains("415"),
+            "error must not echo the number: {err}"
+        );
     }
 
     #[test]
     fn external_ids_and_blank_values() {
-        assert_eq!(sha256_external_id(" AnOn-123 ").unwrap().unwrap(), sha256_hex("anon-123"));
+        assert_eq!(
+            sha256_external_id(" AnOn-123 ").unwrap().unwrap(),
+            sha256_hex("anon-123")
+        );
         assert_eq!(sha256_email("   ").unwrap(), None);
         assert_eq!(
             sha256_external_id_transform(&Value::from(42), &[]).unwrap(),

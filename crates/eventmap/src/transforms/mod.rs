@@ -304,7 +304,10 @@ mod tests {
             })
             .unwrap();
         let reverse = registry.get("reverse").unwrap();
-        assert_eq!(reverse.call(&json!("abc"), &[]).unwrap(), Some(json!("cba")));
+        assert_eq!(
+            reverse.call(&json!("abc"), &[]).unwrap(),
+            Some(json!("cba"))
+        );
         assert_eq!(
             registry.register("reverse", 0..=0, "", |_, _| Ok(None)),
             Err(RegistryError::Duplicate("reverse".into()))

@@ -53,6 +53,9 @@ fn truncate(s: &str) -> String {
 
 /// The ISO 4217 currency for a code, case-insensitive and trimmed.
 pub(crate) fn currency(code: &Value) -> Result<Currency, TransformError> {
+    if crate::value::is_absent(code) {
+        return Err(TransformError::new("no currency given for the amount"));
+    }
     let code = expect_str(code, "currency")?.trim().to_ascii_uppercase();
     Currency::from_code(&code)
         .ok_or_else(|| TransformError::new(format!("unknown currency code `{}`", truncate(&code))))
@@ -156,7 +159,10 @@ pub(crate) fn currency_code_transform(
     Ok(Some(Value::String(currency(value)?.code().to_string())))
 }
 
-pub(crate) fn to_int_transform(value: &Value, _args: &[Value]) -> Result<Option<Value>, TransformError> {
+pub(crate) fn to_int_transform(
+    value: &Value,
+    _args: &[Value],
+) -> Result<Option<Value>, TransformError> {
     let d = to_decimal(value, "value")?;
     if !d.fract().is_zero() {
         return Err(TransformError::new("value is not a whole number"));
@@ -209,6 +215,8 @@ mod tests {
         assert!(err.0.contains("not a number"), "{err}");
         let err = minor_units(&json!(true), &json!("USD")).unwrap_err();
         assert!(err.0.contains("got a boolean"), "{err}");
+        let err = minor_units(&json!(1), &Value::Null).unwrap_err();
+        assert_eq!(err.0, "no currency given for the amount");
         let err = minor_units(&json!(1), &json!("XAU")).unwrap_err();
         assert!(err.0.contains("no minor unit"), "{err}");
     }
@@ -221,24 +229,42 @@ mod tests {
             {"price": 2.5, "quantity": "2"}
         ]);
         // 0.3 + 4.35 + 5.0 = 9.65
-        assert_eq!(total_minor_units(&items, &json!("USD"), "price", "quantity").unwrap(), Some(965));
+        assert_eq!(
+            total_minor_units(&items, &json!("USD"), "price", "quantity").unwrap(),
+            Some(965)
+        );
         let single = json!({"price": 10, "quantity": 2});
-        assert_eq!(total_minor_units(&single, &json!("JPY"), "price", "quantity").unwrap(), Some(20));
-        assert_eq!(total_minor_units(&json!([]), &json!("USD"), "price", "quantity").unwrap(), None);
-        let missing = total_minor_units(&json!([{"quantity": 1}]), &json!("USD"), "price", "quantity");
+        assert_eq!(
+            total_minor_units(&single, &json!("JPY"), "price", "quantity").unwrap(),
+            Some(20)
+        );
+        assert_eq!(
+            total_minor_units(&json!([]), &json!("USD"), "price", "quantity").unwrap(),
+            None
+        );
+        let missing = total_minor_units(
+            &json!([{"quantity": 1}]),
+            &json!("USD"),
+            "price",
+            "quantity",
+        );
         assert_eq!(missing.unwrap_err().0, "item 0 has no `price`");
     }
 
     #[test]
     fn total_transform_takes_field_names() {
         let items = json!([{"unit": 1.5, "qty": 2}]);
-        let out = total_minor_units_transform(&items, &[json!("EUR"), json!("unit"), json!("qty")]).unwrap();
+        let out = total_minor_units_transform(&items, &[json!("EUR"), json!("unit"), json!("qty")])
+            .unwrap();
         assert_eq!(out, Some(json!(300)));
     }
 
     #[test]
     fn currency_codes_and_integers() {
-        assert_eq!(currency_code_transform(&json!(" usd "), &[]).unwrap(), Some(json!("USD")));
+        assert_eq!(
+            currency_code_transform(&json!(" usd "), &[]).unwrap(),
+            Some(json!("USD"))
+        );
         assert!(currency_code_transform(&json!("dollars"), &[]).is_err());
         assert_eq!(to_int_transform(&json!("3"), &[]).unwrap(), Some(json!(3)));
         assert_eq!(to_int_transform(&json!(2.0), &[]).unwrap(), Some(json!(2)));

@@ -94,12 +94,27 @@ mod tests {
     #[test]
     fn query_parameters() {
         let url = json!("https://shop.example/p?utm=x&oppref=abc%2F123&q=a+b#frag");
-        assert_eq!(query_param(&url, &[json!("oppref")]).unwrap(), Some(json!("abc/123")));
-        assert_eq!(query_param(&url, &[json!("q")]).unwrap(), Some(json!("a b")));
+        assert_eq!(
+            query_param(&url, &[json!("oppref")]).unwrap(),
+            Some(json!("abc/123"))
+        );
+        assert_eq!(
+            query_param(&url, &[json!("q")]).unwrap(),
+            Some(json!("a b"))
+        );
         assert_eq!(query_param(&url, &[json!("missing")]).unwrap(), None);
         assert_eq!(query_param_of("https://x.example/", "a"), None);
-        assert_eq!(query_param_of("https://x.example/?a=%zz&b=%4", "a").as_deref(), Some("%zz"));
-        assert_eq!(query_param_of("https://x.example/?b=%4", "b").as_deref(), Some("%4"));
-        assert_eq!(query_param_of("https://x.example/?flag", "flag").as_deref(), Some(""));
+        assert_eq!(
+            query_param_of("https://x.example/?a=%zz&b=%4", "a").as_deref(),
+            Some("%zz")
+        );
+        assert_eq!(
+            query_param_of("https://x.example/?b=%4", "b").as_deref(),
+            Some("%4")
+        );
+        assert_eq!(
+            query_param_of("https://x.example/?flag", "flag").as_deref(),
+            Some("")
+        );
     }
 }

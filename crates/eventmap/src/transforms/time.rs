@@ -22,7 +22,10 @@ enum Unit {
     Millis,
 }
 
-pub(crate) fn to_ms_transform(value: &Value, args: &[Value]) -> Result<Option<Value>, TransformError> {
+pub(crate) fn to_ms_transform(
+    value: &Value,
+    args: &[Value],
+) -> Result<Option<Value>, TransformError> {
     let unit = match args.first() {
         None => Unit::Auto,
         Some(Value::String(u)) => match u.as_str() {
@@ -57,7 +60,9 @@ fn to_epoch_ms_with_unit(value: &Value, unit: Unit) -> Result<i64, TransformErro
                 (Some(i), _) => Decimal::from(i),
                 (None, Some(f)) => Decimal::from_str(&f.to_string())
                     .map_err(|_| TransformError::new("timestamp number is out of range"))?,
-                (None, None) => return Err(TransformError::new("timestamp number is out of range")),
+                (None, None) => {
+                    return Err(TransformError::new("timestamp number is out of range"))
+                }
             };
             epoch_number_to_ms(decimal, unit)
         }
@@ -106,7 +111,11 @@ fn parse_rfc3339_ms(s: &str) -> Result<i64, TransformError> {
         }
         part.parse::<u32>().map_err(|_| invalid())
     };
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':'
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return Err(invalid());
     }
@@ -170,8 +179,9 @@ fn parse_rfc3339_ms(s: &str) -> Result<i64, TransformError> {
     };
     let days = days_from_civil(i64::from(year), month, day);
     // A leap second (:60) is folded onto the next second, as most systems do.
-    let seconds = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)
-        - offset_minutes * 60;
+    let seconds =
+        days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)
+            - offset_minutes * 60;
     Ok(seconds * 1000 + i64::from(millis))
 }
 
@@ -215,7 +225,10 @@ mod tests {
     #[test]
     fn rfc3339_with_offsets_and_fractions() {
         // 2026-11-21T11:30:00.250Z, checked with `date -u -d @1795260600`.
-        assert_eq!(ms(json!("2026-11-21T13:30:00.250+02:00")), 1_795_260_600_250);
+        assert_eq!(
+            ms(json!("2026-11-21T13:30:00.250+02:00")),
+            1_795_260_600_250
+        );
         assert_eq!(ms(json!("2026-11-21T11:30:00.250Z")), 1_795_260_600_250);
         assert_eq!(ms(json!("2026-11-21T06:30:00.25-0500")), 1_795_260_600_250);
         assert_eq!(ms(json!("2026-11-21 11:30:00.250999Z")), 1_795_260_600_250);

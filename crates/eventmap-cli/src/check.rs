@@ -1,0 +1,43 @@
+//! `eventmap check FILE...`
+
+use std::path::PathBuf;
+
+use eventmap::{LoadError, Mapping};
+
+use crate::exit;
+use crate::options::compile_options;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Mapping files to validate.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Set a parameter (KEY=VALUE), as `map` would.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
+    let options = compile_options(&args.params)?;
+    let mut failed = 0;
+    for file in &args.files {
+        match Mapping::from_file(file, &options) {
+            Ok(mapping) => {
+                let sections: Vec<&str> = mapping.event_sections().collect();
+                println!("{}: ok ({} event sections)", file.display(), sections.len());
+            }
+            Err(LoadError::Compile(err)) => {
+                failed += 1;
+                for diagnostic in &err.diagnostics {
+                    eprintln!("{diagnostic}");
+                }
+                eprintln!("{}: {} error(s)", file.display(), err.diagnostics.len());
+            }
+            Err(err) => {
+                failed += 1;
+                eprintln!("{err}");
+            }
+        }
+    }
+    Ok(if failed == 0 { exit::OK } else { exit::ERROR })
+}

@@ -1,0 +1,136 @@
+//! `eventmap map`: stream events through a mapping, in input order.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use eventmap::{EventContext, LoadError, Mapping, Outcome};
+use serde_json::Value;
+
+use crate::exit;
+use crate::input::Source;
+use crate::options::{compile_options, parse_now};
+use crate::progress::Progress;
+use crate::report::{self, Counts, Origin};
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The mapping file.
+    #[arg(long, short)]
+    mapping: PathBuf,
+    /// Fix the clock (RFC 3339 or epoch ms) for anything time-dependent.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Set a mapping parameter; also read from EVENTMAP_PARAM_<KEY>.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    /// Exit with status 3 when any event failed or any line was malformed.
+    #[arg(long)]
+    fail_on_error: bool,
+    /// Newline-delimited JSON files; stdin when none is given or for `-`.
+    inputs: Vec<String>,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
+    let options = compile_options(&args.params)?;
+    let mapping = match Mapping::from_file(&args.mapping, &options) {
+        Ok(m) => m,
+        Err(LoadError::Compile(err)) => {
+            for d in &err.diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!(
+                "{}: {} error(s)",
+                args.mapping.display(),
+                err.diagnostics.len()
+            );
+            return Ok(exit::ERROR);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let fixed_now = args.now.as_deref().map(parse_now).transpose()?;
+
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let stderr = io::stderr();
+    let mut err = BufWriter::new(stderr.lock());
+    let mut counts = Counts::default();
+    let mut progress = Progress::new();
+    let started = Instant::now();
+
+    let inputs: Vec<String> = if args.inputs.is_empty() {
+        vec!["-".into()]
+    } else {
+        args.inputs.clone()
+    };
+    let (mut line, mut bytes) = (String::new(), Vec::new());
+    for name in &inputs {
+        let mut source = Source::open(name)?;
+        let mut line_no = 0u64;
+        while source.next_line(&mut line, &mut bytes)? {
+            line_no += 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            counts.read += 1;
+            let cx = EventContext {
+                now_ms: fixed_now.unwrap_or_else(|| EventContext::now().now_ms),
+            };
+            let outcome = serde_json::from_str::<Value>(&line).map(|event| {
+                let outcome = mapping.map(&event, &cx);
+                (event, outcome)
+            });
+            let needs_report = !matches!(outcome, Ok((_, Outcome::Mapped(_))));
+            if needs_report {
+                progress.clear();
+            }
+            match outcome {
+                Ok((_, Outcome::Mapped(value))) => {
+                    counts.mapped += 1;
+                    serde_json::to_writer(&mut out, &value)?;
+                    out.write_all(b"\n")?;
+                }
+                Ok((event, Outcome::Skipped { reason })) => {
+                    counts.skipped += 1;
+                    report::skipped(&mut err, &origin(name, line_no, &event), &reason)?;
+                }
+                Ok((event, Outcome::Failed(errors))) => {
+                    counts.failed += 1;
+                    report::failed(&mut err, &origin(name, line_no, &event), &errors)?;
+                }
+                Err(parse_error) => {
+                    counts.malformed += 1;
+                    let origin = Origin {
+                        input: name,
+                        line: line_no,
+                        id: None,
+                    };
+                    report::malformed(&mut err, &origin, &format!("invalid JSON: {parse_error}"))?;
+                }
+            }
+            if needs_report {
+                err.flush()?;
+            }
+            progress.tick(counts.read, counts.mapped);
+        }
+    }
+    out.flush().context("cannot write output")?;
+    progress.clear();
+    report::summary(&mut err, &counts, started.elapsed().as_secs_f64())?;
+    err.flush()?;
+    let any_bad = counts.failed + counts.malformed > 0;
+    Ok(if args.fail_on_error && any_bad {
+        exit::EVENTS_FAILED
+    } else {
+        exit::OK
+    })
+}
+
+fn origin<'a>(input: &'a str, line: u64, event: &'a Value) -> Origin<'a> {
+    Origin {
+        input,
+        line,
+        id: event.get("messageId").and_then(Value::as_str),
+    }
+}

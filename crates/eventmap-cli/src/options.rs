@@ -1,0 +1,32 @@
+//! Flags shared by the commands that compile a mapping.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context};
+use eventmap::CompileOptions;
+
+/// Parses `--param KEY=VALUE` flags.
+pub(crate) fn compile_options(params: &[String]) -> anyhow::Result<CompileOptions> {
+    let mut values = BTreeMap::new();
+    for param in params {
+        let Some((key, value)) = param.split_once('=') else {
+            bail!("--param expects KEY=VALUE, got `{param}`");
+        };
+        if values
+            .insert(key.trim().to_string(), value.to_string())
+            .is_some()
+        {
+            bail!("--param {key} is given twice");
+        }
+    }
+    Ok(CompileOptions {
+        params: values,
+        ..CompileOptions::default()
+    })
+}
+
+/// `--now`: an RFC 3339 time or epoch seconds/milliseconds.
+pub(crate) fn parse_now(text: &str) -> anyhow::Result<i64> {
+    eventmap::transforms::to_epoch_ms(&serde_json::Value::String(text.to_string()))
+        .with_context(|| format!("--now `{text}` is not a time (use RFC 3339, e.g. 2026-11-21T12:00:00Z, or epoch ms)"))
+}

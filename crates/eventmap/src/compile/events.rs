@@ -1,0 +1,316 @@
+//! `events:`, `filters:` and `default:`: which events are mapped, and how.
+
+use std::collections::HashMap;
+
+use super::Cx;
+use crate::diagnostics::{suggestion, Location};
+use crate::program::{EventPlan, Fallback, Filter, KeyRule};
+use crate::yaml::Node;
+
+const EVENT_FIELDS: &[&str] = &["match", "keys", "filters", "description"];
+const MATCH_FIELDS: &[&str] = &["event", "type"];
+const FILTER_FIELDS: &[&str] = &["skip_if", "inputs", "reason"];
+const DEFAULT_FIELDS: &[&str] = &["skip", "keys", "filters"];
+/// Segment's call types.
+const CALL_TYPES: &[&str] = &["track", "page", "screen", "identify", "group", "alias"];
+
+/// A name as written in the file, with where.
+type Named = (String, Location);
+
+pub(super) struct Section {
+    name: String,
+    location: Location,
+    names: Vec<Named>,
+    types: Vec<Named>,
+    filters: Vec<Filter>,
+    keys: Vec<KeyRule>,
+}
+
+pub(super) enum DefaultSection {
+    Skip(String),
+    Map {
+        filters: Vec<Filter>,
+        keys: Vec<KeyRule>,
+    },
+}
+
+pub(super) struct Tables {
+    pub plans: Vec<EventPlan>,
+    pub by_exact_name: HashMap<String, usize>,
+    pub by_normalized_name: HashMap<String, usize>,
+    pub by_call_type: HashMap<String, usize>,
+    pub fallback: Fallback,
+}
+
+/// Event names match whatever their spelling of case and separators:
+/// "Order Completed", "order_completed" and "order-completed" are one name.
+pub(crate) fn normalize_event_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.trim().chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    while out.ends_with('_') {
+        out.pop();
+    }
+    out
+}
+
+/// A list of `{ skip_if: EXPR, inputs: {...}, reason: TEXT }`.
+pub(super) fn filters(cx: &mut Cx<'_>, node: &Node) -> Vec<Filter> {
+    let Some(items) = (match &node.kind {
+        crate::yaml::NodeKind::Seq(items) => Some(items),
+        _ => None,
+    }) else {
+        cx.error(
+            &node.location,
+            format!(
+                "`filters` must be a list of `{{ skip_if: ..., reason: ... }}`, found {}",
+                node.describe()
+            ),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(fields) = cx.fields(item, "a filter", FILTER_FIELDS) else {
+            continue;
+        };
+        let Some(condition_node) = fields.get("skip_if") else {
+            cx.error(&item.location, "a filter needs `skip_if: <expression>`");
+            continue;
+        };
+        let reason = match fields.get("reason") {
+            Some(r) => cx.string(r, "`reason`"),
+            None => Some(format!(
+                "skip_if at line {} matched",
+                condition_node.location.line
+            )),
+        };
+        if let (Some(condition), Some(reason)) =
+            (cx.script(condition_node, fields.get("inputs")), reason)
+        {
+            out.push(Filter { condition, reason });
+        }
+    }
+    out
+}
+
+pub(super) fn sections(cx: &mut Cx<'_>, node: &Node) -> Vec<Section> {
+    let Some(entries) = node.as_map() else {
+        cx.error(
+            &node.location,
+            format!(
+                "`events` must be a mapping of section names to event mappings, found {}",
+                node.describe()
+            ),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, spec) in entries {
+        let Some(fields) = cx.fields(spec, &format!("event `{}`", key.name), EVENT_FIELDS) else {
+            continue;
+        };
+        if let Some(d) = fields.get("description") {
+            cx.string(d, "`description`");
+        }
+        let (names, types) = match fields.get("match") {
+            // Without `match`, a section matches the event named like the section.
+            None => (vec![(key.name.clone(), key.location.clone())], Vec::new()),
+            Some(m) => match_clause(cx, m),
+        };
+        let filters = fields
+            .get("filters")
+            .map(|f| filters(cx, f))
+            .unwrap_or_default();
+        let keys = match fields.get("keys") {
+            Some(k) => cx.key_rules(k),
+            None => {
+                cx.error(&key.location, format!("event `{}` has no `keys`", key.name));
+                Vec::new()
+            }
+        };
+        out.push(Section {
+            name: key.name.clone(),
+            location: key.location.clone(),
+            names,
+            types,
+            filters,
+            keys,
+        });
+    }
+    out
+}
+
+fn match_clause(cx: &mut Cx<'_>, node: &Node) -> (Vec<Named>, Vec<Named>) {
+    let Some(fields) = cx.fields(node, "`match`", MATCH_FIELDS) else {
+        return (Vec::new(), Vec::new());
+    };
+    let names = fields
+        .get("event")
+        .map(|n| cx.string_list(n, "an event name"))
+        .unwrap_or_default();
+    let types = fields
+        .get("type")
+        .map(|n| cx.string_list(n, "a call type"))
+        .unwrap_or_default();
+    for (call_type, location) in &types {
+        if !CALL_TYPES.contains(&call_type.as_str()) {
+            let hint = suggestion(call_type, CALL_TYPES.iter().copied());
+            cx.error(
+                location,
+                format!(
+                    "unknown call type `{call_type}`{hint}; expected one of: {}",
+                    CALL_TYPES.join(", ")
+                ),
+            );
+        }
+    }
+    if names.is_empty() && types.is_empty() {
+        cx.error(
+            &node.location,
+            "`match` needs `event` (event names) or `type` (call types)",
+        );
+    }
+    (names, types)
+}
+
+pub(super) fn default_section(cx: &mut Cx<'_>, node: &Node) -> Option<DefaultSection> {
+    let fields = cx.fields(node, "`default`", DEFAULT_FIELDS)?;
+    match (fields.get("skip"), fields.get("keys")) {
+        (Some(reason), None) => {
+            if let Some(f) = fields.key("filters") {
+                cx.error(
+                    &f.location,
+                    "`filters` apply only to a `default` that maps events (`keys`)",
+                );
+            }
+            cx.string(reason, "`skip` (the reason)")
+                .map(DefaultSection::Skip)
+        }
+        (None, Some(keys)) => {
+            let filters = fields
+                .get("filters")
+                .map(|f| filters(cx, f))
+                .unwrap_or_default();
+            Some(DefaultSection::Map {
+                filters,
+                keys: cx.key_rules(keys),
+            })
+        }
+        _ => {
+            cx.error(
+                &node.location,
+                "`default` needs either `skip: <reason>` or `keys: {...}`, not both",
+            );
+            None
+        }
+    }
+}
+
+/// Merges global keys into each section and builds the lookup tables.
+pub(super) fn plans(
+    cx: &mut Cx<'_>,
+    global: &[KeyRule],
+    sections: Vec<Section>,
+    default: Option<Option<DefaultSection>>,
+) -> Tables {
+    let mut tables = Tables {
+        plans: Vec::new(),
+        by_exact_name: HashMap::new(),
+        by_normalized_name: HashMap::new(),
+        by_call_type: HashMap::new(),
+        fallback: Fallback::Unmatched,
+    };
+    let mut claimed: HashMap<String, (String, u32)> = HashMap::new();
+    for section in sections {
+        let index = tables.plans.len();
+        for (name, location) in &section.names {
+            let normalized = normalize_event_name(name);
+            if normalized.is_empty() {
+                cx.error(location, "an event name must contain letters or digits");
+                continue;
+            }
+            if let Some((owner, line)) = claimed.get(&normalized) {
+                cx.error(
+                    location,
+                    format!(
+                        "event name `{name}` is already matched by event `{owner}` (line {line})"
+                    ),
+                );
+                continue;
+            }
+            claimed.insert(
+                normalized.clone(),
+                (section.name.clone(), section.location.line),
+            );
+            tables.by_exact_name.insert(name.clone(), index);
+            tables.by_normalized_name.insert(normalized, index);
+        }
+        for (call_type, location) in &section.types {
+            let key = format!("type:{call_type}");
+            if let Some((owner, line)) = claimed.get(&key) {
+                cx.error(location, format!("call type `{call_type}` is already matched by event `{owner}` (line {line})"));
+                continue;
+            }
+            claimed.insert(key, (section.name.clone(), section.location.line));
+            tables.by_call_type.insert(call_type.clone(), index);
+        }
+        let keys = merge(cx, global, section.keys);
+        tables.plans.push(EventPlan {
+            name: section.name,
+            filters: section.filters,
+            keys,
+        });
+    }
+    tables.fallback = match default.flatten() {
+        None => Fallback::Unmatched,
+        Some(DefaultSection::Skip(reason)) => Fallback::Skip(reason),
+        Some(DefaultSection::Map { filters, keys }) => {
+            let keys = merge(cx, global, keys);
+            tables.plans.push(EventPlan {
+                name: "default".into(),
+                filters,
+                keys,
+            });
+            Fallback::Plan(tables.plans.len() - 1)
+        }
+    };
+    tables
+}
+
+/// Global keys first, each replaced by the event's key of the same name if there is one.
+fn merge(cx: &mut Cx<'_>, global: &[KeyRule], own: Vec<KeyRule>) -> Vec<KeyRule> {
+    let mut merged: Vec<KeyRule> = global.to_vec();
+    for rule in own {
+        match merged
+            .iter_mut()
+            .find(|g| g.output.text == rule.output.text)
+        {
+            Some(slot) => *slot = rule,
+            None => merged.push(rule),
+        }
+    }
+    cx.check_conflicts(&merged);
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_event_name;
+
+    #[test]
+    fn event_names_normalize_spelling() {
+        assert_eq!(normalize_event_name("Order Completed"), "order_completed");
+        assert_eq!(normalize_event_name("order_completed"), "order_completed");
+        assert_eq!(
+            normalize_event_name(" Order--Completed! "),
+            "order_completed"
+        );
+        assert_eq!(normalize_event_name("Äpfel Gekauft"), "äpfel_gekauft");
+    }
+}

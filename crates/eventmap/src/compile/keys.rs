@@ -1,0 +1,272 @@
+//! Output keys: `global:`, an event's `keys:` and an `each:`'s `keys:`.
+
+use super::Cx;
+use crate::diagnostics::suggestion;
+use crate::program::{KeyRule, OutputKey, Source, TransformStep};
+use crate::yaml::{Key, Node, NodeKind};
+
+const KEY_FIELDS: &[&str] = &[
+    "from",
+    "const",
+    "param",
+    "expr",
+    "each",
+    "keys",
+    "inputs",
+    "transform",
+    "default",
+    "required",
+    "when",
+    "on_error",
+    "description",
+];
+
+const SOURCES: &[&str] = &["from", "const", "param", "expr", "each"];
+
+impl Cx<'_> {
+    /// A mapping of output keys to their rules.
+    pub fn key_rules(&mut self, section: &Node) -> Vec<KeyRule> {
+        let Some(entries) = section.as_map() else {
+            self.error(
+                &section.location,
+                format!(
+                    "output keys must be a mapping of key names to rules, found {}",
+                    section.describe()
+                ),
+            );
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter_map(|(key, spec)| self.key_rule(key, spec))
+            .collect()
+    }
+
+    fn key_rule(&mut self, key: &Key, spec: &Node) -> Option<KeyRule> {
+        let output = self.output_key(key)?;
+        if !matches!(spec.kind, NodeKind::Map(_)) {
+            let hint = match &spec.kind {
+                NodeKind::Str(s, _) => format!(": write `{{ from: {s} }}` to read an input path or `{{ const: {s} }}` for a constant"),
+                _ => ": write `{ const: ... }` for a constant".to_string(),
+            };
+            self.error(
+                &spec.location,
+                format!(
+                    "output key `{}` needs a rule mapping, found {}{hint}",
+                    key.name,
+                    spec.describe()
+                ),
+            );
+            return None;
+        }
+        let fields = self.fields(spec, &format!("output key `{}`", key.name), KEY_FIELDS)?;
+
+        let given: Vec<&str> = SOURCES
+            .iter()
+            .copied()
+            .filter(|s| fields.get(s).is_some())
+            .collect();
+        match given.as_slice() {
+            [] => {
+                self.error(&key.location, format!("output key `{}` has no source: give one of `from`, `const`, `param`, `expr` or `each`", key.name));
+                return None;
+            }
+            [_] => {}
+            [first, second, ..] => {
+                let at = fields
+                    .key(second)
+                    .map(|k| k.location.clone())
+                    .unwrap_or_else(|| key.location.clone());
+                self.error(
+                    &at,
+                    format!(
+                        "output key `{}` has both `{first}` and `{second}`; keep one source",
+                        key.name
+                    ),
+                );
+                return None;
+            }
+        }
+        if fields.get("keys").is_some() && fields.get("each").is_none() {
+            self.error(
+                &fields.key("keys")?.location,
+                "`keys` describes the elements of an `each`; add `each: <input path of a list>`",
+            );
+        }
+        if fields.get("inputs").is_some()
+            && fields.get("expr").is_none()
+            && fields.get("when").is_none()
+        {
+            self.error(
+                &fields.key("inputs")?.location,
+                "`inputs` are read only by `expr` and `when`",
+            );
+        }
+        if let Some(d) = fields.get("description") {
+            self.string(d, "`description`");
+        }
+
+        let inputs = fields.get("inputs");
+        let source = match given[0] {
+            "from" => Source::Paths(self.paths(fields.get("from")?)?),
+            "const" => Source::Const(fields.get("const")?.to_json()),
+            "param" => Source::Const(self.param_value(fields.get("param")?)?),
+            "expr" => Source::Expr(self.script(fields.get("expr")?, inputs)?),
+            _ => {
+                let over = self.paths(fields.get("each")?)?;
+                let Some(keys_node) = fields.get("keys") else {
+                    self.error(
+                        &key.location,
+                        format!(
+                            "output key `{}` has `each` but no `keys` for its elements",
+                            key.name
+                        ),
+                    );
+                    return None;
+                };
+                let keys = self.key_rules(keys_node);
+                self.check_conflicts(&keys);
+                Source::Each { over, keys }
+            }
+        };
+        let transforms = fields
+            .get("transform")
+            .map(|t| self.transforms(t))
+            .unwrap_or_default();
+        let when = match fields.get("when") {
+            Some(node) => Some(self.script(node, inputs)?),
+            None => None,
+        };
+        let default = fields.get("default").map(|d| {
+            if matches!(d.kind, NodeKind::Null) {
+                self.error(
+                    &d.location,
+                    "a null `default` has no effect (absent values are omitted anyway)",
+                );
+            }
+            d.to_json()
+        });
+        let required = fields
+            .get("required")
+            .and_then(|r| self.bool(r, "`required`"))
+            .unwrap_or(false);
+        let omit_on_error = match fields.get("on_error") {
+            None => false,
+            Some(node) => match node.as_str() {
+                Some("fail") => false,
+                Some("omit") => true,
+                _ => {
+                    self.error(&node.location, "`on_error` must be `fail` (the default: the event fails) or `omit` (the key is left out)");
+                    false
+                }
+            },
+        };
+        Some(KeyRule {
+            output,
+            location: key.location.clone(),
+            source,
+            transforms,
+            when,
+            default,
+            required,
+            omit_on_error,
+        })
+    }
+
+    fn output_key(&mut self, key: &Key) -> Option<OutputKey> {
+        let segments: Vec<String> = key.name.split('.').map(str::to_string).collect();
+        if segments.iter().any(|s| s.trim().is_empty()) {
+            self.error(
+                &key.location,
+                format!("output key `{}` has an empty segment", key.name),
+            );
+            return None;
+        }
+        Some(OutputKey {
+            text: key.name.clone(),
+            segments,
+        })
+    }
+
+    /// `transform: name`, `transform: { name: arg }` or a list of those.
+    fn transforms(&mut self, node: &Node) -> Vec<TransformStep> {
+        let items: Vec<&Node> = match &node.kind {
+            NodeKind::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        items
+            .into_iter()
+            .filter_map(|item| self.transform_step(item))
+            .collect()
+    }
+
+    fn transform_step(&mut self, node: &Node) -> Option<TransformStep> {
+        let (name, location, args) = match &node.kind {
+            NodeKind::Str(name, _) => (name.clone(), node.location.clone(), Vec::new()),
+            NodeKind::Map(entries) if entries.len() == 1 => {
+                let (key, value) = &entries[0];
+                let args = match &value.kind {
+                    NodeKind::Seq(items) => items.iter().map(Node::to_json).collect(),
+                    _ => vec![value.to_json()],
+                };
+                (key.name.clone(), key.location.clone(), args)
+            }
+            _ => {
+                self.error(
+                    &node.location,
+                    format!(
+                        "a transform is a name or `{{ name: argument }}`, found {}",
+                        node.describe()
+                    ),
+                );
+                return None;
+            }
+        };
+        let Some(transform) = self.registry.get(&name) else {
+            let hint = suggestion(&name, self.registry.names());
+            self.error(&location, format!("unknown transform `{name}`{hint}"));
+            return None;
+        };
+        let expected = transform.extra_args();
+        if !expected.contains(&args.len()) {
+            let wanted = if expected.start() == expected.end() {
+                format!("{}", expected.start())
+            } else {
+                format!("{} to {}", expected.start(), expected.end())
+            };
+            self.error(
+                &location,
+                format!(
+                    "transform `{name}` takes {wanted} argument(s), given {}",
+                    args.len()
+                ),
+            );
+            return None;
+        }
+        Some(TransformStep {
+            transform: transform.clone(),
+            args,
+            location,
+        })
+    }
+
+    /// Two keys where one is a prefix of the other (`data` and `data.type`) would
+    /// overwrite each other.
+    pub fn check_conflicts(&mut self, rules: &[KeyRule]) {
+        for (i, later) in rules.iter().enumerate() {
+            for earlier in &rules[..i] {
+                let (a, b) = (&earlier.output.segments, &later.output.segments);
+                let shared = a.len().min(b.len());
+                if a[..shared] == b[..shared] {
+                    self.error(
+                        &later.location,
+                        format!(
+                            "output key `{}` conflicts with `{}` (line {}): a key cannot hold both a value and nested keys",
+                            later.output.text, earlier.output.text, earlier.location.line
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! Compiles a mapping file into a [`Program`]: one walk over the located YAML tree that
+//! checks every section, resolves parameters, parses paths, looks up transforms and
+//! compiles expressions, collecting every error with its `file:line:col`.
+
+mod events;
+mod keys;
+mod params;
+
+pub(crate) use events::normalize_event_name;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::diagnostics::{suggestion, CompileError, Diagnostics, Location};
+use crate::path::InputPath;
+use crate::program::{Input, Program, Script};
+use crate::script::{ParamTable, SandboxLimits, ScriptEngine, TextOrigin};
+use crate::transforms::Registry;
+use crate::yaml::{self, Key, Node, NodeKind, ScalarStyle};
+
+/// Reads an environment variable (replaceable so hosts and tests control the environment).
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// How to compile a mapping: the transforms it may use, the parameter values the host
+/// sets, where `${VAR}` interpolation reads, and the sandbox limits.
+#[derive(Clone)]
+pub struct CompileOptions {
+    pub registry: Registry,
+    /// Parameter values as text (from `--param`, the environment or the host's config);
+    /// each is converted to the parameter's declared type.
+    pub params: BTreeMap<String, String>,
+    /// Looks up environment variables for `${VAR}` in parameter defaults.
+    pub env: EnvLookup,
+    pub limits: SandboxLimits,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        Self {
+            registry: Registry::with_builtins(),
+            params: BTreeMap::new(),
+            env: Arc::new(|name| std::env::var(name).ok()),
+            limits: SandboxLimits::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for CompileOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Parameter values may be secrets: only their names are shown.
+        f.debug_struct("CompileOptions")
+            .field("registry", &self.registry.names().collect::<Vec<_>>())
+            .field("params", &self.params.keys().collect::<Vec<_>>())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+const TOP_LEVEL: &[&str] = &[
+    "version",
+    "name",
+    "description",
+    "destination",
+    "params",
+    "filters",
+    "global",
+    "events",
+    "default",
+];
+
+pub(crate) fn compile(
+    source: &str,
+    file: Arc<str>,
+    options: &CompileOptions,
+) -> Result<Program, CompileError> {
+    let root = yaml::parse(source, &file).map_err(|d| CompileError {
+        diagnostics: vec![d],
+    })?;
+    let mut cx = Cx {
+        file: file.clone(),
+        diags: Diagnostics::default(),
+        registry: &options.registry,
+        script: None,
+        param_values: Arc::new(ParamTable::new()),
+    };
+    let Some(top) = cx.fields(&root, "the mapping file", TOP_LEVEL) else {
+        return Err(cx.diags.into_error());
+    };
+    if let Some(version) = top.get("version") {
+        if !matches!(version.kind, NodeKind::Int(1)) {
+            cx.error(
+                &version.location,
+                "unsupported `version`: this eventmap reads version 1",
+            );
+        }
+    }
+    let name = top.get("name").and_then(|n| cx.string(n, "`name`"));
+    let destination = top
+        .get("destination")
+        .and_then(|n| cx.string(n, "`destination`"));
+    if let Some(description) = top.get("description") {
+        cx.string(description, "`description`");
+    }
+
+    cx.param_values = Arc::new(params::compile(&mut cx, top.get("params"), options));
+    cx.script = Some(ScriptEngine::new(
+        &options.registry,
+        cx.param_values.clone(),
+        &options.limits,
+    ));
+
+    let filters = top
+        .get("filters")
+        .map(|n| events::filters(&mut cx, n))
+        .unwrap_or_default();
+    let global = top
+        .get("global")
+        .map(|n| cx.key_rules(n))
+        .unwrap_or_default();
+    cx.check_conflicts(&global);
+    let sections = top
+        .get("events")
+        .map(|n| events::sections(&mut cx, n))
+        .unwrap_or_default();
+    let default = top
+        .get("default")
+        .map(|n| events::default_section(&mut cx, n));
+    if top.get("events").is_none() && top.get("default").is_none() {
+        cx.error(
+            &root.location,
+            "the mapping has no `events` and no `default`: no event would be mapped",
+        );
+    }
+    let tables = events::plans(&mut cx, &global, sections, default);
+
+    if cx.diags.has_errors() {
+        return Err(cx.diags.into_error());
+    }
+    let script = cx
+        .script
+        .take()
+        .expect("script engine is built before sections are compiled");
+    Ok(Program {
+        file,
+        name,
+        destination,
+        script,
+        filters,
+        plans: tables.plans,
+        by_exact_name: tables.by_exact_name,
+        by_normalized_name: tables.by_normalized_name,
+        by_call_type: tables.by_call_type,
+        fallback: tables.fallback,
+        event_name_path: InputPath::parse("event").expect("static path"),
+        call_type_path: InputPath::parse("type").expect("static path"),
+    })
+}
+
+/// The compiler's state while it walks one file.
+pub(crate) struct Cx<'o> {
+    file: Arc<str>,
+    diags: Diagnostics,
+    registry: &'o Registry,
+    script: Option<ScriptEngine>,
+    param_values: Arc<ParamTable>,
+}
+
+/// The entries of a YAML mapping whose keys were checked against a vocabulary.
+pub(crate) struct Fields<'n> {
+    entries: &'n [(Key, Node)],
+}
+
+impl<'n> Fields<'n> {
+    pub fn get(&self, name: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == name)
+            .map(|(_, v)| v)
+    }
+    pub fn key(&self, name: &str) -> Option<&'n Key> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == name)
+            .map(|(k, _)| k)
+    }
+}
+
+impl Cx<'_> {
+    pub fn error(&mut self, location: &Location, message: impl Into<String>) {
+        self.diags.error(location.clone(), message);
+    }
+
+    /// Checks that `node` is a mapping whose keys are all in `allowed`.
+    pub fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<Fields<'n>> {
+        let Some(entries) = node.as_map() else {
+            self.error(
+                &node.location,
+                format!("{what} must be a mapping, found {}", node.describe()),
+            );
+            return None;
+        };
+        for (key, _) in entries {
+            if !allowed.contains(&key.name.as_str()) {
+                let hint = suggestion(&key.name, allowed.iter().copied());
+                self.error(
+                    &key.location,
+                    format!(
+                        "unknown key `{}` in {what}{hint}; expected one of: {}",
+                        key.name,
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+        Some(Fields { entries })
+    }
+
+    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match node.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => {
+                self.error(
+                    &node.location,
+                    format!("{what} must be a string, found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match node.kind {
+            NodeKind::Bool(b) => Some(b),
+            _ => {
+                self.error(
+                    &node.location,
+                    format!("{what} must be true or false, found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A string or a list of strings.
+    pub fn string_list(&mut self, node: &Node, what: &str) -> Vec<(String, Location)> {
+        match &node.kind {
+            NodeKind::Str(s, _) => vec![(s.clone(), node.location.clone())],
+            NodeKind::Seq(items) => items
+                .iter()
+                .filter_map(|item| self.string(item, what).map(|s| (s, item.location.clone())))
+                .collect(),
+            _ => {
+                self.error(
+                    &node.location,
+                    format!(
+                        "{what} must be a string or a list of strings, found {}",
+                        node.describe()
+                    ),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// An input path or a list of fallback paths.
+    pub fn paths(&mut self, node: &Node) -> Option<Vec<InputPath>> {
+        let texts = self.string_list(node, "an input path");
+        let mut paths = Vec::with_capacity(texts.len());
+        for (text, location) in texts {
+            match InputPath::parse(&text) {
+                Ok(path) => paths.push(path),
+                Err(err) => {
+                    let mut at = location;
+                    at.column += err.offset as u32 + u32::from(is_quoted(node, &text));
+                    self.diags.error(at, err.message);
+                }
+            }
+        }
+        (!paths.is_empty()).then_some(paths)
+    }
+
+    /// Compiles a Rhai expression handed the inputs declared in `inputs` (a mapping of
+    /// variable name to input path(s), `{ param: NAME }` or `{ const: VALUE }`).
+    pub fn script(&mut self, text_node: &Node, inputs: Option<&Node>) -> Option<Script> {
+        let text = self.string(text_node, "an expression")?;
+        let (input_names, input_values) = match inputs {
+            Some(node) => self.inputs(node)?,
+            None => (Vec::new(), Vec::new()),
+        };
+        let style = match &text_node.kind {
+            NodeKind::Str(_, style) => *style,
+            _ => ScalarStyle::Plain,
+        };
+        let origin = TextOrigin {
+            start: text_node.location.clone(),
+            style,
+        };
+        self.check_param_calls(&text, &origin);
+        let names: Vec<&str> = input_names.iter().map(String::as_str).collect();
+        let engine = self
+            .script
+            .as_ref()
+            .expect("script engine is built before expressions");
+        match engine.compile(&text, &names, origin) {
+            Ok(expression) => Some(Script {
+                expression,
+                input_names,
+                inputs: input_values,
+            }),
+            Err((location, message)) => {
+                self.diags.error(location, message);
+                None
+            }
+        }
+    }
+
+    fn inputs(&mut self, node: &Node) -> Option<(Vec<String>, Vec<Input>)> {
+        let Some(entries) = node.as_map() else {
+            self.error(
+                &node.location,
+                format!(
+                    "`inputs` must be a mapping of names to input paths, found {}",
+                    node.describe()
+                ),
+            );
+            return None;
+        };
+        let mut names = Vec::new();
+        let mut values = Vec::new();
+        let mut ok = true;
+        for (key, value) in entries {
+            if !crate::transforms::is_identifier(&key.name) {
+                self.error(
+                    &key.location,
+                    format!(
+                        "input name `{}` is not a valid variable name (letters, digits and `_`)",
+                        key.name
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            let input = match &value.kind {
+                NodeKind::Map(_) => self.input_literal(value),
+                _ => self.paths(value).map(Input::Paths),
+            };
+            match input {
+                Some(input) => {
+                    names.push(key.name.clone());
+                    values.push(input);
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some((names, values))
+    }
+
+    /// `{ param: NAME }` or `{ const: VALUE }` as an input.
+    fn input_literal(&mut self, node: &Node) -> Option<Input> {
+        let fields = self.fields(node, "an input", &["param", "const"])?;
+        if let Some(name) = fields.get("param") {
+            return self.param_value(name).map(Input::Const);
+        }
+        if let Some(value) = fields.get("const") {
+            return Some(Input::Const(value.to_json()));
+        }
+        self.error(&node.location, "an input mapping needs `param` or `const`");
+        None
+    }
+
+    /// The value of the parameter a `param:` node names (null when it is unset).
+    pub fn param_value(&mut self, node: &Node) -> Option<serde_json::Value> {
+        let name = self.string(node, "a parameter name")?;
+        match self.param_values.get(&name) {
+            Some(value) => Some(value.clone()),
+            None => {
+                let hint = suggestion(&name, self.param_values.keys().map(String::as_str));
+                self.error(
+                    &node.location,
+                    format!("unknown parameter `{name}`{hint}; declare it under `params:`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `param("x")` with an undeclared name is caught here rather than on the first event.
+    fn check_param_calls(&mut self, text: &str, origin: &TextOrigin) {
+        let mut search = 0;
+        while let Some(found) = text[search..].find("param(") {
+            let start = search + found + "param(".len();
+            search = start;
+            let rest = text[start..].trim_start();
+            let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                continue;
+            };
+            let Some(end) = rest[1..].find(quote) else {
+                continue;
+            };
+            let name = &rest[1..1 + end];
+            if !self.param_values.contains_key(name) {
+                let hint = suggestion(name, self.param_values.keys().map(String::as_str));
+                let offset = text[..start].chars().count();
+                let line = text[..start].matches('\n').count() + 1;
+                let col = offset
+                    - text[..start]
+                        .rfind('\n')
+                        .map_or(0, |i| text[..=i].chars().count())
+                    + 1;
+                let at = origin.locate(rhai::Position::new(line as u16, col as u16));
+                self.diags.error(
+                    at,
+                    format!("unknown parameter `{name}`{hint}; declare it under `params:`"),
+                );
+            }
+        }
+    }
+}
+
+fn is_quoted(node: &Node, text: &str) -> bool {
+    match &node.kind {
+        NodeKind::Str(s, style) => s == text && *style == ScalarStyle::Quoted,
+        _ => false,
+    }
+}

@@ -1,0 +1,92 @@
+//! The public face of a compiled mapping.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::compile::{compile, CompileOptions};
+use crate::diagnostics::CompileError;
+use crate::program::Program;
+use crate::runtime::{EventContext, Outcome};
+
+/// A compiled mapping. Cheap to clone and `Send + Sync`: compile once, share it across
+/// threads and tasks, and call [`Mapping::map`] for each event.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    program: Arc<Program>,
+}
+
+/// Reading or compiling a mapping file failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read mapping file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Compile(#[from] CompileError),
+}
+
+impl Mapping {
+    /// Compiles mapping source text; `file_name` is used in diagnostics.
+    pub fn compile(
+        source: &str,
+        file_name: &str,
+        options: &CompileOptions,
+    ) -> Result<Self, CompileError> {
+        let program = compile(source, Arc::from(file_name), options)?;
+        Ok(Self {
+            program: Arc::new(program),
+        })
+    }
+
+    /// Reads and compiles a mapping file.
+    pub fn from_file(path: impl AsRef<Path>, options: &CompileOptions) -> Result<Self, LoadError> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let source = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        Ok(Self::compile(&source, &shown, options)?)
+    }
+
+    /// Maps one event.
+    pub fn map(&self, event: &Value, cx: &EventContext) -> Outcome {
+        self.program.run(event, cx)
+    }
+
+    /// The mapping's `name:`, if given.
+    pub fn name(&self) -> Option<&str> {
+        self.program.name.as_deref()
+    }
+
+    /// The mapping's `destination:` (e.g. `openai`), if given.
+    pub fn destination(&self) -> Option<&str> {
+        self.program.destination.as_deref()
+    }
+
+    /// The file name diagnostics use.
+    pub fn file(&self) -> &str {
+        &self.program.file
+    }
+
+    /// The names of the event sections, in file order (plus `default` when it maps).
+    pub fn event_sections(&self) -> impl Iterator<Item = &str> {
+        self.program.plans.iter().map(|p| p.name.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Mapping>();
+    }
+}

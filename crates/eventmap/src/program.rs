@@ -1,0 +1,105 @@
+//! The compiled form of a mapping: what the runtime executes for each event.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::diagnostics::Location;
+use crate::path::InputPath;
+use crate::script::{Expression, ScriptEngine};
+use crate::transforms::Transform;
+
+#[derive(Debug)]
+pub(crate) struct Program {
+    pub file: Arc<str>,
+    pub name: Option<String>,
+    pub destination: Option<String>,
+    pub script: ScriptEngine,
+    /// Filters of the file's top level, checked before any event's own.
+    pub filters: Vec<Filter>,
+    pub plans: Vec<EventPlan>,
+    /// Event names as written in the mapping, then in normalized form.
+    pub by_exact_name: HashMap<String, usize>,
+    pub by_normalized_name: HashMap<String, usize>,
+    pub by_call_type: HashMap<String, usize>,
+    pub fallback: Fallback,
+    pub event_name_path: InputPath,
+    pub call_type_path: InputPath,
+}
+
+#[derive(Debug)]
+pub(crate) enum Fallback {
+    /// No `default:` section: unmatched events are skipped with a generic reason.
+    Unmatched,
+    Skip(String),
+    Plan(usize),
+}
+
+/// Everything to do for one kind of event: its filters and its keys, the global ones
+/// already merged in (an event key overrides the global key of the same name).
+#[derive(Debug)]
+pub(crate) struct EventPlan {
+    pub name: String,
+    pub filters: Vec<Filter>,
+    pub keys: Vec<KeyRule>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Filter {
+    pub condition: Script,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct OutputKey {
+    pub text: String,
+    pub segments: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct KeyRule {
+    pub output: OutputKey,
+    pub location: Location,
+    pub source: Source,
+    pub transforms: Vec<TransformStep>,
+    pub when: Option<Script>,
+    pub default: Option<Value>,
+    pub required: bool,
+    /// `on_error: omit`: a transform or expression error leaves the key out instead of
+    /// failing the event.
+    pub omit_on_error: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// Fallback paths: the first present value wins.
+    Paths(Vec<InputPath>),
+    Const(Value),
+    Expr(Script),
+    Each {
+        over: Vec<InputPath>,
+        keys: Vec<KeyRule>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TransformStep {
+    pub transform: Arc<Transform>,
+    pub args: Vec<Value>,
+    pub location: Location,
+}
+
+/// A Rhai expression with the inputs it is handed.
+#[derive(Debug, Clone)]
+pub(crate) struct Script {
+    pub expression: Expression,
+    pub input_names: Vec<String>,
+    pub inputs: Vec<Input>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Input {
+    Paths(Vec<InputPath>),
+    Const(Value),
+}

@@ -1,0 +1,309 @@
+//! Runs a compiled program on one event.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::compile::normalize_event_name;
+use crate::diagnostics::Location;
+use crate::path::first_present;
+use crate::program::{EventPlan, Fallback, Filter, Input, KeyRule, Program, Script, Source};
+use crate::script::{dynamic_to_json, json_to_dynamic, set_clock, ScriptError};
+use crate::value::{is_absent, present};
+
+/// What a run needs besides the event: the clock, fixed by `--now` in tests.
+#[derive(Debug, Clone, Copy)]
+pub struct EventContext {
+    pub now_ms: i64,
+}
+
+impl EventContext {
+    /// The current system time.
+    pub fn now() -> Self {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Self { now_ms }
+    }
+}
+
+/// The result of mapping one event: nothing is silently dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Mapped(Value),
+    Skipped { reason: String },
+    Failed(Vec<KeyError>),
+}
+
+/// Why an output key could not be produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError {
+    /// The output key, with element indexes inside `each` (`data.contents[1].amount`).
+    pub key: String,
+    pub message: String,
+    /// Where the key (or the failing transform or expression) is in the mapping file.
+    pub location: Location,
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: key `{}`: {}", self.location, self.key, self.message)
+    }
+}
+
+impl Program {
+    pub(crate) fn run(&self, event: &Value, cx: &EventContext) -> Outcome {
+        set_clock(cx.now_ms);
+        let plan = match self.select_plan(event) {
+            Ok(plan) => plan,
+            Err(reason) => return Outcome::Skipped { reason },
+        };
+        for filter in self.filters.iter().chain(&plan.filters) {
+            match self.filter_matches(filter, event) {
+                Ok(true) => {
+                    return Outcome::Skipped {
+                        reason: filter.reason.clone(),
+                    }
+                }
+                Ok(false) => {}
+                Err(error) => return Outcome::Failed(vec![error]),
+            }
+        }
+        let mut output = Map::new();
+        let mut errors = Vec::new();
+        self.eval_keys(&plan.keys, event, event, "", &mut output, &mut errors);
+        if errors.is_empty() {
+            Outcome::Mapped(Value::Object(output))
+        } else {
+            Outcome::Failed(errors)
+        }
+    }
+
+    /// By event name (as written, then normalized), then by call type, then `default`.
+    fn select_plan(&self, event: &Value) -> Result<&EventPlan, String> {
+        let name = self.event_name_path.resolve(event, event);
+        let name = name.as_deref().and_then(Value::as_str);
+        let call_type = self.call_type_path.resolve(event, event);
+        let call_type = call_type.as_deref().and_then(Value::as_str);
+        let index = name
+            .and_then(|n| {
+                self.by_exact_name
+                    .get(n)
+                    .or_else(|| self.by_normalized_name.get(&normalize_event_name(n)))
+            })
+            .or_else(|| call_type.and_then(|t| self.by_call_type.get(t)));
+        let index = match (index, &self.fallback) {
+            (Some(i), _) | (None, Fallback::Plan(i)) => *i,
+            (None, Fallback::Skip(reason)) => return Err(reason.clone()),
+            (None, Fallback::Unmatched) => {
+                return Err(match (name, call_type) {
+                    (Some(n), _) => format!("no mapping for event `{n}`"),
+                    (None, Some(t)) => format!("no mapping for `{t}` calls"),
+                    (None, None) => "event has neither `event` nor `type`".to_string(),
+                })
+            }
+        };
+        Ok(&self.plans[index])
+    }
+
+    fn filter_matches(&self, filter: &Filter, event: &Value) -> Result<bool, KeyError> {
+        self.eval_condition(&filter.condition, event, event)
+            .map_err(|e| KeyError {
+                key: "filters".into(),
+                message: e.message,
+                location: e.location,
+            })
+    }
+
+    fn eval_keys(
+        &self,
+        rules: &[KeyRule],
+        root: &Value,
+        current: &Value,
+        prefix: &str,
+        output: &mut Map<String, Value>,
+        errors: &mut Vec<KeyError>,
+    ) {
+        for rule in rules {
+            let fail = |message: String, location: &Location| KeyError {
+                key: format!("{prefix}{}", rule.output.text),
+                message,
+                location: location.clone(),
+            };
+            if let Some(when) = &rule.when {
+                match self.eval_condition(when, root, current) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        errors.push(fail(e.message, &e.location));
+                        continue;
+                    }
+                }
+            }
+            match self.eval_key(rule, root, current, prefix, errors) {
+                Ok(Some(value)) => insert(output, &rule.output.segments, value),
+                Ok(None) => match &rule.default {
+                    Some(default) => insert(output, &rule.output.segments, default.clone()),
+                    None if rule.required => {
+                        errors.push(fail(self.absent_message(rule), &rule.location))
+                    }
+                    None => {}
+                },
+                Err(_) if rule.omit_on_error => {}
+                Err(e) => errors.push(fail(e.message, &e.location)),
+            }
+        }
+    }
+
+    /// The key's value after its source and transforms; `None` when absent.
+    fn eval_key(
+        &self,
+        rule: &KeyRule,
+        root: &Value,
+        current: &Value,
+        prefix: &str,
+        errors: &mut Vec<KeyError>,
+    ) -> Result<Option<Value>, ScriptError> {
+        let mut value: Option<Cow<'_, Value>> = match &rule.source {
+            Source::Paths(paths) => first_present(paths, root, current),
+            Source::Const(v) => present(v.clone()).map(Cow::Owned),
+            Source::Expr(script) => {
+                let result = self.eval_script(script, root, current)?;
+                present(result).map(Cow::Owned)
+            }
+            Source::Each { over, keys } => self
+                .eval_each(rule, over, keys, root, current, prefix, errors)?
+                .map(Cow::Owned),
+        };
+        for step in &rule.transforms {
+            let Some(input) = value else { break };
+            value = step
+                .transform
+                .call(&input, &step.args)
+                .map_err(|e| ScriptError {
+                    message: format!("{}: {e}", step.transform.name()),
+                    location: step.location.clone(),
+                })?
+                .and_then(present)
+                .map(Cow::Owned);
+        }
+        Ok(value.map(Cow::into_owned))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eval_each(
+        &self,
+        rule: &KeyRule,
+        over: &[crate::path::InputPath],
+        keys: &[KeyRule],
+        root: &Value,
+        current: &Value,
+        prefix: &str,
+        errors: &mut Vec<KeyError>,
+    ) -> Result<Option<Value>, ScriptError> {
+        let Some(list) = first_present(over, root, current) else {
+            return Ok(None);
+        };
+        let items: &[Value] = match list.as_ref() {
+            Value::Array(items) => items,
+            Value::Object(_) => std::slice::from_ref(list.as_ref()),
+            other => {
+                return Err(ScriptError {
+                    message: format!(
+                        "`each` needs a list or an object, found {}",
+                        crate::transforms::kind_of(other)
+                    ),
+                    location: rule.location.clone(),
+                })
+            }
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let element_prefix = format!("{prefix}{}[{i}].", rule.output.text);
+            let mut element = Map::new();
+            self.eval_keys(keys, root, item, &element_prefix, &mut element, errors);
+            // An element whose keys are all absent is left out.
+            if !element.is_empty() {
+                out.push(Value::Object(element));
+            }
+        }
+        Ok((!out.is_empty()).then_some(Value::Array(out)))
+    }
+
+    fn eval_script(
+        &self,
+        script: &Script,
+        root: &Value,
+        current: &Value,
+    ) -> Result<Value, ScriptError> {
+        let values = script
+            .inputs
+            .iter()
+            .map(|input| match input {
+                Input::Paths(paths) => first_present(paths, root, current)
+                    .map(|v| json_to_dynamic(&v))
+                    .unwrap_or(rhai::Dynamic::UNIT),
+                Input::Const(v) => json_to_dynamic(v),
+            })
+            .collect();
+        let result = self
+            .script
+            .eval(&script.expression, &script.input_names, values)?;
+        dynamic_to_json(&result).map_err(|message| ScriptError {
+            message,
+            location: script.expression.location().clone(),
+        })
+    }
+
+    fn eval_condition(
+        &self,
+        script: &Script,
+        root: &Value,
+        current: &Value,
+    ) -> Result<bool, ScriptError> {
+        match self.eval_script(script, root, current)? {
+            Value::Bool(b) => Ok(b),
+            v if is_absent(&v) => Ok(false),
+            other => Err(ScriptError {
+                message: format!(
+                    "a condition must give true or false, got {}",
+                    crate::transforms::kind_of(&other)
+                ),
+                location: script.expression.location().clone(),
+            }),
+        }
+    }
+
+    fn absent_message(&self, rule: &KeyRule) -> String {
+        match &rule.source {
+            Source::Paths(paths) => {
+                let list: Vec<&str> = paths.iter().map(|p| p.as_str()).collect();
+                format!("required value is absent (read from {})", list.join(", "))
+            }
+            _ => "required value is absent".to_string(),
+        }
+    }
+}
+
+/// Sets `segments` (a dotted output key) in a nested object.
+fn insert(output: &mut Map<String, Value>, segments: &[String], value: Value) {
+    let Some((last, parents)) = segments.split_last() else {
+        return;
+    };
+    let mut node = output;
+    for segment in parents {
+        let child = node
+            .entry(segment.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !child.is_object() {
+            // The compiler rejects keys that are both a value and a parent; keep the
+            // nested value if a host-built program ever does this.
+            *child = Value::Object(Map::new());
+        }
+        let Value::Object(map) = child else { return };
+        node = map;
+    }
+    node.insert(last.clone(), value);
+}

@@ -41,7 +41,7 @@ pub mod transforms;
 mod value;
 mod yaml;
 
-pub use compile::CompileOptions;
+pub use compile::{CompileOptions, EnvLookup};
 pub use diagnostics::{CompileError, Diagnostic, Location};
 pub use mapping::{LoadError, Mapping};
 pub use params::env_var_for;

@@ -85,16 +85,19 @@ impl Diagnostics {
     }
 }
 
-/// The closest candidate to `word`, if it is close enough to be a likely typo.
+/// The closest candidate to `word`, if it is close enough to be a likely typo, or if one
+/// is a prefix of the other (`send_user` for `send_user_data`).
 pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
+    let prefix_related =
+        |c: &str| word.len() >= 3 && c.len() >= 3 && (c.starts_with(word) || word.starts_with(c));
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, c)| *d <= limit || prefix_related(c))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -106,20 +109,32 @@ pub(crate) fn suggestion<'a>(word: &str, candidates: impl IntoIterator<Item = &'
         .unwrap_or_default()
 }
 
-/// Levenshtein distance over characters.
+/// Optimal string alignment distance over characters: Levenshtein plus adjacent
+/// transpositions, the most common typo (`form` for `from`).
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = substitution.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        d[i * width] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d.iter_mut().enumerate().take(width) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
+        }
+    }
+    d[a.len() * width + b.len()]
 }
 
 #[cfg(test)]
@@ -132,11 +147,18 @@ mod tests {
         assert_eq!(did_you_mean("sha265_email", names), Some("sha256_email"));
         assert_eq!(did_you_mean("uper", names), Some("upper"));
         assert_eq!(did_you_mean("country", names), None);
+        assert_eq!(did_you_mean("form", ["from", "const"]), Some("from"));
+        assert_eq!(
+            did_you_mean("send_user", ["send_user_data"]),
+            Some("send_user_data")
+        );
     }
 
     #[test]
     fn edit_distance_counts_characters_not_bytes() {
         assert_eq!(edit_distance("café", "cafe"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("form", "from"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

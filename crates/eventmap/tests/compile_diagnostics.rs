@@ -53,10 +53,19 @@ default:
 fn every_error_is_collected_with_its_location() {
     let errors = errors(BROKEN);
     assert_has(&errors, "broken.yaml:5:26: unknown key `requred` in output key `id` (did you mean `required`?); expected one of: from, const, param, expr, each, keys, inputs, transform, default, required, when, on_error, description");
-    assert_has(&errors, "broken.yaml:6:55: unknown transform `sha265_email` (did you mean `sha256_email`?)");
-    assert_has(&errors, "broken.yaml:7:31: empty segment in input path `context..page.url`");
+    assert_has(
+        &errors,
+        "broken.yaml:6:55: unknown transform `sha265_email` (did you mean `sha256_email`?)",
+    );
+    assert_has(
+        &errors,
+        "broken.yaml:7:31: empty segment in input path `context..page.url`",
+    );
     assert_has(&errors, "broken.yaml:9:3: output key `data.type` conflicts with `data` (line 8): a key cannot hold both a value and nested keys");
-    assert_has(&errors, "broken.yaml:10:22: output key `oppref` has both `from` and `const`; keep one source");
+    assert_has(
+        &errors,
+        "broken.yaml:10:22: output key `oppref` has both `from` and `const`; keep one source",
+    );
     assert_has(&errors, "broken.yaml:11:14: output key `user.city` needs a rule mapping, found a string: write `{ from: context.city }` to read an input path or `{ const: context.city }` for a constant");
     assert_has(&errors, "broken.yaml:12:38: unknown parameter `send_user_dta` (did you mean `send_user_data`?); declare it under `params:`");
     assert_has(&errors, "broken.yaml:13:1: unknown key `evnets` in the mapping file (did you mean `events`?); expected one of: version, name, description, destination, params, filters, global, events, default");
@@ -97,21 +106,33 @@ fn transform_arity_and_shape_are_checked() {
     let errors = errors(
         "events:\n  a:\n    keys:\n      x: { from: a, transform: { minor_units: [USD, EUR] } }\n      y: { from: a, transform: [trim, 5] }\n",
     );
-    assert_has(&errors, "broken.yaml:4:34: transform `minor_units` takes 1 argument(s), given 2");
-    assert_has(&errors, "broken.yaml:5:39: a transform is a name or `{ name: argument }`, found a number");
+    assert_has(
+        &errors,
+        "broken.yaml:4:34: transform `minor_units` takes 1 argument(s), given 2",
+    );
+    assert_has(
+        &errors,
+        "broken.yaml:5:39: a transform is a name or `{ name: argument }`, found a number",
+    );
 }
 
 #[test]
 fn missing_sources_and_sections_are_reported() {
     let errors = errors("global:\n  id: { required: true }\n");
     assert_has(&errors, "broken.yaml:2:3: output key `id` has no source: give one of `from`, `const`, `param`, `expr` or `each`");
-    assert_has(&errors, "broken.yaml:1:1: the mapping has no `events` and no `default`: no event would be mapped");
+    assert_has(
+        &errors,
+        "broken.yaml:1:1: the mapping has no `events` and no `default`: no event would be mapped",
+    );
 }
 
 #[test]
 fn required_parameters_without_value_are_reported() {
     let yaml = "params:\n  api_key: { default: \"${EVENTMAP_TEST_SURELY_UNSET}\", required: true }\ndefault: { skip: x }\n";
-    let options = CompileOptions { env: std::sync::Arc::new(|_| None), ..CompileOptions::default() };
+    let options = CompileOptions {
+        env: std::sync::Arc::new(|_| None),
+        ..CompileOptions::default()
+    };
     let err = Mapping::compile(yaml, "p.yaml", &options).unwrap_err();
     assert_eq!(
         err.diagnostics[0].to_string(),
@@ -123,16 +144,25 @@ fn required_parameters_without_value_are_reported() {
 fn unknown_given_parameters_are_reported() {
     let yaml = "params:\n  send_user_data: true\ndefault: { skip: x }\n";
     let mut options = CompileOptions::default();
-    options.params.insert("send_user_dat".into(), "false".into());
+    options
+        .params
+        .insert("send_user_dat".into(), "false".into());
     let err = Mapping::compile(yaml, "p.yaml", &options).unwrap_err();
     assert_eq!(
         err.diagnostics[0].to_string(),
         "p.yaml:2:3: parameter `send_user_dat` was given a value, but the mapping declares no such parameter (did you mean `send_user_data`?)"
     );
     let mut options = CompileOptions::default();
-    options.params.insert("send_user_data".into(), "perhaps".into());
+    options
+        .params
+        .insert("send_user_data".into(), "perhaps".into());
     let err = Mapping::compile(yaml, "p.yaml", &options).unwrap_err();
-    assert!(err.diagnostics[0].message.contains("expected true or false"), "{err}");
+    assert!(
+        err.diagnostics[0]
+            .message
+            .contains("expected true or false"),
+        "{err}"
+    );
 }
 
 #[test]

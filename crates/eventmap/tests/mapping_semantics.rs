@@ -5,7 +5,9 @@ use std::sync::Arc;
 use eventmap::{CompileOptions, EventContext, Mapping, Outcome, Registry, TransformError};
 use serde_json::{json, Value};
 
-const NOW: EventContext = EventContext { now_ms: 1_795_260_600_000 };
+const NOW: EventContext = EventContext {
+    now_ms: 1_795_260_600_000,
+};
 
 fn compile(yaml: &str) -> Mapping {
     compile_with(yaml, CompileOptions::default())
@@ -36,19 +38,33 @@ fn defaults_fill_absent_values_and_required_keys_fail_naming_the_key() {
     let m = compile(
         "default:\n  keys:\n    currency: { from: properties.currency, default: USD }\n    id: { from: [messageId, properties.id], required: true }\n",
     );
-    assert_eq!(mapped(&m, json!({"messageId": "m1"})), json!({"currency": "USD", "id": "m1"}));
-    assert_eq!(mapped(&m, json!({"properties": {"id": "p1", "currency": "EUR"}})), json!({"currency": "EUR", "id": "p1"}));
-    let Outcome::Failed(errors) = m.map(&json!({"messageId": ""}), &NOW) else { panic!("should fail") };
+    assert_eq!(
+        mapped(&m, json!({"messageId": "m1"})),
+        json!({"currency": "USD", "id": "m1"})
+    );
+    assert_eq!(
+        mapped(&m, json!({"properties": {"id": "p1", "currency": "EUR"}})),
+        json!({"currency": "EUR", "id": "p1"})
+    );
+    let Outcome::Failed(errors) = m.map(&json!({"messageId": ""}), &NOW) else {
+        panic!("should fail")
+    };
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].key, "id");
-    assert_eq!(errors[0].message, "required value is absent (read from messageId, properties.id)");
+    assert_eq!(
+        errors[0].message,
+        "required value is absent (read from messageId, properties.id)"
+    );
     assert_eq!(errors[0].location.to_string(), "test.yaml:4:5");
 }
 
 #[test]
 fn dotted_output_keys_build_nested_objects() {
     let m = compile("default:\n  keys:\n    user.address.city: { const: Paris }\n    user.id: { const: 7 }\n    type: { const: x }\n");
-    assert_eq!(mapped(&m, json!({})), json!({"user": {"address": {"city": "Paris"}, "id": 7}, "type": "x"}));
+    assert_eq!(
+        mapped(&m, json!({})),
+        json!({"user": {"address": {"city": "Paris"}, "id": 7}, "type": "x"})
+    );
 }
 
 #[test]
@@ -56,10 +72,16 @@ fn transforms_chain_and_absent_values_skip_them() {
     let m = compile(
         "default:\n  keys:\n    email: { from: traits.email, transform: [trim, lower] }\n    hashed: { from: traits.email, transform: sha256_email }\n    oppref: { from: context.page.url, transform: { query_param: oppref } }\n",
     );
-    let out = mapped(&m, json!({"traits": {"email": "  A@B.COM "}, "context": {"page": {"url": "https://x.example/?oppref=o_1"}}}));
+    let out = mapped(
+        &m,
+        json!({"traits": {"email": "  A@B.COM "}, "context": {"page": {"url": "https://x.example/?oppref=o_1"}}}),
+    );
     assert_eq!(out["email"], "a@b.com");
     // printf '%s' 'a@b.com' | sha256sum
-    assert_eq!(out["hashed"], "fb98d44ad7501a959f3f4f4a3f004fe2d9e581ea6207e218c4b02c08a4d75adf");
+    assert_eq!(
+        out["hashed"],
+        "fb98d44ad7501a959f3f4f4a3f004fe2d9e581ea6207e218c4b02c08a4d75adf"
+    );
     assert_eq!(out["oppref"], "o_1");
     assert_eq!(mapped(&m, json!({})), json!({}));
 }
@@ -87,7 +109,10 @@ default:
       expr: ()
 "#;
     let m = compile(yaml);
-    assert_eq!(mapped(&m, json!({"properties": {"n": 21}})), json!({"doubled": 42, "label": "big", "constant_input": 42, "from_param": 2}));
+    assert_eq!(
+        mapped(&m, json!({"properties": {"n": 21}})),
+        json!({"doubled": 42, "label": "big", "constant_input": 42, "from_param": 2})
+    );
     let mut options = CompileOptions::default();
     options.params.insert("factor".into(), "3".into());
     let m = compile_with(yaml, options);
@@ -98,10 +123,18 @@ default:
 fn when_sets_a_key_only_if_its_condition_holds() {
     let yaml = "params:\n  send_user_data: true\ndefault:\n  keys:\n    user.email: { from: email, when: param(\"send_user_data\") }\n    vip: { const: true, when: 'total > 100', inputs: { total: properties.total } }\n";
     let m = compile(yaml);
-    assert_eq!(mapped(&m, json!({"email": "e", "properties": {"total": 500}})), json!({"user": {"email": "e"}, "vip": true}));
-    assert_eq!(mapped(&m, json!({"email": "e", "properties": {"total": 5}})), json!({"user": {"email": "e"}}));
+    assert_eq!(
+        mapped(&m, json!({"email": "e", "properties": {"total": 500}})),
+        json!({"user": {"email": "e"}, "vip": true})
+    );
+    assert_eq!(
+        mapped(&m, json!({"email": "e", "properties": {"total": 5}})),
+        json!({"user": {"email": "e"}})
+    );
     let mut options = CompileOptions::default();
-    options.params.insert("send_user_data".into(), "false".into());
+    options
+        .params
+        .insert("send_user_data".into(), "false".into());
     let m = compile_with(yaml, options);
     assert_eq!(mapped(&m, json!({"email": "e"})), json!({}));
 }
@@ -124,11 +157,30 @@ events:
       id: { from: messageId }
 "#;
     let m = compile(yaml);
-    let skipped = m.map(&json!({"event": "Order Completed", "context": {"consent": {"advertising": "denied"}}}), &NOW);
-    assert_eq!(skipped, Outcome::Skipped { reason: "no advertising consent".into() });
-    let skipped = m.map(&json!({"event": "Order Completed", "properties": {"test": true}}), &NOW);
-    assert_eq!(skipped, Outcome::Skipped { reason: "test order".into() });
-    assert_eq!(mapped(&m, json!({"event": "Order Completed", "messageId": "m"})), json!({"id": "m"}));
+    let skipped = m.map(
+        &json!({"event": "Order Completed", "context": {"consent": {"advertising": "denied"}}}),
+        &NOW,
+    );
+    assert_eq!(
+        skipped,
+        Outcome::Skipped {
+            reason: "no advertising consent".into()
+        }
+    );
+    let skipped = m.map(
+        &json!({"event": "Order Completed", "properties": {"test": true}}),
+        &NOW,
+    );
+    assert_eq!(
+        skipped,
+        Outcome::Skipped {
+            reason: "test order".into()
+        }
+    );
+    assert_eq!(
+        mapped(&m, json!({"event": "Order Completed", "messageId": "m"})),
+        json!({"id": "m"})
+    );
 }
 
 #[test]
@@ -152,28 +204,57 @@ events:
 "#;
     let m = compile(yaml);
     let kind = |e: Value| mapped(&m, e)["kind"].clone();
-    assert_eq!(kind(json!({"type": "track", "event": "Order Completed"})), "order");
-    assert_eq!(kind(json!({"type": "track", "event": "order_completed"})), "order");
+    assert_eq!(
+        kind(json!({"type": "track", "event": "Order Completed"})),
+        "order"
+    );
+    assert_eq!(
+        kind(json!({"type": "track", "event": "order_completed"})),
+        "order"
+    );
     assert_eq!(kind(json!({"type": "track", "event": "PURCHASE"})), "order");
     assert_eq!(kind(json!({"type": "page", "name": "Home"})), "page");
-    assert_eq!(kind(json!({"type": "track", "event": "signed_up"})), "signup");
-    assert_eq!(mapped(&m, json!({"event": "purchase"}))["source"], "global", "global keys apply to every event");
     assert_eq!(
-        m.map(&json!({"type": "track", "event": "Newsletter Opened"}), &NOW),
-        Outcome::Skipped { reason: "no mapping for event `Newsletter Opened`".into() }
+        kind(json!({"type": "track", "event": "signed_up"})),
+        "signup"
+    );
+    assert_eq!(
+        mapped(&m, json!({"event": "purchase"}))["source"],
+        "global",
+        "global keys apply to every event"
+    );
+    assert_eq!(
+        m.map(
+            &json!({"type": "track", "event": "Newsletter Opened"}),
+            &NOW
+        ),
+        Outcome::Skipped {
+            reason: "no mapping for event `Newsletter Opened`".into()
+        }
     );
     assert_eq!(
         m.map(&json!({"type": "identify"}), &NOW),
-        Outcome::Skipped { reason: "no mapping for `identify` calls".into() }
+        Outcome::Skipped {
+            reason: "no mapping for `identify` calls".into()
+        }
     );
 }
 
 #[test]
 fn default_section_maps_or_skips_unmatched_events() {
-    let skip = compile("events:\n  a: { keys: { x: { const: 1 } } }\ndefault:\n  skip: only a is sent\n");
-    assert_eq!(skip.map(&json!({"event": "b"}), &NOW), Outcome::Skipped { reason: "only a is sent".into() });
+    let skip =
+        compile("events:\n  a: { keys: { x: { const: 1 } } }\ndefault:\n  skip: only a is sent\n");
+    assert_eq!(
+        skip.map(&json!({"event": "b"}), &NOW),
+        Outcome::Skipped {
+            reason: "only a is sent".into()
+        }
+    );
     let fallback = compile("global:\n  id: { from: messageId }\nevents:\n  a: { keys: { x: { const: 1 } } }\ndefault:\n  keys:\n    custom_event_name: { from: event }\n");
-    assert_eq!(mapped(&fallback, json!({"event": "b", "messageId": "m"})), json!({"id": "m", "custom_event_name": "b"}));
+    assert_eq!(
+        mapped(&fallback, json!({"event": "b", "messageId": "m"})),
+        json!({"id": "m", "custom_event_name": "b"})
+    );
 }
 
 #[test]
@@ -191,17 +272,29 @@ default:
         quantity: { from: quantity, default: 1 }
 "#;
     let m = compile(yaml);
-    let out = mapped(&m, json!({"properties": {"currency": "KWD", "products": [
-        {"product_id": "a", "price": 1.25},
-        {"product_id": "b", "price": "0.5", "quantity": 2}
-    ]}}));
-    assert_eq!(out, json!({"data": {"contents": [
-        {"id": "a", "amount": 1250, "quantity": 1},
-        {"id": "b", "amount": 500, "quantity": 2}
-    ]}}));
+    let out = mapped(
+        &m,
+        json!({"properties": {"currency": "KWD", "products": [
+            {"product_id": "a", "price": 1.25},
+            {"product_id": "b", "price": "0.5", "quantity": 2}
+        ]}}),
+    );
+    assert_eq!(
+        out,
+        json!({"data": {"contents": [
+            {"id": "a", "amount": 1250, "quantity": 1},
+            {"id": "b", "amount": 500, "quantity": 2}
+        ]}})
+    );
     // A single product (no list) is mapped as a list of one.
-    let out = mapped(&m, json!({"properties": {"currency": "JPY", "product_id": "solo", "price": 500}}));
-    assert_eq!(out, json!({"data": {"contents": [{"id": "solo", "amount": 500, "quantity": 1}]}}));
+    let out = mapped(
+        &m,
+        json!({"properties": {"currency": "JPY", "product_id": "solo", "price": 500}}),
+    );
+    assert_eq!(
+        out,
+        json!({"data": {"contents": [{"id": "solo", "amount": 500, "quantity": 1}]}})
+    );
     // Errors inside elements name the element.
     let Outcome::Failed(errors) = m.map(&json!({"properties": {"currency": "USD", "products": [{"product_id": "a"}, {"price": 1}]}}), &NOW) else {
         panic!("should fail")
@@ -213,16 +306,24 @@ default:
 #[test]
 fn event_keys_override_global_keys_of_the_same_name() {
     let m = compile("global:\n  action_source: { const: web }\nevents:\n  call:\n    keys:\n      action_source: { const: phone_call }\n");
-    assert_eq!(mapped(&m, json!({"event": "call"})), json!({"action_source": "phone_call"}));
+    assert_eq!(
+        mapped(&m, json!({"event": "call"})),
+        json!({"action_source": "phone_call"})
+    );
 }
 
 #[test]
 fn errors_fail_the_event_unless_the_key_omits_them() {
     let m = compile("default:\n  keys:\n    country: { from: c, transform: country_alpha2, on_error: omit }\n    amount: { from: p, transform: { minor_units: ZZZ } }\n");
-    let Outcome::Failed(errors) = m.map(&json!({"c": "Atlantis", "p": 1}), &NOW) else { panic!("should fail") };
+    let Outcome::Failed(errors) = m.map(&json!({"c": "Atlantis", "p": 1}), &NOW) else {
+        panic!("should fail")
+    };
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].key, "amount");
-    assert_eq!(errors[0].message, "minor_units: unknown currency code `ZZZ`");
+    assert_eq!(
+        errors[0].message,
+        "minor_units: unknown currency code `ZZZ`"
+    );
     assert_eq!(errors[0].location.to_string(), "test.yaml:4:37");
     assert_eq!(mapped(&m, json!({"c": "Atlantis"})), json!({}));
 }
@@ -230,9 +331,15 @@ fn errors_fail_the_event_unless_the_key_omits_them() {
 #[test]
 fn a_runaway_expression_fails_its_event_and_the_next_event_maps() {
     let m = compile("default:\n  keys:\n    x:\n      expr: 'if n > 0 { loop { } } else { 1 }'\n      inputs: { n: n }\n");
-    let Outcome::Failed(errors) = m.map(&json!({"n": 1}), &NOW) else { panic!("should fail") };
+    let Outcome::Failed(errors) = m.map(&json!({"n": 1}), &NOW) else {
+        panic!("should fail")
+    };
     assert_eq!(errors[0].key, "x");
-    assert!(errors[0].message.contains("operation limit"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("operation limit"),
+        "{}",
+        errors[0].message
+    );
     assert_eq!(errors[0].location.line, 4);
     assert_eq!(mapped(&m, json!({"n": 0})), json!({"x": 1}));
 }
@@ -240,7 +347,10 @@ fn a_runaway_expression_fails_its_event_and_the_next_event_maps() {
 #[test]
 fn the_clock_is_the_context_clock() {
     let m = compile("default:\n  keys:\n    age_ms:\n      expr: now_ms() - to_ms(ts)\n      inputs: { ts: timestamp }\n");
-    assert_eq!(mapped(&m, json!({"timestamp": "2026-11-21T11:29:59Z"})), json!({"age_ms": 1000}));
+    assert_eq!(
+        mapped(&m, json!({"timestamp": "2026-11-21T11:29:59Z"})),
+        json!({"age_ms": 1000})
+    );
 }
 
 #[test]
@@ -251,9 +361,24 @@ fn parameters_interpolate_the_environment() {
         "EVENTMAP_PARAM_FLAG" => Some("true".into()),
         _ => None,
     });
-    let m = compile_with(yaml, CompileOptions { env, ..CompileOptions::default() });
-    assert_eq!(mapped(&m, json!({})), json!({"pixel": "px-42", "flag": true}));
-    let m = compile_with(yaml, CompileOptions { env: Arc::new(|_| None), ..CompileOptions::default() });
+    let m = compile_with(
+        yaml,
+        CompileOptions {
+            env,
+            ..CompileOptions::default()
+        },
+    );
+    assert_eq!(
+        mapped(&m, json!({})),
+        json!({"pixel": "px-42", "flag": true})
+    );
+    let m = compile_with(
+        yaml,
+        CompileOptions {
+            env: Arc::new(|_| None),
+            ..CompileOptions::default()
+        },
+    );
     assert_eq!(mapped(&m, json!({})), json!({"pixel": "px-none"}));
 }
 
@@ -261,21 +386,47 @@ fn parameters_interpolate_the_environment() {
 fn host_transforms_work_by_name_and_inside_expressions() {
     let mut registry = Registry::with_builtins();
     registry
-        .register("loyalty_tier", 0..=1, "tier name from points", |value, args| {
-            let points = value.as_i64().ok_or_else(|| TransformError::new("points must be an integer"))?;
-            let gold = args.first().and_then(Value::as_i64).unwrap_or(1000);
-            Ok(Some(json!(if points >= gold { "gold" } else { "basic" })))
-        })
+        .register(
+            "loyalty_tier",
+            0..=1,
+            "tier name from points",
+            |value, args| {
+                let points = value
+                    .as_i64()
+                    .ok_or_else(|| TransformError::new("points must be an integer"))?;
+                let gold = args.first().and_then(Value::as_i64).unwrap_or(1000);
+                Ok(Some(json!(if points >= gold { "gold" } else { "basic" })))
+            },
+        )
         .unwrap();
     let yaml = "default:\n  keys:\n    tier: { from: points, transform: loyalty_tier }\n    strict_tier: { from: points, transform: { loyalty_tier: 100 } }\n    label:\n      expr: 'upper(loyalty_tier(p, 100))'\n      inputs: { p: points }\n";
-    let m = compile_with(yaml, CompileOptions { registry, ..CompileOptions::default() });
-    assert_eq!(mapped(&m, json!({"points": 150})), json!({"tier": "basic", "strict_tier": "gold", "label": "GOLD"}));
-    let Outcome::Failed(errors) = m.map(&json!({"points": "many"}), &NOW) else { panic!("should fail") };
+    let m = compile_with(
+        yaml,
+        CompileOptions {
+            registry,
+            ..CompileOptions::default()
+        },
+    );
+    assert_eq!(
+        mapped(&m, json!({"points": 150})),
+        json!({"tier": "basic", "strict_tier": "gold", "label": "GOLD"})
+    );
+    let Outcome::Failed(errors) = m.map(&json!({"points": "many"}), &NOW) else {
+        panic!("should fail")
+    };
     assert_eq!(errors.len(), 3);
-    assert!(errors.iter().all(|e| e.message.contains("loyalty_tier: points must be an integer")), "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e
+            .message
+            .contains("loyalty_tier: points must be an integer")),
+        "{errors:?}"
+    );
     // Without the registration the same mapping does not compile.
     let err = Mapping::compile(yaml, "test.yaml", &CompileOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("unknown transform `loyalty_tier`"), "{err}");
+    assert!(
+        err.to_string().contains("unknown transform `loyalty_tier`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,0 +1,254 @@
+//! End-to-end: the `eventmap` binary on the bundled mapping and example events, and on
+//! broken mappings and inputs.
+
+use eventmap_tests::{eventmap, eventmap_env, Scratch};
+use serde_json::json;
+
+const MAPPING: &str = "mappings/openai.yaml";
+const EXAMPLES: &str = "mappings/examples/segment-events.ndjson";
+
+#[test]
+fn check_accepts_the_bundled_mapping() {
+    let run = eventmap(&["check", MAPPING], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("mappings/openai.yaml: ok"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn check_reports_every_error_with_its_location_and_fails() {
+    let dir = Scratch::new("check");
+    let bad = dir.write(
+        "bad.yaml",
+        "global:\n  id: { form: messageId }\n  email: { from: traits.email, transform: sha265_email }\nevents:\n  x:\n    keys:\n      y: { expr: '1 +' }\n",
+    );
+    let run = eventmap(&["check", &bad, "mappings/openai.yaml"], "");
+    assert_eq!(run.code, 1);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(lines.contains(&format!("{bad}:2:9: unknown key `form` in output key `id` (did you mean `from`?); expected one of: from, const, param, expr, each, keys, inputs, transform, default, required, when, on_error, description").as_str()), "{}", run.stderr);
+    assert!(
+        lines.contains(
+            &format!("{bad}:3:43: unknown transform `sha265_email` (did you mean `sha256_email`?)")
+                .as_str()
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!("{bad}:7:")))
+            && run.stderr.contains("Rhai syntax"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("mappings/openai.yaml: ok"),
+        "the good file is still checked: {}",
+        run.stdout
+    );
+}
+
+#[test]
+fn map_runs_the_bundled_examples_in_order() {
+    let run = eventmap(&["map", "--mapping", MAPPING, EXAMPLES], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = run.stdout_json();
+    let ids: Vec<&str> = out.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "msg-page-001",
+            "msg-view-002",
+            "msg-add-003",
+            "msg-checkout-004",
+            "msg-order-005",
+            "msg-order-jpy-006"
+        ]
+    );
+    let types: Vec<&str> = out.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "page_viewed",
+            "contents_viewed",
+            "items_added",
+            "checkout_started",
+            "order_created",
+            "order_created"
+        ]
+    );
+
+    // Amounts worked out by hand from the example events.
+    let order = &out[4];
+    assert_eq!(order["data"]["amount"], 4804, "34.99 + 3 x 4.35");
+    assert_eq!(order["data"]["currency"], "USD");
+    assert_eq!(
+        order["data"]["contents"][1],
+        json!({"id": "mug-02", "name": "Enamel Mug", "amount": 435, "quantity": 3})
+    );
+    assert_eq!(out[5]["data"]["amount"], 5800, "JPY has no minor unit");
+    assert_eq!(
+        out[2]["data"]["currency"], "USD",
+        "Product Added defaults to USD"
+    );
+    // 2026-11-21T13:30:00.250+02:00
+    assert_eq!(out[0]["timestamp_ms"], 1_795_260_600_250_i64);
+    // printf '%s' 'jane.doe@example.com' | sha256sum
+    assert_eq!(
+        out[0]["user"]["email_sha256"],
+        "86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d"
+    );
+    assert_eq!(out[0]["user"]["country"], "US");
+    assert_eq!(out[5]["user"]["country"], "JP");
+
+    let reports = run.stderr_json();
+    assert_eq!(reports.len(), 4, "{}", run.stderr);
+    assert_eq!(reports[0]["status"], "skipped");
+    assert_eq!(reports[0]["id"], "msg-identify-007");
+    assert_eq!(reports[0]["line"], 7);
+    assert_eq!(reports[2]["status"], "failed");
+    assert_eq!(reports[2]["id"], "msg-order-bad-009");
+    assert_eq!(reports[2]["errors"][0]["key"], "data.amount");
+    assert!(reports[2]["errors"][0]["location"]
+        .as_str()
+        .unwrap()
+        .starts_with("mappings/openai.yaml:"));
+    assert_eq!(
+        run.summary(),
+        json!({"read": 9, "mapped": 6, "skipped": 2, "failed": 1, "malformed": 0, "seconds": run.summary()["seconds"]})
+    );
+}
+
+#[test]
+fn map_reads_stdin_reports_malformed_lines_and_goes_on() {
+    let input = concat!(
+        "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"a\",\"timestamp\":\"2026-11-21T10:00:00Z\",\"properties\":{\"currency\":\"EUR\",\"total\":\"12.30\"}}\n",
+        "{not json\n",
+        "\n",
+        "{\"type\":\"track\",\"event\":\"Order Completed\",\"timestamp\":\"2026-11-21T10:00:00Z\",\"properties\":{\"currency\":\"EUR\",\"total\":1}}\n",
+        "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"c\",\"timestamp\":\"2026-11-21T10:00:00Z\",\"properties\":{\"currency\":\"EUR\",\"total\":0.1}}\n",
+    );
+    let run = eventmap(&["map", "--mapping", MAPPING, "-"], input);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = run.stdout_json();
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        (out[0]["id"].as_str(), out[0]["data"]["amount"].as_i64()),
+        (Some("a"), Some(1230))
+    );
+    assert_eq!(
+        (out[1]["id"].as_str(), out[1]["data"]["amount"].as_i64()),
+        (Some("c"), Some(10))
+    );
+    let reports = run.stderr_json();
+    assert_eq!(reports[0]["status"], "malformed");
+    assert_eq!(reports[0]["line"], 2);
+    assert_eq!(reports[1]["status"], "failed");
+    assert_eq!(
+        reports[1]["line"], 4,
+        "an event without messageId is named by its line"
+    );
+    assert!(reports[1].get("id").is_none());
+    assert_eq!(reports[1]["errors"][0]["key"], "id");
+    assert_eq!(run.summary()["read"], 4);
+    assert_eq!(run.summary()["malformed"], 1);
+
+    let strict = eventmap(&["map", "--mapping", MAPPING, "--fail-on-error"], input);
+    assert_eq!(strict.code, 3);
+}
+
+#[test]
+fn map_parameters_come_from_flags_and_environment() {
+    let event = "{\"type\":\"page\",\"messageId\":\"p\",\"timestamp\":\"2026-11-21T10:00:00Z\",\"anonymousId\":\"anon\",\"context\":{\"page\":{\"url\":\"https://x.example/\"},\"ip\":\"203.0.113.9\"}}\n";
+    let with_user = eventmap(&["map", "--mapping", MAPPING], event);
+    assert!(
+        with_user.stdout_json()[0].get("user").is_some(),
+        "{}",
+        with_user.stdout
+    );
+    let flag = eventmap(
+        &[
+            "map",
+            "--mapping",
+            MAPPING,
+            "--param",
+            "send_user_data=false",
+        ],
+        event,
+    );
+    assert!(
+        flag.stdout_json()[0].get("user").is_none(),
+        "{}",
+        flag.stdout
+    );
+    let env = eventmap_env(
+        &["map", "--mapping", MAPPING],
+        event,
+        &[("EVENTMAP_PARAM_SEND_USER_DATA", "false")],
+    );
+    assert!(env.stdout_json()[0].get("user").is_none(), "{}", env.stdout);
+    let unknown = eventmap(
+        &["map", "--mapping", MAPPING, "--param", "send_user=false"],
+        event,
+    );
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("did you mean `send_user_data`?"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn map_now_fixes_the_clock_for_expressions() {
+    let dir = Scratch::new("now");
+    let mapping = dir.write("age.yaml", "default:\n  keys:\n    age_s:\n      expr: (now_ms() - to_ms(ts)) / 1000\n      inputs: { ts: timestamp }\n");
+    let run = eventmap(
+        &[
+            "map",
+            "--mapping",
+            &mapping,
+            "--now",
+            "2026-11-21T12:00:00Z",
+        ],
+        "{\"timestamp\":\"2026-11-21T11:00:00Z\"}\n",
+    );
+    assert_eq!(run.stdout_json(), [json!({"age_s": 3600})]);
+    let bad = eventmap(&["map", "--mapping", &mapping, "--now", "tomorrow"], "");
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.contains("--now `tomorrow` is not a time"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn map_with_a_broken_mapping_exits_before_reading() {
+    let dir = Scratch::new("broken");
+    let mapping = dir.write(
+        "m.yaml",
+        "events:\n  a:\n    keys:\n      x: { from: '' }\n",
+    );
+    let run = eventmap(&["map", "--mapping", &mapping], "{}\n");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!("{mapping}:4:")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn map_reports_a_missing_input_file() {
+    let run = eventmap(&["map", "--mapping", MAPPING, "no/such/file.ndjson"], "");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("cannot open input no/such/file.ndjson"),
+        "{}",
+        run.stderr
+    );
+}

@@ -6,9 +6,12 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::compile::normalize_event_name;
+use crate::compile::CallArg;
 use crate::diagnostics::Location;
 use crate::path::first_present;
-use crate::program::{EventPlan, Fallback, Filter, Input, KeyRule, Program, Script, Source};
+use crate::program::{
+    EventPlan, Fallback, Filter, Input, KeyRule, NativeCall, Program, Script, Source,
+};
 use crate::script::{dynamic_to_json, json_to_dynamic, set_clock, ScriptError};
 use crate::value::{is_absent, present};
 
@@ -35,6 +38,33 @@ pub enum Outcome {
     Mapped(Value),
     Skipped { reason: String },
     Failed(Vec<KeyError>),
+}
+
+/// Where a key sits: at the top, or inside element `index` of an `each` key. Rendered
+/// only when an error needs it, so mapping a list allocates no paths.
+#[derive(Clone, Copy)]
+enum KeyPath<'a> {
+    Top,
+    Element {
+        parent: &'a KeyPath<'a>,
+        key: &'a str,
+        index: usize,
+    },
+}
+
+impl KeyPath<'_> {
+    fn render(&self, key: &str) -> String {
+        match self {
+            KeyPath::Top => key.to_string(),
+            KeyPath::Element {
+                parent,
+                key: list,
+                index,
+            } => {
+                format!("{}[{index}].{key}", parent.render(list))
+            }
+        }
+    }
 }
 
 /// Why an output key could not be produced.
@@ -73,7 +103,14 @@ impl Program {
         }
         let mut output = Map::new();
         let mut errors = Vec::new();
-        self.eval_keys(&plan.keys, event, event, "", &mut output, &mut errors);
+        self.eval_keys(
+            &plan.keys,
+            event,
+            event,
+            KeyPath::Top,
+            &mut output,
+            &mut errors,
+        );
         if errors.is_empty() {
             Outcome::Mapped(Value::Object(output))
         } else {
@@ -122,13 +159,13 @@ impl Program {
         rules: &[KeyRule],
         root: &Value,
         current: &Value,
-        prefix: &str,
+        path: KeyPath<'_>,
         output: &mut Map<String, Value>,
         errors: &mut Vec<KeyError>,
     ) {
         for rule in rules {
             let fail = |message: String, location: &Location| KeyError {
-                key: format!("{prefix}{}", rule.output.text),
+                key: path.render(&rule.output.text),
                 message,
                 location: location.clone(),
             };
@@ -142,7 +179,7 @@ impl Program {
                     }
                 }
             }
-            match self.eval_key(rule, root, current, prefix, errors) {
+            match self.eval_key(rule, root, current, path, errors) {
                 Ok(Some(value)) => insert(output, &rule.output.segments, value),
                 Ok(None) => match &rule.default {
                     Some(default) => insert(output, &rule.output.segments, default.clone()),
@@ -163,7 +200,7 @@ impl Program {
         rule: &KeyRule,
         root: &Value,
         current: &Value,
-        prefix: &str,
+        path: KeyPath<'_>,
         errors: &mut Vec<KeyError>,
     ) -> Result<Option<Value>, ScriptError> {
         let mut value: Option<Cow<'_, Value>> = match &rule.source {
@@ -174,7 +211,7 @@ impl Program {
                 present(result).map(Cow::Owned)
             }
             Source::Each { over, keys } => self
-                .eval_each(rule, over, keys, root, current, prefix, errors)?
+                .eval_each(rule, over, keys, root, current, path, errors)?
                 .map(Cow::Owned),
         };
         for step in &rule.transforms {
@@ -200,7 +237,7 @@ impl Program {
         keys: &[KeyRule],
         root: &Value,
         current: &Value,
-        prefix: &str,
+        path: KeyPath<'_>,
         errors: &mut Vec<KeyError>,
     ) -> Result<Option<Value>, ScriptError> {
         let Some(list) = first_present(over, root, current) else {
@@ -221,9 +258,13 @@ impl Program {
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let element_prefix = format!("{prefix}{}[{i}].", rule.output.text);
+            let element_path = KeyPath::Element {
+                parent: &path,
+                key: &rule.output.text,
+                index: i,
+            };
             let mut element = Map::new();
-            self.eval_keys(keys, root, item, &element_prefix, &mut element, errors);
+            self.eval_keys(keys, root, item, element_path, &mut element, errors);
             // An element whose keys are all absent is left out.
             if !element.is_empty() {
                 out.push(Value::Object(element));
@@ -238,6 +279,9 @@ impl Program {
         root: &Value,
         current: &Value,
     ) -> Result<Value, ScriptError> {
+        if let Some(call) = &script.native {
+            return self.eval_native(script, call, root, current);
+        }
         let values = script
             .inputs
             .iter()
@@ -255,6 +299,45 @@ impl Program {
             message,
             location: script.expression.location().clone(),
         })
+    }
+
+    /// A one-call expression, run as Rhai would run it: an absent first argument gives
+    /// absent without calling the transform, other absent arguments are passed as null.
+    fn eval_native(
+        &self,
+        script: &Script,
+        call: &NativeCall,
+        root: &Value,
+        current: &Value,
+    ) -> Result<Value, ScriptError> {
+        const NULL: &Value = &Value::Null;
+        let args: Vec<Cow<'_, Value>> = call
+            .args
+            .iter()
+            .map(|arg| match arg {
+                CallArg::Input(i) => match &script.inputs[*i] {
+                    Input::Paths(paths) => {
+                        first_present(paths, root, current).unwrap_or(Cow::Borrowed(NULL))
+                    }
+                    Input::Const(v) => Cow::Borrowed(v),
+                },
+                CallArg::Literal(v) => Cow::Borrowed(v),
+            })
+            .collect();
+        let Some((first, rest)) = args.split_first() else {
+            return Ok(Value::Null);
+        };
+        if first.is_null() {
+            return Ok(Value::Null);
+        }
+        let rest: Vec<Value> = rest.iter().map(|a| a.as_ref().clone()).collect();
+        match call.transform.call(first, &rest) {
+            Ok(value) => Ok(value.unwrap_or(Value::Null)),
+            Err(e) => Err(ScriptError {
+                message: format!("{}: {e}", call.transform.name()),
+                location: script.expression.location().clone(),
+            }),
+        }
     }
 
     fn eval_condition(

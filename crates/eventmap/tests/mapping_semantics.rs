@@ -444,3 +444,69 @@ fn one_compiled_mapping_is_shared_by_many_threads() {
         }
     });
 }
+
+#[test]
+fn one_call_expressions_run_natively_with_the_same_results_as_rhai() {
+    // `+ 0` / `?? ()` keep the second form in the interpreter; both must agree.
+    let m = compile(
+        r#"
+default:
+  keys:
+    native: { expr: 'minor_units(p, c)', inputs: { p: price, c: currency } }
+    rhai: { expr: 'minor_units(p, c) ?? ()', inputs: { p: price, c: currency } }
+    native_literal: { expr: 'minor_units(p, "JPY")', inputs: { p: price } }
+    rhai_literal: { expr: 'minor_units(p, "JPY") ?? ()', inputs: { p: price } }
+"#,
+    );
+    let cases = [
+        json!({"price": 4.35, "currency": "USD"}),
+        json!({"price": "0.5", "currency": "kwd"}),
+        json!({"currency": "USD"}),
+        json!({"price": 7}),
+        json!({"price": "x", "currency": "USD"}),
+        json!({"price": 1, "currency": "ZZZ"}),
+    ];
+    for event in cases {
+        match m.map(&event, &NOW) {
+            Outcome::Mapped(out) => {
+                assert_eq!(out.get("native"), out.get("rhai"), "{event}");
+                assert_eq!(
+                    out.get("native_literal"),
+                    out.get("rhai_literal"),
+                    "{event}"
+                );
+            }
+            Outcome::Failed(errors) => {
+                let by_key = |k: &str| {
+                    errors
+                        .iter()
+                        .find(|e| e.key == k)
+                        .map(|e| e.message.clone())
+                };
+                assert_eq!(by_key("native"), by_key("rhai"), "{event}");
+                assert_eq!(by_key("native_literal"), by_key("rhai_literal"), "{event}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn parameter_only_conditions_are_decided_at_compile_time() {
+    let yaml = "params:\n  level: { default: \"high\" }\ndefault:\n  keys:\n    a: { const: 1, when: 'param(\"level\") == \"high\"' }\n    b: { const: 2, when: 'param(\"level\") == \"low\"' }\n    c: { const: 3, when: 'parse_int(param(\"level\")) > 1' }\n";
+    let err = Mapping::compile(yaml, "test.yaml", &CompileOptions::default()).unwrap_err();
+    assert_eq!(err.diagnostics.len(), 1, "{err}");
+    assert!(
+        err.diagnostics[0].to_string().starts_with("test.yaml:7:"),
+        "{err}"
+    );
+    assert!(
+        err.diagnostics[0].message.starts_with("condition fails:"),
+        "{err}"
+    );
+    let fixed = yaml.replace(
+        "    c: { const: 3, when: 'parse_int(param(\"level\")) > 1' }\n",
+        "",
+    );
+    assert_eq!(mapped(&compile(&fixed), json!({})), json!({"a": 1}));
+}

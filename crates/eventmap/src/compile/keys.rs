@@ -133,8 +133,21 @@ impl Cx<'_> {
             .get("transform")
             .map(|t| self.transforms(t))
             .unwrap_or_default();
+        let mut never_set = false;
         let when = match fields.get("when") {
-            Some(node) => Some(self.script(node, inputs)?),
+            Some(node) => {
+                let script = self.script(node, inputs)?;
+                match self.constant_condition(&script, node) {
+                    // Always true: no condition to check per event.
+                    Some(true) => None,
+                    // Never true with these parameters: the key is never set.
+                    Some(false) => {
+                        never_set = true;
+                        None
+                    }
+                    None => Some(script),
+                }
+            }
             None => None,
         };
         let default = fields.get("default").map(|d| {
@@ -161,6 +174,9 @@ impl Cx<'_> {
                 }
             },
         };
+        if never_set {
+            return None;
+        }
         Some(KeyRule {
             output,
             location: key.location.clone(),

@@ -4,7 +4,10 @@
 
 mod events;
 mod keys;
+mod native;
 mod params;
+
+pub(crate) use native::CallArg;
 
 pub(crate) use events::normalize_event_name;
 
@@ -13,7 +16,7 @@ use std::sync::Arc;
 
 use crate::diagnostics::{suggestion, CompileError, Diagnostics, Location};
 use crate::path::InputPath;
-use crate::program::{Input, Program, Script};
+use crate::program::{Input, NativeCall, Program, Script};
 use crate::script::{ParamTable, SandboxLimits, ScriptEngine, TextOrigin};
 use crate::transforms::Registry;
 use crate::yaml::{self, Key, Node, NodeKind, ScalarStyle};
@@ -300,20 +303,62 @@ impl Cx<'_> {
             start: text_node.location.clone(),
             style,
         };
-        self.check_param_calls(&text, &origin);
+        if !self.check_param_calls(&text, &origin) {
+            return None;
+        }
         let names: Vec<&str> = input_names.iter().map(String::as_str).collect();
         let engine = self
             .script
             .as_ref()
             .expect("script engine is built before expressions");
         match engine.compile(&text, &names, origin) {
-            Ok(expression) => Some(Script {
-                expression,
-                input_names,
-                inputs: input_values,
-            }),
+            Ok(expression) => {
+                let native = self.native_call(&text, &input_names);
+                Some(Script {
+                    expression,
+                    input_names,
+                    inputs: input_values,
+                    native,
+                })
+            }
             Err((location, message)) => {
                 self.diags.error(location, message);
+                None
+            }
+        }
+    }
+
+    /// The native form of a one-call expression whose transform accepts that many args.
+    fn native_call(&self, text: &str, input_names: &[String]) -> Option<NativeCall> {
+        let (name, args) = native::simple_call(text, input_names)?;
+        let transform = self.registry.get(&name)?;
+        let extra = args.len().checked_sub(1)?;
+        transform.extra_args().contains(&extra).then(|| NativeCall {
+            transform: transform.clone(),
+            args,
+        })
+    }
+
+    /// Decides at compile time a condition that reads no inputs and not the clock (one
+    /// that depends on parameters only). `None` when it must be evaluated per event.
+    pub fn constant_condition(&mut self, script: &Script, node: &Node) -> Option<bool> {
+        let text = node.as_str()?;
+        if !script.inputs.is_empty() || text.contains("now_ms") {
+            return None;
+        }
+        let engine = self.script.as_ref()?;
+        match engine.eval(&script.expression, &[], Vec::new()) {
+            Ok(value) => match crate::script::dynamic_to_json(&value) {
+                Ok(serde_json::Value::Bool(b)) => Some(b),
+                Ok(serde_json::Value::Null) => Some(false),
+                _ => {
+                    self.error(&node.location, "a condition must give true or false");
+                    None
+                }
+            },
+            Err(err) => {
+                self.diags
+                    .error(err.location, format!("condition fails: {}", err.message));
                 None
             }
         }
@@ -390,7 +435,9 @@ impl Cx<'_> {
     }
 
     /// `param("x")` with an undeclared name is caught here rather than on the first event.
-    fn check_param_calls(&mut self, text: &str, origin: &TextOrigin) {
+    /// Returns whether every `param("...")` names a declared parameter.
+    fn check_param_calls(&mut self, text: &str, origin: &TextOrigin) -> bool {
+        let mut ok = true;
         let mut search = 0;
         while let Some(found) = text[search..].find("param(") {
             let start = search + found + "param(".len();
@@ -417,8 +464,10 @@ impl Cx<'_> {
                     at,
                     format!("unknown parameter `{name}`{hint}; declare it under `params:`"),
                 );
+                ok = false;
             }
         }
+        ok
     }
 }
 

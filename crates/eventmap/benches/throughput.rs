@@ -1,0 +1,109 @@
+//! Mapping throughput against the JSON round trip every JSON-in, JSON-out mapper pays.
+//!
+//! Both read the same generated corpus line by line. The baseline parses each line into a
+//! `serde_json::Value` and serializes it back; the engine parses, maps through
+//! `mappings/openai.yaml`, and serializes the mapped event. After the criterion groups, an
+//! interleaved run prints `ratio = engine / baseline` (events per second), the figure
+//! recorded in docs/benchmarks.md.
+
+mod corpus;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use eventmap::{CompileOptions, EventContext, Mapping, Outcome};
+use serde_json::Value;
+
+const EVENTS: usize = 2_000;
+
+fn mapping() -> Mapping {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../mappings/openai.yaml");
+    Mapping::from_file(path, &CompileOptions::default()).expect("bundled mapping compiles")
+}
+
+fn baseline(lines: &[String]) -> usize {
+    let mut bytes = 0;
+    for line in lines {
+        let value: Value = serde_json::from_str(line).expect("corpus is JSON");
+        bytes += serde_json::to_string(&value).expect("serializes").len();
+    }
+    bytes
+}
+
+fn engine(mapping: &Mapping, cx: &EventContext, lines: &[String]) -> usize {
+    let mut bytes = 0;
+    for line in lines {
+        let value: Value = serde_json::from_str(line).expect("corpus is JSON");
+        match mapping.map(&value, cx) {
+            Outcome::Mapped(out) => bytes += serde_json::to_string(&out).expect("serializes").len(),
+            Outcome::Skipped { reason } => bytes += reason.len(),
+            Outcome::Failed(errors) => panic!("corpus event failed: {errors:?}"),
+        }
+    }
+    bytes
+}
+
+fn benches(c: &mut Criterion) {
+    let lines = corpus::corpus(EVENTS);
+    let mapping = mapping();
+    let cx = EventContext {
+        now_ms: 1_795_600_000_000,
+    };
+    let mut group = c.benchmark_group("corpus");
+    group.throughput(Throughput::Elements(EVENTS as u64));
+    group.bench_function("baseline_json_round_trip", |b| {
+        b.iter(|| black_box(baseline(&lines)))
+    });
+    group.bench_function("engine_openai_mapping", |b| {
+        b.iter(|| black_box(engine(&mapping, &cx, &lines)))
+    });
+    group.finish();
+}
+
+/// Alternates baseline and engine passes so both see the same machine state, and
+/// reports the median ratio of their throughputs.
+fn ratio_report() {
+    let lines = corpus::corpus(EVENTS);
+    let mapping = mapping();
+    let cx = EventContext {
+        now_ms: 1_795_600_000_000,
+    };
+    let bytes: usize = lines.iter().map(String::len).sum();
+    let mut ratios = Vec::new();
+    let (mut base_best, mut engine_best) = (Duration::MAX, Duration::MAX);
+    for _ in 0..15 {
+        let t = Instant::now();
+        black_box(baseline(&lines));
+        let base = t.elapsed();
+        let t = Instant::now();
+        black_box(engine(&mapping, &cx, &lines));
+        let eng = t.elapsed();
+        base_best = base_best.min(base);
+        engine_best = engine_best.min(eng);
+        ratios.push(base.as_secs_f64() / eng.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    let per_sec = |d: Duration| EVENTS as f64 / d.as_secs_f64();
+    println!(
+        "\ncorpus: {EVENTS} events, {:.0} bytes/event on average",
+        bytes as f64 / EVENTS as f64
+    );
+    println!(
+        "baseline (parse + serialize): {:>9.0} events/s (best pass)",
+        per_sec(base_best)
+    );
+    println!(
+        "engine (parse + map + serialize): {:>9.0} events/s (best pass)",
+        per_sec(engine_best)
+    );
+    println!("ratio = engine / baseline throughput: median {:.2} (min {:.2}, max {:.2}, 15 interleaved passes)",
+        ratios[ratios.len() / 2], ratios[0], ratios[ratios.len() - 1]);
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    benches(&mut criterion);
+    criterion.final_summary();
+    ratio_report();
+}

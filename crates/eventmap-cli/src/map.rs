@@ -77,7 +77,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             let cx = EventContext {
                 now_ms: fixed_now.unwrap_or_else(|| EventContext::now().now_ms),
             };
-            let outcome = serde_json::from_str::<Value>(&line).map(|event| {
+            let outcome = mapping.parse_event(&line).map(|event| {
                 let outcome = mapping.map(&event, &cx);
                 (event, outcome)
             });

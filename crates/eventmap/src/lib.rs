@@ -35,6 +35,7 @@ mod mapping;
 mod params;
 mod path;
 mod program;
+mod readset;
 mod runtime;
 mod script;
 pub mod transforms;

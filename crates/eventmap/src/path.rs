@@ -34,6 +34,17 @@ enum Kind {
     JsonPath(Box<JpQuery>),
 }
 
+/// The object keys a path reads: `opaque` when a wildcard makes everything beneath the
+/// keys readable.
+pub(crate) enum ReadShape {
+    Everything,
+    Keys {
+        from_root: bool,
+        keys: Vec<String>,
+        opaque: bool,
+    },
+}
+
 /// A compiled input path.
 #[derive(Debug, Clone)]
 pub struct InputPath {
@@ -103,6 +114,36 @@ impl InputPath {
 
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// Which object keys this path can read (for parsing only what a mapping reads).
+    pub(crate) fn read_shape(&self) -> ReadShape {
+        match &self.kind {
+            Kind::JsonPath(_) => ReadShape::Everything,
+            Kind::Walk {
+                from_root,
+                segments,
+            } => {
+                let mut keys = Vec::new();
+                let mut opaque = false;
+                for segment in segments {
+                    match segment {
+                        Segment::Key(k) => keys.push(k.clone()),
+                        // Arrays are transparent to the read tree.
+                        Segment::Index(_) => {}
+                        Segment::Wildcard => {
+                            opaque = true;
+                            break;
+                        }
+                    }
+                }
+                ReadShape::Keys {
+                    from_root: *from_root,
+                    keys,
+                    opaque,
+                }
+            }
+        }
     }
 
     /// The value at this path, or `None` when it is absent.

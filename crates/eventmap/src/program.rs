@@ -96,15 +96,8 @@ pub(crate) struct Script {
     pub expression: Expression,
     pub input_names: Vec<String>,
     pub inputs: Vec<Input>,
-    /// Set when the expression is a single transform call: it then runs natively.
-    pub native: Option<NativeCall>,
-}
-
-/// `transform(args...)` run without the interpreter.
-#[derive(Debug, Clone)]
-pub(crate) struct NativeCall {
-    pub transform: Arc<Transform>,
-    pub args: Vec<crate::compile::CallArg>,
+    /// Set when the expression is in the subset that runs without the interpreter.
+    pub native: Option<crate::compile::NativeExpr>,
 }
 
 #[derive(Debug, Clone)]

@@ -6,12 +6,10 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::compile::normalize_event_name;
-use crate::compile::CallArg;
+use crate::compile::NativeExpr;
 use crate::diagnostics::Location;
 use crate::path::first_present;
-use crate::program::{
-    EventPlan, Fallback, Filter, Input, KeyRule, NativeCall, Program, Script, Source,
-};
+use crate::program::{EventPlan, Fallback, Filter, Input, KeyRule, Program, Script, Source};
 use crate::script::{dynamic_to_json, json_to_dynamic, set_clock, ScriptError};
 use crate::value::{is_absent, present};
 
@@ -279,8 +277,8 @@ impl Program {
         root: &Value,
         current: &Value,
     ) -> Result<Value, ScriptError> {
-        if let Some(call) = &script.native {
-            return self.eval_native(script, call, root, current);
+        if let Some(native) = &script.native {
+            return eval_native(native, script, root, current).map(Cow::into_owned);
         }
         let values = script
             .inputs
@@ -299,45 +297,6 @@ impl Program {
             message,
             location: script.expression.location().clone(),
         })
-    }
-
-    /// A one-call expression, run as Rhai would run it: an absent first argument gives
-    /// absent without calling the transform, other absent arguments are passed as null.
-    fn eval_native(
-        &self,
-        script: &Script,
-        call: &NativeCall,
-        root: &Value,
-        current: &Value,
-    ) -> Result<Value, ScriptError> {
-        const NULL: &Value = &Value::Null;
-        let args: Vec<Cow<'_, Value>> = call
-            .args
-            .iter()
-            .map(|arg| match arg {
-                CallArg::Input(i) => match &script.inputs[*i] {
-                    Input::Paths(paths) => {
-                        first_present(paths, root, current).unwrap_or(Cow::Borrowed(NULL))
-                    }
-                    Input::Const(v) => Cow::Borrowed(v),
-                },
-                CallArg::Literal(v) => Cow::Borrowed(v),
-            })
-            .collect();
-        let Some((first, rest)) = args.split_first() else {
-            return Ok(Value::Null);
-        };
-        if first.is_null() {
-            return Ok(Value::Null);
-        }
-        let rest: Vec<Value> = rest.iter().map(|a| a.as_ref().clone()).collect();
-        match call.transform.call(first, &rest) {
-            Ok(value) => Ok(value.unwrap_or(Value::Null)),
-            Err(e) => Err(ScriptError {
-                message: format!("{}: {e}", call.transform.name()),
-                location: script.expression.location().clone(),
-            }),
-        }
     }
 
     fn eval_condition(
@@ -389,4 +348,56 @@ fn insert(output: &mut Map<String, Value>, segments: &[String], value: Value) {
         node = map;
     }
     node.insert(last.clone(), value);
+}
+
+/// Evaluates the interpreter-free subset exactly as Rhai would: a transform called with an
+/// absent first argument gives absent without being called; other absent arguments are
+/// passed as null; `a ?? b` gives the first that is not absent.
+fn eval_native<'v>(
+    expr: &'v NativeExpr,
+    script: &'v Script,
+    root: &'v Value,
+    current: &'v Value,
+) -> Result<Cow<'v, Value>, ScriptError> {
+    const NULL: &Value = &Value::Null;
+    Ok(match expr {
+        NativeExpr::Input(i) => match &script.inputs[*i] {
+            Input::Paths(paths) => {
+                first_present(paths, root, current).unwrap_or(Cow::Borrowed(NULL))
+            }
+            Input::Const(v) => Cow::Borrowed(v),
+        },
+        NativeExpr::Literal(v) => Cow::Borrowed(v),
+        NativeExpr::Coalesce(items) => {
+            for item in items {
+                let value = eval_native(item, script, root, current)?;
+                if !value.is_null() {
+                    return Ok(value);
+                }
+            }
+            Cow::Borrowed(NULL)
+        }
+        NativeExpr::Call(transform, args) => {
+            let Some((first, rest)) = args.split_first() else {
+                return Ok(Cow::Borrowed(NULL));
+            };
+            let input = eval_native(first, script, root, current)?;
+            if input.is_null() {
+                return Ok(Cow::Borrowed(NULL));
+            }
+            let rest = rest
+                .iter()
+                .map(|a| eval_native(a, script, root, current).map(Cow::into_owned))
+                .collect::<Result<Vec<_>, _>>()?;
+            match transform.call(&input, &rest) {
+                Ok(value) => Cow::Owned(value.unwrap_or(Value::Null)),
+                Err(e) => {
+                    return Err(ScriptError {
+                        message: format!("{}: {e}", transform.name()),
+                        location: script.expression.location().clone(),
+                    })
+                }
+            }
+        }
+    })
 }

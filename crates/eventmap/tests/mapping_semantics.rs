@@ -446,47 +446,57 @@ fn one_compiled_mapping_is_shared_by_many_threads() {
 }
 
 #[test]
-fn one_call_expressions_run_natively_with_the_same_results_as_rhai() {
-    // `+ 0` / `?? ()` keep the second form in the interpreter; both must agree.
-    let m = compile(
-        r#"
-default:
-  keys:
-    native: { expr: 'minor_units(p, c)', inputs: { p: price, c: currency } }
-    rhai: { expr: 'minor_units(p, c) ?? ()', inputs: { p: price, c: currency } }
-    native_literal: { expr: 'minor_units(p, "JPY")', inputs: { p: price } }
-    rhai_literal: { expr: 'minor_units(p, "JPY") ?? ()', inputs: { p: price } }
-"#,
-    );
+fn interpreter_free_expressions_give_the_same_results_as_rhai() {
+    // Each `native` expression is in the subset run without the interpreter; wrapping the
+    // same expression in `if true { ... }` keeps its twin in Rhai. Both must agree.
+    let pairs = [
+        "minor_units(p, c)",
+        "minor_units(p, \"JPY\")",
+        "currency_code(c ?? param(\"fallback\"))",
+        "total_minor_units(items, c) ?? minor_units(p, c)",
+        "upper(c) ?? \"none\"",
+        "sha256_email(e)",
+    ];
+    let mut yaml = String::from("params:\n  fallback: { default: EUR }\ndefault:\n  keys:\n");
+    for (i, expr) in pairs.iter().enumerate() {
+        let inputs = "{ p: price, c: currency, items: products, e: email }";
+        yaml.push_str(&format!(
+            "    native{i}: {{ expr: '{expr}', inputs: {inputs} }}\n"
+        ));
+        yaml.push_str(&format!(
+            "    rhai{i}: {{ expr: 'if true {{ {expr} }} else {{ () }}', inputs: {inputs} }}\n"
+        ));
+    }
+    let m = compile(&yaml);
     let cases = [
-        json!({"price": 4.35, "currency": "USD"}),
+        json!({"price": 4.35, "currency": "USD", "email": " A@B.c "}),
         json!({"price": "0.5", "currency": "kwd"}),
-        json!({"currency": "USD"}),
-        json!({"price": 7}),
+        json!({"currency": "USD", "products": [{"price": 1.1, "quantity": 3}]}),
+        json!({"price": 7, "products": []}),
         json!({"price": "x", "currency": "USD"}),
         json!({"price": 1, "currency": "ZZZ"}),
+        json!({"email": 5}),
+        json!({}),
     ];
     for event in cases {
-        match m.map(&event, &NOW) {
-            Outcome::Mapped(out) => {
-                assert_eq!(out.get("native"), out.get("rhai"), "{event}");
-                assert_eq!(
-                    out.get("native_literal"),
-                    out.get("rhai_literal"),
-                    "{event}"
-                );
+        let outcome = m.map(&event, &NOW);
+        for (i, expr) in pairs.iter().enumerate() {
+            let (native, rhai) = (format!("native{i}"), format!("rhai{i}"));
+            match &outcome {
+                Outcome::Mapped(out) => {
+                    assert_eq!(out.get(&native), out.get(&rhai), "{expr} on {event}")
+                }
+                Outcome::Failed(errors) => {
+                    let by_key = |k: &str| {
+                        errors
+                            .iter()
+                            .find(|e| e.key == k)
+                            .map(|e| e.message.clone())
+                    };
+                    assert_eq!(by_key(&native), by_key(&rhai), "{expr} on {event}");
+                }
+                other => panic!("unexpected {other:?}"),
             }
-            Outcome::Failed(errors) => {
-                let by_key = |k: &str| {
-                    errors
-                        .iter()
-                        .find(|e| e.key == k)
-                        .map(|e| e.message.clone())
-                };
-                assert_eq!(by_key("native"), by_key("rhai"), "{event}");
-                assert_eq!(by_key("native_literal"), by_key("rhai_literal"), "{event}");
-            }
-            other => panic!("unexpected {other:?}"),
         }
     }
 }

@@ -7,7 +7,7 @@ mod keys;
 mod native;
 mod params;
 
-pub(crate) use native::CallArg;
+pub(crate) use native::NativeExpr;
 
 pub(crate) use events::normalize_event_name;
 
@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::diagnostics::{suggestion, CompileError, Diagnostics, Location};
 use crate::path::InputPath;
-use crate::program::{Input, NativeCall, Program, Script};
+use crate::program::{Input, Program, Script};
 use crate::script::{ParamTable, SandboxLimits, ScriptEngine, TextOrigin};
 use crate::transforms::Registry;
 use crate::yaml::{self, Key, Node, NodeKind, ScalarStyle};
@@ -328,15 +328,19 @@ impl Cx<'_> {
         }
     }
 
-    /// The native form of a one-call expression whose transform accepts that many args.
-    fn native_call(&self, text: &str, input_names: &[String]) -> Option<NativeCall> {
-        let (name, args) = native::simple_call(text, input_names)?;
-        let transform = self.registry.get(&name)?;
-        let extra = args.len().checked_sub(1)?;
-        transform.extra_args().contains(&extra).then(|| NativeCall {
-            transform: transform.clone(),
-            args,
-        })
+    /// The native form of the expression, when it is in the subset that needs no
+    /// interpreter (see `native.rs`).
+    fn native_call(&self, text: &str, input_names: &[String]) -> Option<NativeExpr> {
+        let shadowed = |name: &str| crate::script::rhai_standard_names().contains(name);
+        native::compile(
+            text,
+            &native::Scope {
+                inputs: input_names,
+                params: &self.param_values,
+                registry: self.registry,
+                shadowed: &shadowed,
+            },
+        )
     }
 
     /// Decides at compile time a condition that reads no inputs and not the clock (one

@@ -336,15 +336,16 @@ fn insert(output: &mut Map<String, Value>, segments: &[String], value: Value) {
     };
     let mut node = output;
     for segment in parents {
-        let child = node
-            .entry(segment.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !child.is_object() {
-            // The compiler rejects keys that are both a value and a parent; keep the
-            // nested value if a host-built program ever does this.
-            *child = Value::Object(Map::new());
+        // Look up before inserting: `entry` would allocate the key even when the parent
+        // object already exists, which it does for all but the first key under it.
+        if !node.get(segment).is_some_and(Value::is_object) {
+            // The compiler rejects keys that are both a value and a parent, so this only
+            // ever creates a missing parent.
+            node.insert(segment.clone(), Value::Object(Map::new()));
         }
-        let Value::Object(map) = child else { return };
+        let Some(Value::Object(map)) = node.get_mut(segment) else {
+            return;
+        };
         node = map;
     }
     node.insert(last.clone(), value);

@@ -24,9 +24,8 @@ pub(crate) fn to_decimal(value: &Value, what: &str) -> Result<Decimal, Transform
                 Ok(Decimal::from(u))
             } else {
                 let f = n.as_f64().ok_or_else(not_a_number)?;
-                // Display gives the shortest spelling that reads back as the same float.
-                Decimal::from_str(&f.to_string())
-                    .map_err(|_| TransformError::new(format!("{what} is out of range")))
+                float_to_decimal(f)
+                    .ok_or_else(|| TransformError::new(format!("{what} is out of range")))
             }
         }
         Value::String(s) => {
@@ -47,6 +46,19 @@ pub(crate) fn to_decimal(value: &Value, what: &str) -> Result<Decimal, Transform
     }
 }
 
+/// The decimal a float was written as: its shortest round-trip spelling (`4.35`, not
+/// 4.3499999999999996447…), formatted without allocating.
+pub(crate) fn float_to_decimal(f: f64) -> Option<Decimal> {
+    if !f.is_finite() {
+        return None;
+    }
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(f);
+    Decimal::from_str(text)
+        .or_else(|_| Decimal::from_scientific(text))
+        .ok()
+}
+
 fn truncate(s: &str) -> String {
     s.chars().take(32).collect()
 }
@@ -56,7 +68,12 @@ pub(crate) fn currency(code: &Value) -> Result<Currency, TransformError> {
     if crate::value::is_absent(code) {
         return Err(TransformError::new("no currency given for the amount"));
     }
-    let code = expect_str(code, "currency")?.trim().to_ascii_uppercase();
+    let code = expect_str(code, "currency")?;
+    // Most codes arrive as written in ISO 4217; only normalize the others.
+    if let Some(currency) = Currency::from_code(code) {
+        return Ok(currency);
+    }
+    let code = code.trim().to_ascii_uppercase();
     Currency::from_code(&code)
         .ok_or_else(|| TransformError::new(format!("unknown currency code `{}`", truncate(&code))))
 }
@@ -198,6 +215,17 @@ mod tests {
         assert_eq!(minor(json!("1.2345"), "KWD"), 1235);
         assert_eq!(minor(json!(12), "usd"), 1200);
         assert_eq!(minor(json!(-4.35), "EUR"), -435);
+    }
+
+    #[test]
+    fn floats_keep_their_written_decimal() {
+        assert_eq!(float_to_decimal(4.35).unwrap().to_string(), "4.35");
+        assert_eq!(
+            float_to_decimal(1e21).unwrap().to_string(),
+            "1000000000000000000000"
+        );
+        assert_eq!(float_to_decimal(1.5e-7).unwrap().to_string(), "0.00000015");
+        assert_eq!(float_to_decimal(f64::NAN), None);
     }
 
     #[test]

@@ -58,8 +58,8 @@ fn to_epoch_ms_with_unit(value: &Value, unit: Unit) -> Result<i64, TransformErro
         Value::Number(n) => {
             let decimal = match (n.as_i64(), n.as_f64()) {
                 (Some(i), _) => Decimal::from(i),
-                (None, Some(f)) => Decimal::from_str(&f.to_string())
-                    .map_err(|_| TransformError::new("timestamp number is out of range"))?,
+                (None, Some(f)) => super::money::float_to_decimal(f)
+                    .ok_or_else(|| TransformError::new("timestamp number is out of range"))?,
                 (None, None) => {
                     return Err(TransformError::new("timestamp number is out of range"))
                 }

@@ -32,6 +32,7 @@
 mod compile;
 mod diagnostics;
 mod mapping;
+mod output;
 mod params;
 mod path;
 mod program;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::diagnostics::Location;
+use crate::output::OutputShape;
 use crate::path::InputPath;
 use crate::script::{Expression, ScriptEngine};
 use crate::transforms::Transform;
@@ -43,6 +44,7 @@ pub(crate) struct EventPlan {
     pub name: String,
     pub filters: Vec<Filter>,
     pub keys: Vec<KeyRule>,
+    pub shape: OutputShape,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +82,7 @@ pub(crate) enum Source {
     Each {
         over: Vec<InputPath>,
         keys: Vec<KeyRule>,
+        shape: OutputShape,
     },
 }
 

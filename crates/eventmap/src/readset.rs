@@ -103,7 +103,7 @@ fn add_rules(root: &mut ReadNode, rules: &[KeyRule], bases: &[Vec<String>]) {
             }),
             Source::Const(_) => {}
             Source::Expr(script) => add_script(root, script, bases),
-            Source::Each { over, keys } => {
+            Source::Each { over, keys, .. } => {
                 let element_bases: Vec<Vec<String>> = over
                     .iter()
                     .flat_map(|p| add_path(root, p, bases, false))

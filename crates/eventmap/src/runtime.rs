@@ -3,11 +3,12 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::compile::normalize_event_name;
 use crate::compile::NativeExpr;
 use crate::diagnostics::Location;
+use crate::output::OutputShape;
 use crate::path::first_present;
 use crate::program::{EventPlan, Fallback, Filter, Input, KeyRule, Program, Script, Source};
 use crate::script::{dynamic_to_json, json_to_dynamic, set_clock, ScriptError};
@@ -99,16 +100,17 @@ impl Program {
                 Err(error) => return Outcome::Failed(vec![error]),
             }
         }
-        let mut output = Map::new();
+        let mut slots = vec![None; plan.keys.len()];
         let mut errors = Vec::new();
         self.eval_keys(
             &plan.keys,
             event,
             event,
             KeyPath::Top,
-            &mut output,
+            &mut slots,
             &mut errors,
         );
+        let output = plan.shape.build(&mut slots);
         if errors.is_empty() {
             Outcome::Mapped(Value::Object(output))
         } else {
@@ -158,10 +160,10 @@ impl Program {
         root: &Value,
         current: &Value,
         path: KeyPath<'_>,
-        output: &mut Map<String, Value>,
+        slots: &mut [Option<Value>],
         errors: &mut Vec<KeyError>,
     ) {
-        for rule in rules {
+        for (rule, slot) in rules.iter().zip(slots.iter_mut()) {
             let fail = |message: String, location: &Location| KeyError {
                 key: path.render(&rule.output.text),
                 message,
@@ -178,9 +180,9 @@ impl Program {
                 }
             }
             match self.eval_key(rule, root, current, path, errors) {
-                Ok(Some(value)) => insert(output, &rule.output.segments, value),
+                Ok(Some(value)) => *slot = Some(value),
                 Ok(None) => match &rule.default {
-                    Some(default) => insert(output, &rule.output.segments, default.clone()),
+                    Some(default) => *slot = Some(default.clone()),
                     None if rule.required => {
                         errors.push(fail(self.absent_message(rule), &rule.location))
                     }
@@ -208,8 +210,8 @@ impl Program {
                 let result = self.eval_script(script, root, current)?;
                 present(result).map(Cow::Owned)
             }
-            Source::Each { over, keys } => self
-                .eval_each(rule, over, keys, root, current, path, errors)?
+            Source::Each { over, keys, shape } => self
+                .eval_each(rule, over, keys, shape, root, current, path, errors)?
                 .map(Cow::Owned),
         };
         for step in &rule.transforms {
@@ -233,6 +235,7 @@ impl Program {
         rule: &KeyRule,
         over: &[crate::path::InputPath],
         keys: &[KeyRule],
+        shape: &OutputShape,
         root: &Value,
         current: &Value,
         path: KeyPath<'_>,
@@ -261,8 +264,9 @@ impl Program {
                 key: &rule.output.text,
                 index: i,
             };
-            let mut element = Map::new();
-            self.eval_keys(keys, root, item, element_path, &mut element, errors);
+            let mut slots = vec![None; keys.len()];
+            self.eval_keys(keys, root, item, element_path, &mut slots, errors);
+            let element = shape.build(&mut slots);
             // An element whose keys are all absent is left out.
             if !element.is_empty() {
                 out.push(Value::Object(element));
@@ -327,28 +331,6 @@ impl Program {
             _ => "required value is absent".to_string(),
         }
     }
-}
-
-/// Sets `segments` (a dotted output key) in a nested object.
-fn insert(output: &mut Map<String, Value>, segments: &[String], value: Value) {
-    let Some((last, parents)) = segments.split_last() else {
-        return;
-    };
-    let mut node = output;
-    for segment in parents {
-        // Look up before inserting: `entry` would allocate the key even when the parent
-        // object already exists, which it does for all but the first key under it.
-        if !node.get(segment).is_some_and(Value::is_object) {
-            // The compiler rejects keys that are both a value and a parent, so this only
-            // ever creates a missing parent.
-            node.insert(segment.clone(), Value::Object(Map::new()));
-        }
-        let Some(Value::Object(map)) = node.get_mut(segment) else {
-            return;
-        };
-        node = map;
-    }
-    node.insert(last.clone(), value);
 }
 
 /// Evaluates the interpreter-free subset exactly as Rhai would: a transform called with an

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use super::Cx;
 use crate::diagnostics::{suggestion, Location};
+use crate::output::OutputShape;
 use crate::program::{EventPlan, Fallback, Filter, KeyRule};
 use crate::yaml::Node;
 
@@ -262,6 +263,7 @@ pub(super) fn plans(
         }
         let keys = merge(cx, global, section.keys);
         tables.plans.push(EventPlan {
+            shape: OutputShape::of(&keys),
             name: section.name,
             filters: section.filters,
             keys,
@@ -273,6 +275,7 @@ pub(super) fn plans(
         Some(DefaultSection::Map { filters, keys }) => {
             let keys = merge(cx, global, keys);
             tables.plans.push(EventPlan {
+                shape: OutputShape::of(&keys),
                 name: "default".into(),
                 filters,
                 keys,

@@ -2,6 +2,7 @@
 
 use super::Cx;
 use crate::diagnostics::suggestion;
+use crate::output::OutputShape;
 use crate::program::{KeyRule, OutputKey, Source, TransformStep};
 use crate::yaml::{Key, Node, NodeKind};
 
@@ -126,7 +127,11 @@ impl Cx<'_> {
                 };
                 let keys = self.key_rules(keys_node);
                 self.check_conflicts(&keys);
-                Source::Each { over, keys }
+                Source::Each {
+                    shape: OutputShape::of(&keys),
+                    over,
+                    keys,
+                }
             }
         };
         let transforms = fields

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use eventmap::{EventContext, LoadError, Mapping, Outcome};
-use serde_json::Value;
+use eventmap::{EventContext, LoadError, MappedEvent, Mapping, Outcome};
 
 use crate::exit;
 use crate::input::Source;
@@ -77,27 +76,33 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             let cx = EventContext {
                 now_ms: fixed_now.unwrap_or_else(|| EventContext::now().now_ms),
             };
-            let outcome = mapping.parse_event(&line).map(|event| {
-                let outcome = mapping.map(&event, &cx);
-                (event, outcome)
-            });
-            let needs_report = !matches!(outcome, Ok((_, Outcome::Mapped(_))));
+            let mapped = mapping.map_json(&line, &cx);
+            let needs_report = !matches!(&mapped, Ok(m) if matches!(m.outcome, Outcome::Mapped(_)));
             if needs_report {
                 progress.clear();
             }
-            match outcome {
-                Ok((_, Outcome::Mapped(value))) => {
-                    counts.mapped += 1;
-                    serde_json::to_writer(&mut out, &value)?;
-                    out.write_all(b"\n")?;
-                }
-                Ok((event, Outcome::Skipped { reason })) => {
-                    counts.skipped += 1;
-                    report::skipped(&mut err, &origin(name, line_no, &event), &reason)?;
-                }
-                Ok((event, Outcome::Failed(errors))) => {
-                    counts.failed += 1;
-                    report::failed(&mut err, &origin(name, line_no, &event), &errors)?;
+            match mapped {
+                Ok(MappedEvent { outcome, id }) => {
+                    let origin = Origin {
+                        input: name,
+                        line: line_no,
+                        id: id.as_deref(),
+                    };
+                    match outcome {
+                        Outcome::Mapped(value) => {
+                            counts.mapped += 1;
+                            serde_json::to_writer(&mut out, &value)?;
+                            out.write_all(b"\n")?;
+                        }
+                        Outcome::Skipped { reason } => {
+                            counts.skipped += 1;
+                            report::skipped(&mut err, &origin, &reason)?;
+                        }
+                        Outcome::Failed(errors) => {
+                            counts.failed += 1;
+                            report::failed(&mut err, &origin, &errors)?;
+                        }
+                    }
                 }
                 Err(parse_error) => {
                     counts.malformed += 1;
@@ -125,12 +130,4 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
-}
-
-fn origin<'a>(input: &'a str, line: u64, event: &'a Value) -> Origin<'a> {
-    Origin {
-        input,
-        line,
-        id: event.get("messageId").and_then(Value::as_str),
-    }
 }

@@ -40,12 +40,13 @@ mod readset;
 mod runtime;
 mod script;
 pub mod transforms;
+mod tree;
 mod value;
 mod yaml;
 
 pub use compile::{CompileOptions, EnvLookup};
 pub use diagnostics::{CompileError, Diagnostic, Location};
-pub use mapping::{LoadError, Mapping};
+pub use mapping::{LoadError, MappedEvent, Mapping};
 pub use params::env_var_for;
 pub use path::{InputPath, PathError};
 pub use runtime::{EventContext, KeyError, Outcome};

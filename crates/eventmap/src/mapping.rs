@@ -8,15 +8,24 @@ use serde_json::Value;
 use crate::compile::{compile, CompileOptions};
 use crate::diagnostics::CompileError;
 use crate::program::Program;
-use crate::readset::{read_tree, ReadNode};
+use crate::readset::{read_tree, Reads};
 use crate::runtime::{EventContext, Outcome};
+use crate::tree::{parse_borrowed, EventTree};
 
 /// A compiled mapping. Cheap to clone and `Send + Sync`: compile once, share it across
 /// threads and tasks, and call [`Mapping::map`] for each event.
 #[derive(Debug, Clone)]
 pub struct Mapping {
     program: Arc<Program>,
-    reads: Arc<ReadNode>,
+    reads: Arc<Reads>,
+}
+
+/// An event mapped straight from its JSON text by [`Mapping::map_json`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappedEvent {
+    pub outcome: Outcome,
+    /// The event's `messageId`, when the event was not mapped (reports name it).
+    pub id: Option<String>,
 }
 
 /// Reading or compiling a mapping file failed.
@@ -63,7 +72,28 @@ impl Mapping {
     /// fraction of the parsing and memory cost. Malformed JSON is rejected as by
     /// `serde_json::from_str`.
     pub fn parse_event(&self, json: &str) -> Result<Value, serde_json::Error> {
-        self.reads.parse(json)
+        self.reads.tree.parse(json)
+    }
+
+    /// Parses and maps one event given as JSON text: the fastest way to map a stream.
+    /// The event is parsed into a tree that borrows its strings from `json` and holds only
+    /// what the mapping reads. Malformed JSON is an error, as with `serde_json::from_str`.
+    pub fn map_json(
+        &self,
+        json: &str,
+        cx: &EventContext,
+    ) -> Result<MappedEvent, serde_json::Error> {
+        if self.reads.collects || self.reads.tree.reads_everything() {
+            // Wildcards and JSONPath collect JSON values; map on a JSON tree throughout.
+            let event = self.reads.tree.parse(json)?;
+            let outcome = self.program.run(&event, cx);
+            let id = unmapped_id(&outcome, &event);
+            return Ok(MappedEvent { outcome, id });
+        }
+        let event = parse_borrowed(json, &self.reads.tree)?;
+        let outcome = self.program.run(&event, cx);
+        let id = unmapped_id(&outcome, &event);
+        Ok(MappedEvent { outcome, id })
     }
 
     /// Maps one event.
@@ -89,6 +119,16 @@ impl Mapping {
     /// The names of the event sections, in file order (plus `default` when it maps).
     pub fn event_sections(&self) -> impl Iterator<Item = &str> {
         self.program.plans.iter().map(|p| p.name.as_str())
+    }
+}
+
+fn unmapped_id<T: EventTree>(outcome: &Outcome, event: &T) -> Option<String> {
+    match outcome {
+        Outcome::Mapped(_) => None,
+        _ => event
+            .get("messageId")
+            .and_then(EventTree::as_str)
+            .map(str::to_string),
     }
 }
 

@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use jsonpath_rust::parser::model::JpQuery;
 use serde_json::Value;
 
+use crate::tree::EventTree;
 use crate::value::is_absent;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -148,7 +149,16 @@ impl InputPath {
 
     /// The value at this path, or `None` when it is absent.
     pub fn resolve<'a>(&self, root: &'a Value, current: &'a Value) -> Option<Cow<'a, Value>> {
-        let found = match &self.kind {
+        self.find(root, current).map(Found::into_value)
+    }
+
+    /// What this path reaches in any event tree, or `None` when it is absent.
+    pub(crate) fn find<'t, T: EventTree>(
+        &self,
+        root: &'t T,
+        current: &'t T,
+    ) -> Option<Found<'t, T>> {
+        match &self.kind {
             Kind::Walk {
                 from_root,
                 segments,
@@ -157,36 +167,54 @@ impl InputPath {
                 if segments.contains(&Segment::Wildcard) {
                     let mut out = Vec::new();
                     collect(start, segments, &mut out);
-                    (!out.is_empty()).then_some(Cow::Owned(Value::Array(out)))
+                    (!out.is_empty()).then_some(Found::Collected(Value::Array(out)))
                 } else {
-                    walk(start, segments).map(Cow::Borrowed)
+                    walk(start, segments)
+                        .filter(|n| !n.is_absent())
+                        .map(Found::Node)
                 }
             }
             Kind::JsonPath(query) => {
-                let found = jsonpath_rust::query::js_path_process(query, root).ok()?;
+                let root = root.to_value();
+                let found = jsonpath_rust::query::js_path_process(query, root.as_ref()).ok()?;
                 let values: Vec<Value> = found
                     .into_iter()
                     .map(|r| r.val().clone())
                     .filter(|v| !is_absent(v))
                     .collect();
-                (!values.is_empty()).then_some(Cow::Owned(Value::Array(values)))
+                (!values.is_empty()).then_some(Found::Collected(Value::Array(values)))
             }
-        };
-        found.filter(|v| !is_absent(v))
+        }
     }
 }
 
-fn walk<'a>(mut value: &'a Value, segments: &[Segment]) -> Option<&'a Value> {
+/// What a path reached: a node of the event, or the list a wildcard or query collected.
+pub(crate) enum Found<'t, T> {
+    Node(&'t T),
+    Collected(Value),
+}
+
+impl<'t, T: EventTree> Found<'t, T> {
+    pub fn into_value(self) -> Cow<'t, Value> {
+        match self {
+            Found::Node(node) => node.to_value(),
+            Found::Collected(value) => Cow::Owned(value),
+        }
+    }
+}
+
+fn walk<'a, T: EventTree>(mut node: &'a T, segments: &[Segment]) -> Option<&'a T> {
     for segment in segments {
-        value = step(value, segment)?;
+        node = step(node, segment)?;
     }
-    Some(value)
+    Some(node)
 }
 
-fn step<'a>(value: &'a Value, segment: &Segment) -> Option<&'a Value> {
-    match (segment, value) {
-        (Segment::Key(k), Value::Object(map)) => map.get(k),
-        (Segment::Index(i), Value::Array(items)) => {
+fn step<'a, T: EventTree>(node: &'a T, segment: &Segment) -> Option<&'a T> {
+    match segment {
+        Segment::Key(k) => node.get(k),
+        Segment::Index(i) => {
+            let items = node.elements()?;
             let index = if *i < 0 {
                 items.len().checked_sub(i.unsigned_abs() as usize)?
             } else {
@@ -194,25 +222,29 @@ fn step<'a>(value: &'a Value, segment: &Segment) -> Option<&'a Value> {
             };
             items.get(index)
         }
-        _ => None,
+        Segment::Wildcard => None,
     }
 }
 
-fn collect(value: &Value, segments: &[Segment], out: &mut Vec<Value>) {
+fn collect<T: EventTree>(node: &T, segments: &[Segment], out: &mut Vec<Value>) {
     let Some((first, rest)) = segments.split_first() else {
-        if !is_absent(value) {
-            out.push(value.clone());
+        if !node.is_absent() {
+            out.push(node.to_value().into_owned());
         }
         return;
     };
-    match (first, value) {
-        (Segment::Wildcard, Value::Array(items)) => {
-            items.iter().for_each(|v| collect(v, rest, out))
+    match first {
+        Segment::Wildcard => {
+            if let Some(items) = node.elements() {
+                items.iter().for_each(|v| collect(v, rest, out));
+            } else if node.is_object() {
+                node.object_values()
+                    .into_iter()
+                    .for_each(|v| collect(v, rest, out));
+            }
         }
-        (Segment::Wildcard, Value::Object(map)) => map.values().for_each(|v| collect(v, rest, out)),
-        (Segment::Wildcard, _) => {}
-        (segment, value) => {
-            if let Some(next) = step(value, segment) {
+        segment => {
+            if let Some(next) = step(node, segment) {
                 collect(next, rest, out);
             }
         }
@@ -292,13 +324,22 @@ fn strip_quotes(s: &str) -> Option<&str> {
     (quoted('"') || quoted('\'')).then(|| &s[1..s.len() - 1])
 }
 
-/// Resolves the first present value among fallback paths.
-pub(crate) fn first_present<'a>(
+/// The first present value among fallback paths.
+pub(crate) fn first_present<'t, T: EventTree>(
     paths: &[InputPath],
-    root: &'a Value,
-    current: &'a Value,
-) -> Option<Cow<'a, Value>> {
-    paths.iter().find_map(|p| p.resolve(root, current))
+    root: &'t T,
+    current: &'t T,
+) -> Option<Cow<'t, Value>> {
+    first_found(paths, root, current).map(Found::into_value)
+}
+
+/// What the first present fallback path reaches.
+pub(crate) fn first_found<'t, T: EventTree>(
+    paths: &[InputPath],
+    root: &'t T,
+    current: &'t T,
+) -> Option<Found<'t, T>> {
+    paths.iter().find_map(|p| p.find(root, current))
 }
 
 #[cfg(test)]

@@ -54,9 +54,26 @@ impl ReadNode {
         }
     }
 
-    #[cfg(test)]
     pub fn reads_everything(&self) -> bool {
         self.all
+    }
+
+    /// Whether everything beneath this node is kept.
+    pub fn keeps_all(&self) -> bool {
+        self.all
+    }
+
+    /// The node for `key`, if anything beneath it is read.
+    pub fn child(&self, key: &str) -> Option<&ReadNode> {
+        self.children.iter().find(|(k, _)| k == key).map(|(_, c)| c)
+    }
+
+    #[cfg(test)]
+    pub fn everything() -> Self {
+        Self {
+            all: true,
+            children: Vec::new(),
+        }
     }
 
     /// Parses `text`, keeping only what this tree reads.
@@ -71,28 +88,37 @@ impl ReadNode {
     }
 }
 
+/// What a mapping reads, and whether any path collects lists (a wildcard or a JSONPath
+/// query), whose results are built as JSON values.
+#[derive(Debug, Default)]
+pub(crate) struct Reads {
+    pub tree: ReadNode,
+    pub collects: bool,
+}
+
 /// Everything `program` may read, plus `messageId` (reports name events by it).
-pub(crate) fn read_tree(program: &Program) -> ReadNode {
-    let mut root = ReadNode::default();
+pub(crate) fn read_tree(program: &Program) -> Reads {
+    let mut reads = Reads::default();
+    let root = &mut reads;
     let top: [Vec<String>; 1] = [Vec::new()];
-    root.mark(&["messageId".to_string()], true);
-    add_path(&mut root, &program.event_name_path, &top, true);
-    add_path(&mut root, &program.call_type_path, &top, true);
+    root.tree.mark(&["messageId".to_string()], true);
+    add_path(root, &program.event_name_path, &top, true);
+    add_path(root, &program.call_type_path, &top, true);
     for filter in &program.filters {
-        add_script(&mut root, &filter.condition, &top);
+        add_script(root, &filter.condition, &top);
     }
     for plan in &program.plans {
         for filter in &plan.filters {
-            add_script(&mut root, &filter.condition, &top);
+            add_script(root, &filter.condition, &top);
         }
-        add_rules(&mut root, &plan.keys, &top);
+        add_rules(root, &plan.keys, &top);
     }
-    root
+    reads
 }
 
 /// `bases` are the absolute key paths of the current element(s): the root at the top,
 /// the `each` sources' paths inside an `each`.
-fn add_rules(root: &mut ReadNode, rules: &[KeyRule], bases: &[Vec<String>]) {
+fn add_rules(root: &mut Reads, rules: &[KeyRule], bases: &[Vec<String>]) {
     for rule in rules {
         if let Some(when) = &rule.when {
             add_script(root, when, bases);
@@ -114,7 +140,7 @@ fn add_rules(root: &mut ReadNode, rules: &[KeyRule], bases: &[Vec<String>]) {
     }
 }
 
-fn add_script(root: &mut ReadNode, script: &Script, bases: &[Vec<String>]) {
+fn add_script(root: &mut Reads, script: &Script, bases: &[Vec<String>]) {
     for input in &script.inputs {
         if let Input::Paths(paths) = input {
             for p in paths {
@@ -127,14 +153,15 @@ fn add_script(root: &mut ReadNode, script: &Script, bases: &[Vec<String>]) {
 /// Marks `path` (relative to each of `bases`, unless rooted) and returns the absolute
 /// key paths it reaches that are not already kept whole, for `each` to extend.
 fn add_path(
-    root: &mut ReadNode,
+    root: &mut Reads,
     path: &InputPath,
     bases: &[Vec<String>],
     whole: bool,
 ) -> Vec<Vec<String>> {
     match path.read_shape() {
         ReadShape::Everything => {
-            root.mark(&[], true);
+            root.collects = true;
+            root.tree.mark(&[], true);
             Vec::new()
         }
         ReadShape::Keys {
@@ -142,11 +169,12 @@ fn add_path(
             keys,
             opaque,
         } => {
+            root.collects |= opaque;
             let starts: &[Vec<String>] = if from_root { &[Vec::new()] } else { bases };
             let mut reached = Vec::new();
             for base in starts {
                 let absolute: Vec<String> = base.iter().chain(keys.iter()).cloned().collect();
-                root.mark(&absolute, whole || opaque);
+                root.tree.mark(&absolute, whole || opaque);
                 if !(whole || opaque) {
                     reached.push(absolute);
                 }
@@ -228,7 +256,7 @@ impl<'de> Visitor<'de> for Pruned<'_> {
 }
 
 /// Reads an object key without allocating when the input allows borrowing it.
-struct KeySeed;
+pub(crate) struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
     type Value = Cow<'de, str>;
@@ -261,12 +289,12 @@ mod tests {
     use serde_json::json;
 
     fn tree(paths: &[(&str, bool)]) -> ReadNode {
-        let mut root = ReadNode::default();
+        let mut reads = Reads::default();
         let top = [Vec::new()];
         for (p, whole) in paths {
-            add_path(&mut root, &InputPath::parse(p).unwrap(), &top, *whole);
+            add_path(&mut reads, &InputPath::parse(p).unwrap(), &top, *whole);
         }
-        root
+        reads.tree
     }
 
     #[test]

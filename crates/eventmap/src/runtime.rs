@@ -9,9 +9,10 @@ use crate::compile::normalize_event_name;
 use crate::compile::NativeExpr;
 use crate::diagnostics::Location;
 use crate::output::OutputShape;
-use crate::path::first_present;
+use crate::path::{first_found, first_present, Found, InputPath};
 use crate::program::{EventPlan, Fallback, Filter, Input, KeyRule, Program, Script, Source};
 use crate::script::{dynamic_to_json, json_to_dynamic, set_clock, ScriptError};
+use crate::tree::EventTree;
 use crate::value::{is_absent, present};
 
 /// What a run needs besides the event: the clock, fixed by `--now` in tests.
@@ -83,7 +84,7 @@ impl fmt::Display for KeyError {
 }
 
 impl Program {
-    pub(crate) fn run(&self, event: &Value, cx: &EventContext) -> Outcome {
+    pub(crate) fn run<T: EventTree>(&self, event: &T, cx: &EventContext) -> Outcome {
         set_clock(cx.now_ms);
         let plan = match self.select_plan(event) {
             Ok(plan) => plan,
@@ -119,11 +120,13 @@ impl Program {
     }
 
     /// By event name (as written, then normalized), then by call type, then `default`.
-    fn select_plan(&self, event: &Value) -> Result<&EventPlan, String> {
-        let name = self.event_name_path.resolve(event, event);
-        let name = name.as_deref().and_then(Value::as_str);
-        let call_type = self.call_type_path.resolve(event, event);
-        let call_type = call_type.as_deref().and_then(Value::as_str);
+    fn select_plan<T: EventTree>(&self, event: &T) -> Result<&EventPlan, String> {
+        let text = |path: &InputPath| match path.find(event, event) {
+            Some(Found::Node(node)) => node.as_str(),
+            _ => None,
+        };
+        let name = text(&self.event_name_path);
+        let call_type = text(&self.call_type_path);
         let index = name
             .and_then(|n| {
                 self.by_exact_name
@@ -145,7 +148,7 @@ impl Program {
         Ok(&self.plans[index])
     }
 
-    fn filter_matches(&self, filter: &Filter, event: &Value) -> Result<bool, KeyError> {
+    fn filter_matches<T: EventTree>(&self, filter: &Filter, event: &T) -> Result<bool, KeyError> {
         self.eval_condition(&filter.condition, event, event)
             .map_err(|e| KeyError {
                 key: "filters".into(),
@@ -154,11 +157,11 @@ impl Program {
             })
     }
 
-    fn eval_keys(
+    fn eval_keys<T: EventTree>(
         &self,
         rules: &[KeyRule],
-        root: &Value,
-        current: &Value,
+        root: &T,
+        current: &T,
         path: KeyPath<'_>,
         slots: &mut [Option<Value>],
         errors: &mut Vec<KeyError>,
@@ -195,11 +198,11 @@ impl Program {
     }
 
     /// The key's value after its source and transforms; `None` when absent.
-    fn eval_key(
+    fn eval_key<T: EventTree>(
         &self,
         rule: &KeyRule,
-        root: &Value,
-        current: &Value,
+        root: &T,
+        current: &T,
         path: KeyPath<'_>,
         errors: &mut Vec<KeyError>,
     ) -> Result<Option<Value>, ScriptError> {
@@ -230,56 +233,90 @@ impl Program {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn eval_each(
+    fn eval_each<T: EventTree>(
         &self,
         rule: &KeyRule,
         over: &[crate::path::InputPath],
         keys: &[KeyRule],
         shape: &OutputShape,
-        root: &Value,
-        current: &Value,
+        root: &T,
+        current: &T,
         path: KeyPath<'_>,
         errors: &mut Vec<KeyError>,
     ) -> Result<Option<Value>, ScriptError> {
-        let Some(list) = first_present(over, root, current) else {
+        let Some(found) = first_found(over, root, current) else {
             return Ok(None);
         };
-        let items: &[Value] = match list.as_ref() {
-            Value::Array(items) => items,
-            Value::Object(_) => std::slice::from_ref(list.as_ref()),
-            other => {
-                return Err(ScriptError {
-                    message: format!(
-                        "`each` needs a list or an object, found {}",
-                        crate::transforms::kind_of(other)
-                    ),
-                    location: rule.location.clone(),
-                })
-            }
+        let not_a_list = |kind: &str| ScriptError {
+            message: format!("`each` needs a list or an object, found {kind}"),
+            location: rule.location.clone(),
         };
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let element_path = KeyPath::Element {
-                parent: &path,
-                key: &rule.output.text,
-                index: i,
-            };
-            let mut slots = vec![None; keys.len()];
-            self.eval_keys(keys, root, item, element_path, &mut slots, errors);
-            let element = shape.build(&mut slots);
-            // An element whose keys are all absent is left out.
-            if !element.is_empty() {
-                out.push(Value::Object(element));
+        let mut out = Vec::new();
+        match found {
+            Found::Node(node) => {
+                let items = match node.elements() {
+                    Some(items) => items,
+                    None if node.is_object() => std::slice::from_ref(node),
+                    None => return Err(not_a_list(node.kind())),
+                };
+                for (i, item) in items.iter().enumerate() {
+                    self.eval_element(rule, keys, shape, root, item, path, i, errors, &mut out);
+                }
             }
+            // A list a wildcard or JSONPath query collected: its elements are JSON values.
+            Found::Collected(Value::Array(items)) => {
+                let root = root.to_value();
+                for (i, item) in items.iter().enumerate() {
+                    self.eval_element(
+                        rule,
+                        keys,
+                        shape,
+                        root.as_ref(),
+                        item,
+                        path,
+                        i,
+                        errors,
+                        &mut out,
+                    );
+                }
+            }
+            Found::Collected(other) => return Err(not_a_list(other.kind())),
         }
         Ok((!out.is_empty()).then_some(Value::Array(out)))
     }
 
-    fn eval_script(
+    /// Maps one element of an `each`; an element whose keys are all absent is left out.
+    #[allow(clippy::too_many_arguments)]
+    fn eval_element<T: EventTree>(
+        &self,
+        rule: &KeyRule,
+        keys: &[KeyRule],
+        shape: &OutputShape,
+        root: &T,
+        item: &T,
+        path: KeyPath<'_>,
+        index: usize,
+        errors: &mut Vec<KeyError>,
+        out: &mut Vec<Value>,
+    ) {
+        let element_path = KeyPath::Element {
+            parent: &path,
+            key: &rule.output.text,
+            index,
+        };
+        let mut slots = vec![None; keys.len()];
+        self.eval_keys(keys, root, item, element_path, &mut slots, errors);
+        let element = shape.build(&mut slots);
+        if !element.is_empty() {
+            out.push(Value::Object(element));
+        }
+    }
+
+    fn eval_script<T: EventTree>(
         &self,
         script: &Script,
-        root: &Value,
-        current: &Value,
+        root: &T,
+        current: &T,
     ) -> Result<Value, ScriptError> {
         if let Some(native) = &script.native {
             return eval_native(native, script, root, current).map(Cow::into_owned);
@@ -303,11 +340,11 @@ impl Program {
         })
     }
 
-    fn eval_condition(
+    fn eval_condition<T: EventTree>(
         &self,
         script: &Script,
-        root: &Value,
-        current: &Value,
+        root: &T,
+        current: &T,
     ) -> Result<bool, ScriptError> {
         match self.eval_script(script, root, current)? {
             Value::Bool(b) => Ok(b),
@@ -336,11 +373,11 @@ impl Program {
 /// Evaluates the interpreter-free subset exactly as Rhai would: a transform called with an
 /// absent first argument gives absent without being called; other absent arguments are
 /// passed as null; `a ?? b` gives the first that is not absent.
-fn eval_native<'v>(
+fn eval_native<'v, T: EventTree>(
     expr: &'v NativeExpr,
     script: &'v Script,
-    root: &'v Value,
-    current: &'v Value,
+    root: &'v T,
+    current: &'v T,
 ) -> Result<Cow<'v, Value>, ScriptError> {
     const NULL: &Value = &Value::Null;
     Ok(match expr {

@@ -3,31 +3,57 @@
 #[path = "../benches/corpus.rs"]
 mod corpus;
 
-use eventmap::{CompileOptions, EventContext, Mapping};
+use eventmap::{CompileOptions, EventContext, Mapping, Outcome};
 use serde_json::Value;
 
 const NOW: EventContext = EventContext {
     now_ms: 1_795_600_000_000,
 };
 
+/// The full parse, the pruned parse and `map_json`'s borrowed tree give one outcome.
 fn assert_same_outcomes(mapping: &Mapping, lines: &[String]) {
     for line in lines {
         let full: Value = serde_json::from_str(line).unwrap();
+        let expected = mapping.map(&full, &NOW);
         let pruned = mapping.parse_event(line).unwrap();
         assert_eq!(
-            mapping.map(&full, &NOW),
+            expected,
             mapping.map(&pruned, &NOW),
-            "outcomes differ for {line}"
+            "pruned parse differs for {line}"
         );
         assert!(pruned.to_string().len() <= full.to_string().len());
+        let direct = mapping.map_json(line, &NOW).unwrap();
+        assert_eq!(expected, direct.outcome, "map_json differs for {line}");
+        let id = full.get("messageId").and_then(Value::as_str);
+        match expected {
+            Outcome::Mapped(_) => assert_eq!(direct.id, None),
+            _ => assert_eq!(direct.id.as_deref(), id),
+        }
     }
+}
+
+fn edge_cases() -> Vec<String> {
+    [
+        r#"{"type":"track","event":"Order Completed","messageId":"esc","timestamp":"2026-11-21T10:00:00Z","properties":{"currency":"USD","products":[{"product_id":"a\"b","name":"caf\u00e9 \n","price":"1.5"}]},"context":{"traits":{"email":"\u0041@b.c"}}}"#,
+        r#"{"type":"track","event":"Order Completed","messageId":"dup","messageId":"dup2","timestamp":"2026-11-21T10:00:00Z","properties":{"currency":"EUR","currency":"JPY","total":5}}"#,
+        r#"{"type":"track","event":"Product Viewed","timestamp":"2026-11-21T10:00:00Z","properties":{"product_id":7,"price":null,"currency":""},"context":{"page":{"url":""}}}"#,
+        r#"{"type":"page","messageId":"deep","timestamp":1795260600,"properties":{"title":{"nested":[1,{"x":[]}]}},"anonymousId":"\u00c9"}"#,
+        r#"{"type":"track","event":"Order Completed","messageId":"bad","timestamp":"yesterday","properties":{"products":"not a list"}}"#,
+        r#"{"event":"Product Added","type":"track","messageId":"a","timestamp":"2026-11-21T10:00:00Z","properties":{"price":4.35,"quantity":"2"},"context":{"traits":{"address":{"country":"Atlantis"}}}}"#,
+        r#"[1,2,3]"#,
+        r#""just a string""#,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 #[test]
 fn the_openai_mapping_gives_the_same_outcomes_on_pruned_events() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../mappings/openai.yaml");
     let mapping = Mapping::from_file(path, &CompileOptions::default()).unwrap();
-    let lines = corpus::corpus(3000);
+    let mut lines = corpus::corpus(3000);
+    lines.extend(edge_cases());
     assert_same_outcomes(&mapping, &lines);
     // And it does skip data: the corpus events carry fields no mapping key reads.
     let full_len: usize = lines
@@ -72,8 +98,64 @@ default:
 "#;
     let mapping = Mapping::compile(yaml, "t.yaml", &CompileOptions::default()).unwrap();
     let mut lines = corpus::corpus(500);
+    lines.extend(edge_cases());
     lines.push(r#"{"event":"Order Completed","messageId":"x","context":{"skip":true}}"#.into());
     lines.push(r#"{"event":"Order Completed","properties":{"n":2,"currency":"EUR","product_id":"solo","tags":["a","b"]}}"#.into());
     lines.push(r#"{"event":"Order Completed","properties":{"products":[{"product_id":"p","tags":{"k":"v"}}],"currency":"USD"}}"#.into());
     assert_same_outcomes(&mapping, &lines);
+}
+
+#[test]
+fn mappings_without_wildcards_map_on_the_borrowed_tree_identically() {
+    // No wildcard and no JSONPath: map_json takes the borrowed tree for every event.
+    let yaml = r#"
+events:
+  order:
+    match: { event: [Order Completed, Checkout Started] }
+    keys:
+      id: { from: messageId, required: true }
+      first: { from: 'properties.products[0].product_id' }
+      last: { from: 'properties.products[-1]' }
+      items:
+        each: properties.products
+        keys:
+          id: { from: [product_id, sku] }
+          price: { from: price }
+          currency: { from: $.properties.currency }
+      total:
+        expr: 'let t = 0.0; for p in products { t += p.price ?? 0.0; } t'
+        inputs: { products: properties.products }
+      native: { expr: 'total_minor_units(products, c) ?? 0', inputs: { products: properties.products, c: properties.currency } }
+default:
+  skip: other
+"#;
+    let mapping = Mapping::compile(yaml, "b.yaml", &CompileOptions::default()).unwrap();
+    let mut lines = corpus::corpus(1000);
+    lines.extend(edge_cases());
+    assert_same_outcomes(&mapping, &lines);
+    assert!(lines.iter().any(|l| matches!(
+        mapping.map_json(l, &NOW).unwrap().outcome,
+        Outcome::Mapped(_)
+    )));
+}
+
+#[test]
+fn malformed_json_is_rejected_by_every_parse() {
+    let mapping = Mapping::compile(
+        "default: { skip: x }\n",
+        "m.yaml",
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    for bad in ["{", "{\"a\":}", "{\"a\":1} x", "", "{\"a\":\"\\q\"}", "nul"] {
+        assert!(serde_json::from_str::<Value>(bad).is_err(), "{bad}");
+        assert!(
+            mapping.parse_event(bad).is_err(),
+            "parse_event accepted {bad:?}"
+        );
+        assert!(
+            mapping.map_json(bad, &NOW).is_err(),
+            "map_json accepted {bad:?}"
+        );
+    }
 }

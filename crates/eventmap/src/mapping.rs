@@ -72,7 +72,10 @@ impl Mapping {
     /// fraction of the parsing and memory cost. Malformed JSON is rejected as by
     /// `serde_json::from_str`.
     pub fn parse_event(&self, json: &str) -> Result<Value, serde_json::Error> {
-        self.reads.tree.parse(json)
+        if self.reads.tree.reads_everything() {
+            return serde_json::from_str(json);
+        }
+        parse_borrowed(json, &self.reads.tree).map(|tree| tree.to_json())
     }
 
     /// Parses and maps one event given as JSON text: the fastest way to map a stream.
@@ -85,7 +88,7 @@ impl Mapping {
     ) -> Result<MappedEvent, serde_json::Error> {
         if self.reads.collects || self.reads.tree.reads_everything() {
             // Wildcards and JSONPath collect JSON values; map on a JSON tree throughout.
-            let event = self.reads.tree.parse(json)?;
+            let event = self.parse_event(json)?;
             let outcome = self.program.run(&event, cx);
             let id = unmapped_id(&outcome, &event);
             return Ok(MappedEvent { outcome, id });

@@ -1,7 +1,7 @@
-//! Parsing only what a mapping reads.
+//! What a mapping reads.
 //!
-//! A compiled mapping knows every input path it can read, so an event can be parsed into
-//! a `Value` that holds just those parts: unread fields are skipped by the parser
+//! A compiled mapping knows every input path it can read, so an event can be parsed
+//! keeping just those parts (see `tree.rs`): unread fields are skipped by the parser
 //! (still fully syntax-checked) and never allocated. Wherever a value is read whole
 //! (an input path, an expression input), its entire subtree is kept; a wildcard or a
 //! full JSONPath query keeps everything beneath it (the root, for `$..x`).
@@ -12,9 +12,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
 use crate::path::{InputPath, ReadShape};
 use crate::program::{Input, KeyRule, Program, Script, Source};
@@ -54,12 +52,8 @@ impl ReadNode {
         }
     }
 
+    /// Whether everything beneath this node is read.
     pub fn reads_everything(&self) -> bool {
-        self.all
-    }
-
-    /// Whether everything beneath this node is kept.
-    pub fn keeps_all(&self) -> bool {
         self.all
     }
 
@@ -74,17 +68,6 @@ impl ReadNode {
             all: true,
             children: Vec::new(),
         }
-    }
-
-    /// Parses `text`, keeping only what this tree reads.
-    pub fn parse(&self, text: &str) -> Result<Value, serde_json::Error> {
-        if self.all {
-            return serde_json::from_str(text);
-        }
-        let mut de = serde_json::Deserializer::from_str(text);
-        let value = Pruned(self).deserialize(&mut de)?;
-        de.end()?;
-        Ok(value)
     }
 }
 
@@ -184,77 +167,6 @@ fn add_path(
     }
 }
 
-struct Pruned<'t>(&'t ReadNode);
-
-impl<'de> DeserializeSeed<'de> for Pruned<'_> {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        if self.0.all {
-            Value::deserialize(deserializer)
-        } else {
-            deserializer.deserialize_any(self)
-        }
-    }
-}
-
-impl<'de> Visitor<'de> for Pruned<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Pruned(self.0))? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            match self
-                .0
-                .children
-                .iter()
-                .find(|(k, _)| k == key.as_ref())
-                .map(|(_, c)| c)
-            {
-                Some(child) => {
-                    let value = map.next_value_seed(Pruned(child))?;
-                    out.insert(key.into_owned(), value);
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(Value::Object(out))
-    }
-}
-
 /// Reads an object key without allocating when the input allows borrowing it.
 pub(crate) struct KeySeed;
 
@@ -297,6 +209,10 @@ mod tests {
         reads.tree
     }
 
+    fn parse(tree: &ReadNode, text: &str) -> Result<serde_json::Value, serde_json::Error> {
+        crate::tree::parse_borrowed(text, tree).map(|t| t.to_json())
+    }
+
     #[test]
     fn keeps_read_subtrees_and_drops_the_rest() {
         let t = tree(&[
@@ -306,7 +222,7 @@ mod tests {
         ]);
         let text = r#"{"context":{"page":{"url":"u","title":"t"},"ip":"1"},"properties":{"products":[{"x":1}],"other":2},"a":[{"b":1,"c":2}],"z":{"deep":[1,2]}}"#;
         assert_eq!(
-            t.parse(text).unwrap(),
+            parse(&t, text).unwrap(),
             json!({"context":{"page":{"url":"u"}},"properties":{"products":[{"x":1}]},"a":[{"b":1}]})
         );
     }
@@ -315,7 +231,7 @@ mod tests {
     fn wildcards_and_jsonpath_keep_everything_beneath() {
         let t = tree(&[("items[*].id", true)]);
         assert_eq!(
-            t.parse(r#"{"items":[{"id":1,"n":2}],"x":1}"#).unwrap(),
+            parse(&t, r#"{"items":[{"id":1,"n":2}],"x":1}"#).unwrap(),
             json!({"items":[{"id":1,"n":2}]})
         );
         let t = tree(&[("$..price", true)]);
@@ -325,16 +241,16 @@ mod tests {
     #[test]
     fn malformed_json_is_still_rejected_in_skipped_parts() {
         let t = tree(&[("a", true)]);
-        assert!(t.parse(r#"{"a":1,"b":[1,}"#).is_err());
-        assert!(t.parse(r#"{"a":1} trailing"#).is_err());
-        assert!(t.parse(r#"{"a":1,"b":"\q"}"#).is_err());
+        assert!(parse(&t, r#"{"a":1,"b":[1,}"#).is_err());
+        assert!(parse(&t, r#"{"a":1} trailing"#).is_err());
+        assert!(parse(&t, r#"{"a":1,"b":"\q"}"#).is_err());
     }
 
     #[test]
     fn escaped_keys_are_matched_after_unescaping() {
         let t = tree(&[("caf\u{e9}", true)]);
         assert_eq!(
-            t.parse(r#"{"caf\u00e9":1,"x":2}"#).unwrap(),
+            parse(&t, r#"{"caf\u00e9":1,"x":2}"#).unwrap(),
             json!({"café":1})
         );
     }

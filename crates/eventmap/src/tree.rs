@@ -171,7 +171,7 @@ impl<'de> DeserializeSeed<'de> for Prune<'_> {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         let keep = match self.0 {
-            Some(node) if node.keeps_all() => None,
+            Some(node) if node.reads_everything() => None,
             other => other,
         };
         deserializer.deserialize_any(Prune(keep))

@@ -250,6 +250,21 @@ mod tests {
     }
 
     #[test]
+    fn point_one_times_three_is_thirty_cents() {
+        // In binary floating point 0.1 * 3 is 0.30000000000000004.
+        let items = json!([{"price": 0.1, "quantity": 3}]);
+        assert_eq!(
+            total_minor_units(&items, &json!("USD"), "price", "quantity").unwrap(),
+            Some(30)
+        );
+        let items = json!([{"price": "0.1", "quantity": "3"}]);
+        assert_eq!(
+            total_minor_units(&items, &json!("USD"), "price", "quantity").unwrap(),
+            Some(30)
+        );
+    }
+
+    #[test]
     fn totals_multiply_and_sum_exactly() {
         let items = json!([
             {"price": 0.1, "quantity": 3},

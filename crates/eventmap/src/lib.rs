@@ -41,6 +41,7 @@ mod runtime;
 mod script;
 pub mod transforms;
 mod tree;
+mod validate;
 mod value;
 mod yaml;
 
@@ -52,4 +53,5 @@ pub use path::{InputPath, PathError};
 pub use runtime::{EventContext, KeyError, Outcome};
 pub use script::SandboxLimits;
 pub use transforms::{Registry, RegistryError, Transform, TransformError};
+pub use validate::{Validator, Violation};
 pub use value::is_absent;

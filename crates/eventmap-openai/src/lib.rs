@@ -1,0 +1,28 @@
+//! The OpenAI Ads Conversions API destination for eventmap.
+//!
+//! - [`model`]: the Conversions API event as Rust types.
+//! - [`OpenAiValidator`]: every rule an event must meet before it may be sent, as an
+//!   [`eventmap::Validator`] (mappings with `destination: openai` get it).
+
+pub mod model;
+mod validate;
+
+pub use model::{CapiEvent, ContentItem, DataType, EventData, EventType};
+pub use validate::{timestamp_violation, OpenAiValidator, MAX_AGE_MS, MAX_AHEAD_MS};
+
+use eventmap::{Validator, Violation};
+use serde_json::Value;
+
+/// Validates a mapped event and returns it typed, or every reason it is invalid.
+pub fn parse_valid(event: &Value, now_ms: i64) -> Result<CapiEvent, Vec<Violation>> {
+    let violations = OpenAiValidator.validate(event, now_ms);
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    serde_json::from_value(event.clone()).map_err(|e| {
+        vec![Violation::new(
+            "",
+            format!("does not match the event model: {e}"),
+        )]
+    })
+}

@@ -1,0 +1,518 @@
+//! Every rule of the Conversions API event that can be checked before sending.
+//!
+//! The validator walks the mapped JSON and collects every violation (a typed parse would
+//! stop at the first). Rules, from the API reference:
+//! - `id`: a non-empty string. `type`: a documented event type or `custom`.
+//! - `custom_event_name`: required exactly when `type` is `custom`; 1–64 characters,
+//!   letters, digits, `_` and `-`, starting and ending with a letter or digit, not a
+//!   standard type name.
+//! - `timestamp_ms`: an integer within 7 days before and 10 minutes after the clock.
+//! - `action_source`: one of the documented sources; `web` requires `source_url`, an
+//!   http(s) URL with a host; `app_installed` and `app_opened` require `mobile_app`.
+//! - `oppref`: a non-empty string; `opt_out`: a boolean.
+//! - `user`: either documented shape (scalars, or lists of up to the first three values).
+//!   Hashes are lowercase 64-hex SHA-256, `country` an ISO 3166-1 alpha-2 code, `city` at
+//!   most 128 characters, `zip_code` at most 32 letters, digits, spaces and hyphens,
+//!   `ip_address` an IPv4 or IPv6 address, `user_agent` non-empty.
+//! - `data`: an object whose `type` matches the event type (`contents`,
+//!   `customer_action`, `plan_enrollment`, `custom`), with only the fields of its shape;
+//!   `amount` a non-negative integer (minor units); `currency` an uppercase ISO 4217 code,
+//!   required whenever an amount is present at the event or item level (an event-level
+//!   currency covers its items).
+//! - content items: objects with at least one of `id`, `name`, `content_type`,
+//!   `quantity`, `amount`, `currency`, `group_id`, `variant_dict`, and nothing else.
+//! - Unknown top-level fields are violations (they are usually a mapping typo).
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use eventmap::{Validator, Violation};
+use serde_json::Value;
+
+use crate::model::{ActionSource, DataType, EventType};
+
+/// How far back and ahead the API accepts event times.
+pub const MAX_AGE_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+pub const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
+
+const TOP_LEVEL: &[&str] = &[
+    "id",
+    "type",
+    "custom_event_name",
+    "timestamp_ms",
+    "action_source",
+    "source_url",
+    "oppref",
+    "opt_out",
+    "user",
+    "data",
+];
+
+const ITEM_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "content_type",
+    "quantity",
+    "amount",
+    "currency",
+    "group_id",
+    "variant_dict",
+];
+
+/// The OpenAI Ads Conversions API's rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenAiValidator;
+
+impl Validator for OpenAiValidator {
+    fn destination(&self) -> &str {
+        "openai"
+    }
+
+    fn validate(&self, event: &Value, now_ms: i64) -> Vec<Violation> {
+        let mut check = Check::default();
+        check.event(event, now_ms);
+        check.violations
+    }
+}
+
+/// The timestamp rule alone, for re-checking queued events just before sending.
+pub fn timestamp_violation(timestamp_ms: i64, now_ms: i64) -> Option<Violation> {
+    if timestamp_ms < now_ms - MAX_AGE_MS {
+        Some(Violation::new(
+            "timestamp_ms",
+            format!(
+                "is {} older than the 7 days the API accepts",
+                describe_ms(now_ms - timestamp_ms)
+            ),
+        ))
+    } else if timestamp_ms > now_ms + MAX_AHEAD_MS {
+        Some(Violation::new(
+            "timestamp_ms",
+            format!(
+                "is {} in the future; the API accepts at most 10 minutes",
+                describe_ms(timestamp_ms - now_ms)
+            ),
+        ))
+    } else {
+        None
+    }
+}
+
+fn describe_ms(ms: i64) -> String {
+    let minutes = ms / 60_000;
+    if minutes < 120 {
+        format!("{minutes} minutes")
+    } else if minutes < 48 * 60 {
+        format!("{} hours", minutes / 60)
+    } else {
+        format!("{} days", minutes / (24 * 60))
+    }
+}
+
+#[derive(Default)]
+struct Check {
+    violations: Vec<Violation>,
+}
+
+impl Check {
+    fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.violations.push(Violation::new(path, message));
+    }
+
+    fn event(&mut self, event: &Value, now_ms: i64) {
+        let Some(fields) = event.as_object() else {
+            self.fail("", "an event must be a JSON object");
+            return;
+        };
+        for key in fields.keys() {
+            if !TOP_LEVEL.contains(&key.as_str()) {
+                self.fail(key.as_str(), "is not a field of a Conversions API event");
+            }
+        }
+        match fields.get("id") {
+            Some(Value::String(id)) if !id.is_empty() => {}
+            Some(_) => self.fail("id", "must be a non-empty string"),
+            None => self.fail("id", "is required"),
+        }
+        let event_type = match fields.get("type") {
+            Some(Value::String(name)) => match EventType::from_name(name) {
+                Some(t) => Some(t),
+                None => {
+                    self.fail("type", format!("`{name}` is not a supported event type"));
+                    None
+                }
+            },
+            Some(_) => {
+                self.fail("type", "must be a string");
+                None
+            }
+            None => {
+                self.fail("type", "is required");
+                None
+            }
+        };
+        self.custom_event_name(fields.get("custom_event_name"), event_type);
+        match fields.get("timestamp_ms") {
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(ts) => {
+                    if let Some(v) = timestamp_violation(ts, now_ms) {
+                        self.violations.push(v);
+                    }
+                }
+                None => self.fail("timestamp_ms", "must be an integer (epoch milliseconds)"),
+            },
+            Some(_) => self.fail("timestamp_ms", "must be an integer (epoch milliseconds)"),
+            None => self.fail("timestamp_ms", "is required"),
+        }
+        let action_source = match fields.get("action_source") {
+            None => None,
+            Some(Value::String(s)) if ActionSource::NAMES.contains(&s.as_str()) => Some(s.as_str()),
+            Some(_) => {
+                self.fail(
+                    "action_source",
+                    format!("must be one of: {}", ActionSource::NAMES.join(", ")),
+                );
+                None
+            }
+        };
+        match (fields.get("source_url"), action_source) {
+            (Some(Value::String(url)), _) => {
+                if !is_http_url(url) {
+                    self.fail("source_url", "must be an http(s) URL with a host");
+                }
+            }
+            (Some(_), _) => self.fail("source_url", "must be a string"),
+            (None, Some("web")) => self.fail("source_url", "is required when action_source is web"),
+            (None, _) => {}
+        }
+        if matches!(
+            event_type,
+            Some(EventType::AppInstalled | EventType::AppOpened)
+        ) && action_source != Some("mobile_app")
+        {
+            self.fail("action_source", "must be mobile_app for app events");
+        }
+        match fields.get("oppref") {
+            None => {}
+            Some(Value::String(s)) if !s.is_empty() => {}
+            Some(_) => self.fail("oppref", "must be a non-empty string"),
+        }
+        if let Some(v) = fields.get("opt_out") {
+            if !v.is_boolean() {
+                self.fail("opt_out", "must be true or false");
+            }
+        }
+        if let Some(user) = fields.get("user") {
+            self.user(user);
+        }
+        match fields.get("data") {
+            Some(data) => self.data(data, event_type),
+            None => self.fail("data", "is required"),
+        }
+    }
+
+    fn custom_event_name(&mut self, name: Option<&Value>, event_type: Option<EventType>) {
+        let is_custom = event_type == Some(EventType::Custom);
+        match (name, is_custom) {
+            (None, true) => self.fail("custom_event_name", "is required when type is custom"),
+            (Some(_), false) if event_type.is_some() => {
+                self.fail("custom_event_name", "is only allowed when type is custom")
+            }
+            (Some(Value::String(name)), _) => {
+                if !is_custom_name(name) {
+                    self.fail(
+                        "custom_event_name",
+                        "must be 1 to 64 letters, digits, `_` or `-`, starting and ending with a letter or digit",
+                    );
+                } else if EventType::from_name(name).is_some() {
+                    self.fail(
+                        "custom_event_name",
+                        format!("`{name}` is a standard event type: send it as that type"),
+                    );
+                }
+            }
+            (Some(_), _) => self.fail("custom_event_name", "must be a string"),
+            (None, false) => {}
+        }
+    }
+
+    fn user(&mut self, user: &Value) {
+        let Some(fields) = user.as_object() else {
+            self.fail("user", "must be an object");
+            return;
+        };
+        for (key, value) in fields {
+            let path = format!("user.{key}");
+            match key.as_str() {
+                "email_sha256" | "external_id_sha256" => self.hash(&path, value),
+                "emails_sha256"
+                | "phone_numbers_sha256"
+                | "external_ids_sha256"
+                | "first_names_sha256"
+                | "last_names_sha256" => self.list(&path, value, |c, p, v| c.hash(p, v)),
+                "country" => self.country(&path, value),
+                "countries" => self.list(&path, value, |c, p, v| c.country(p, v)),
+                "city" => self.text(&path, value, 128),
+                "cities" | "regions" => self.list(&path, value, |c, p, v| c.text(p, v, 128)),
+                "zip_code" => self.zip(&path, value),
+                "postal_codes" => self.list(&path, value, |c, p, v| c.zip(p, v)),
+                "ip_address" => match value.as_str().map(IpAddr::from_str) {
+                    Some(Ok(_)) => {}
+                    _ => self.fail(path, "must be an IPv4 or IPv6 address"),
+                },
+                "user_agent" | "obref" => self.text(&path, value, usize::MAX),
+                "android_advertising_id" => {
+                    if !value.as_str().is_some_and(is_uuid) {
+                        self.fail(path, "must be a UUID");
+                    }
+                }
+                _ => self.fail(path, "is not a documented user field"),
+            }
+        }
+    }
+
+    fn list(&mut self, path: &str, value: &Value, each: impl Fn(&mut Self, &str, &Value)) {
+        match value.as_array() {
+            Some(items) if !items.is_empty() => {
+                for (i, item) in items.iter().enumerate() {
+                    each(self, &format!("{path}[{i}]"), item);
+                }
+            }
+            Some(_) => self.fail(path, "must not be empty"),
+            None => self.fail(path, "must be a list"),
+        }
+    }
+
+    fn hash(&mut self, path: &str, value: &Value) {
+        let ok = value.as_str().is_some_and(|s| {
+            s.len() == 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if !ok {
+            self.fail(
+                path,
+                "must be a lowercase 64-hex SHA-256 digest (never the raw value)",
+            );
+        }
+    }
+
+    fn country(&mut self, path: &str, value: &Value) {
+        let ok = value.as_str().is_some_and(|s| {
+            s.len() == 2
+                && s.bytes().all(|b| b.is_ascii_uppercase())
+                && celes::Country::from_alpha2(s).is_ok()
+        });
+        if !ok {
+            self.fail(path, "must be an uppercase ISO 3166-1 alpha-2 country code");
+        }
+    }
+
+    fn text(&mut self, path: &str, value: &Value, max_chars: usize) {
+        match value.as_str() {
+            Some(s) if !s.trim().is_empty() && s.chars().count() <= max_chars => {}
+            Some(s) if s.trim().is_empty() => self.fail(path, "must not be empty"),
+            Some(_) => self.fail(path, format!("must be at most {max_chars} characters")),
+            None => self.fail(path, "must be a string"),
+        }
+    }
+
+    fn zip(&mut self, path: &str, value: &Value) {
+        let ok = value.as_str().is_some_and(|s| {
+            !s.is_empty()
+                && s.chars().count() <= 32
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
+        });
+        if !ok {
+            self.fail(
+                path,
+                "must be at most 32 letters, digits, spaces or hyphens",
+            );
+        }
+    }
+
+    fn data(&mut self, data: &Value, event_type: Option<EventType>) {
+        let Some(fields) = data.as_object() else {
+            self.fail("data", "must be an object");
+            return;
+        };
+        let data_type = match fields.get("type") {
+            Some(Value::String(name)) => match DataType::from_name(name) {
+                Some(t) => Some(t),
+                None => {
+                    self.fail(
+                        "data.type",
+                        format!("`{name}` is not a supported data type"),
+                    );
+                    None
+                }
+            },
+            Some(_) => {
+                self.fail("data.type", "must be a string");
+                None
+            }
+            None => {
+                self.fail("data.type", "is required");
+                None
+            }
+        };
+        if let (Some(event_type), Some(data_type)) = (event_type, data_type) {
+            let expected = event_type.data_type();
+            if expected != data_type {
+                self.fail(
+                    "data.type",
+                    format!(
+                        "must be `{}` for a {} event, not `{}`",
+                        expected.name(),
+                        event_type.name(),
+                        data_type.name()
+                    ),
+                );
+            }
+        }
+        // Judge the shape by the type the event requires (or the one given).
+        let shape = event_type.map(EventType::data_type).or(data_type);
+        if let Some(shape) = shape {
+            for key in fields.keys().filter(|k| *k != "type") {
+                if !shape.allows(key) {
+                    self.fail(
+                        format!("data.{key}"),
+                        format!("is not allowed in `{}` data", shape.name()),
+                    );
+                }
+            }
+        }
+        let has_amount = fields.get("amount").is_some();
+        if let Some(amount) = fields.get("amount") {
+            self.amount("data.amount", amount);
+        }
+        let currency = fields.get("currency");
+        if let Some(c) = currency {
+            self.currency("data.currency", c);
+        }
+        if has_amount && currency.is_none() {
+            self.fail("data.currency", "is required when data.amount is present");
+        }
+        if let Some(plan) = fields.get("plan_id") {
+            if !plan.as_str().is_some_and(|s| !s.is_empty()) {
+                self.fail("data.plan_id", "must be a non-empty string");
+            }
+        }
+        if let Some(contents) = fields.get("contents") {
+            if shape.is_none_or(|s| s.allows("contents")) {
+                self.contents(contents, currency.is_some());
+            }
+        }
+    }
+
+    fn contents(&mut self, contents: &Value, event_has_currency: bool) {
+        let Some(items) = contents.as_array() else {
+            self.fail("data.contents", "must be a list");
+            return;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("data.contents[{i}]");
+            let Some(fields) = item.as_object() else {
+                self.fail(path, "must be an object");
+                continue;
+            };
+            if fields.is_empty() {
+                self.fail(&path, "must have at least one field");
+            }
+            for (key, value) in fields {
+                let field_path = format!("{path}.{key}");
+                match key.as_str() {
+                    "id" | "name" | "content_type" | "group_id" => {
+                        if !value.as_str().is_some_and(|s| !s.is_empty()) {
+                            self.fail(field_path, "must be a non-empty string");
+                        }
+                    }
+                    "quantity" => {
+                        if !value.as_i64().is_some_and(|q| q >= 1) {
+                            self.fail(field_path, "must be a positive integer");
+                        }
+                    }
+                    "amount" => self.amount(&field_path, value),
+                    "currency" => self.currency(&field_path, value),
+                    "variant_dict" => {
+                        let ok = value
+                            .as_object()
+                            .is_some_and(|m| m.values().all(Value::is_string));
+                        if !ok {
+                            self.fail(field_path, "must be an object of strings");
+                        }
+                    }
+                    _ => self.fail(
+                        field_path,
+                        format!("is not a content item field ({})", ITEM_FIELDS.join(", ")),
+                    ),
+                }
+            }
+            if fields.contains_key("amount")
+                && !fields.contains_key("currency")
+                && !event_has_currency
+            {
+                self.fail(
+                    format!("{path}.currency"),
+                    "is required when the item has an amount and data has no currency",
+                );
+            }
+        }
+    }
+
+    fn amount(&mut self, path: &str, value: &Value) {
+        match value.as_i64() {
+            Some(a) if a >= 0 => {}
+            Some(_) => self.fail(path, "must not be negative"),
+            None if value.is_number() => self.fail(
+                path,
+                "must be an integer in the currency's minor unit (e.g. cents)",
+            ),
+            None => self.fail(path, "must be an integer"),
+        }
+    }
+
+    fn currency(&mut self, path: &str, value: &Value) {
+        let ok = value.as_str().is_some_and(|s| {
+            s.len() == 3
+                && s.bytes().all(|b| b.is_ascii_uppercase())
+                && iso_currency::Currency::from_code(s).is_some()
+        });
+        if !ok {
+            self.fail(path, "must be an uppercase ISO 4217 currency code");
+        }
+    }
+}
+
+fn is_custom_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge = |b: u8| b.is_ascii_alphanumeric();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && edge(bytes[0])
+        && edge(bytes[bytes.len() - 1])
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn is_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let host = host.split(':').next().unwrap_or(host);
+    !host.is_empty() && !url.chars().any(char::is_whitespace)
+}
+
+fn is_uuid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && [8, 4, 4, 4, 12]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}

@@ -1,0 +1,46 @@
+//! The check a destination makes of mapped events before they may be sent.
+//!
+//! The core knows no destination; a destination crate (such as `eventmap-openai`)
+//! implements [`Validator`], and hosts and the command line apply it to every mapped
+//! event. An event with any violation never reaches a batch.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// Why a mapped event is not a valid event for a destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Where in the mapped event (`data.contents[0].amount`; empty for the whole event).
+    pub path: String,
+    pub message: String,
+}
+
+impl Violation {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// A destination's rules for the events it accepts.
+pub trait Validator: Send + Sync {
+    /// The name mappings use in `destination:` (e.g. `openai`).
+    fn destination(&self) -> &str;
+
+    /// Every reason `event` is invalid, judged at `now_ms` (epoch milliseconds: some rules
+    /// are time windows). Empty when the event is valid.
+    fn validate(&self, event: &Value, now_ms: i64) -> Vec<Violation>;
+}

@@ -395,7 +395,7 @@ impl Check {
             self.fail("data.currency", "is required when data.amount is present");
         }
         if let Some(plan) = fields.get("plan_id") {
-            if !plan.as_str().is_some_and(|s| !s.is_empty()) {
+            if plan.as_str().is_none_or(str::is_empty) {
                 self.fail("data.plan_id", "must be a non-empty string");
             }
         }
@@ -424,12 +424,12 @@ impl Check {
                 let field_path = format!("{path}.{key}");
                 match key.as_str() {
                     "id" | "name" | "content_type" | "group_id" => {
-                        if !value.as_str().is_some_and(|s| !s.is_empty()) {
+                        if value.as_str().is_none_or(str::is_empty) {
                             self.fail(field_path, "must be a non-empty string");
                         }
                     }
                     "quantity" => {
-                        if !value.as_i64().is_some_and(|q| q >= 1) {
+                        if value.as_i64().is_none_or(|q| q < 1) {
                             self.fail(field_path, "must be a positive integer");
                         }
                     }

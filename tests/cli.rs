@@ -6,6 +6,8 @@ use serde_json::json;
 
 const MAPPING: &str = "mappings/openai.yaml";
 const EXAMPLES: &str = "mappings/examples/segment-events.ndjson";
+/// The clock the test events were written for (the mapping validates their timestamps).
+const NOW: &str = "2026-11-21T12:00:00Z";
 
 #[test]
 fn check_accepts_the_bundled_mapping() {
@@ -52,7 +54,7 @@ fn check_reports_every_error_with_its_location_and_fails() {
 
 #[test]
 fn map_runs_the_bundled_examples_in_order() {
-    let run = eventmap(&["map", "--mapping", MAPPING, EXAMPLES], "");
+    let run = eventmap(&["map", "--mapping", MAPPING, "--now", NOW, EXAMPLES], "");
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.stdout_json();
     let ids: Vec<&str> = out.iter().map(|e| e["id"].as_str().unwrap()).collect();
@@ -104,7 +106,7 @@ fn map_runs_the_bundled_examples_in_order() {
     assert_eq!(out[5]["user"]["country"], "JP");
 
     let reports = run.stderr_json();
-    assert_eq!(reports.len(), 4, "{}", run.stderr);
+    assert_eq!(reports.len(), 5, "{}", run.stderr);
     assert_eq!(reports[0]["status"], "skipped");
     assert_eq!(reports[0]["id"], "msg-identify-007");
     assert_eq!(reports[0]["line"], 7);
@@ -117,20 +119,27 @@ fn map_runs_the_bundled_examples_in_order() {
         .starts_with("mappings/openai.yaml:"));
     assert_eq!(
         run.summary(),
-        json!({"read": 9, "mapped": 6, "skipped": 2, "failed": 1, "malformed": 0, "seconds": run.summary()["seconds"]})
+        json!({"read": 10, "mapped": 6, "skipped": 2, "failed": 1, "invalid": 1, "malformed": 0, "seconds": run.summary()["seconds"]})
+    );
+    // Mapped, but 20 days old: the API would reject it.
+    assert_eq!(reports[3]["status"], "invalid");
+    assert_eq!(reports[3]["id"], "msg-view-stale-010");
+    assert_eq!(
+        reports[3]["reasons"],
+        json!(["timestamp_ms: is 20 days older than the 7 days the API accepts"])
     );
 }
 
 #[test]
 fn map_reads_stdin_reports_malformed_lines_and_goes_on() {
     let input = concat!(
-        "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"a\",\"timestamp\":\"2026-11-21T10:00:00Z\",\"properties\":{\"currency\":\"EUR\",\"total\":\"12.30\"}}\n",
+        "{\"type\":\"track\",\"event\":\"Order Completed\",\"context\":{\"page\":{\"url\":\"https://shop.example/done\"}},\"messageId\":\"a\",\"timestamp\":\"2026-11-21T10:00:00Z\",\"properties\":{\"currency\":\"EUR\",\"total\":\"12.30\"}}\n",
         "{not json\n",
         "\n",
-        "{\"type\":\"track\",\"event\":\"Order Completed\",\"timestamp\":\"2026-11-21T10:00:00Z\",\"properties\":{\"currency\":\"EUR\",\"total\":1}}\n",
-        "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"c\",\"timestamp\":\"2026-11-21T10:00:00Z\",\"properties\":{\"currency\":\"EUR\",\"total\":0.1}}\n",
+        "{\"type\":\"track\",\"event\":\"Order Completed\",\"context\":{\"page\":{\"url\":\"https://shop.example/done\"}},\"timestamp\":\"2026-11-21T10:00:00Z\",\"properties\":{\"currency\":\"EUR\",\"total\":1}}\n",
+        "{\"type\":\"track\",\"event\":\"Order Completed\",\"context\":{\"page\":{\"url\":\"https://shop.example/done\"}},\"messageId\":\"c\",\"timestamp\":\"2026-11-21T10:00:00Z\",\"properties\":{\"currency\":\"EUR\",\"total\":0.1}}\n",
     );
-    let run = eventmap(&["map", "--mapping", MAPPING, "-"], input);
+    let run = eventmap(&["map", "--mapping", MAPPING, "--now", NOW, "-"], input);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.stdout_json();
     assert_eq!(out.len(), 2);
@@ -155,14 +164,17 @@ fn map_reads_stdin_reports_malformed_lines_and_goes_on() {
     assert_eq!(run.summary()["read"], 4);
     assert_eq!(run.summary()["malformed"], 1);
 
-    let strict = eventmap(&["map", "--mapping", MAPPING, "--fail-on-error"], input);
+    let strict = eventmap(
+        &["map", "--mapping", MAPPING, "--now", NOW, "--fail-on-error"],
+        input,
+    );
     assert_eq!(strict.code, 3);
 }
 
 #[test]
 fn map_parameters_come_from_flags_and_environment() {
     let event = "{\"type\":\"page\",\"messageId\":\"p\",\"timestamp\":\"2026-11-21T10:00:00Z\",\"anonymousId\":\"anon\",\"context\":{\"page\":{\"url\":\"https://x.example/\"},\"ip\":\"203.0.113.9\"}}\n";
-    let with_user = eventmap(&["map", "--mapping", MAPPING], event);
+    let with_user = eventmap(&["map", "--mapping", MAPPING, "--now", NOW], event);
     assert!(
         with_user.stdout_json()[0].get("user").is_some(),
         "{}",
@@ -251,4 +263,39 @@ fn map_reports_a_missing_input_file() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn unknown_destinations_are_rejected() {
+    let dir = Scratch::new("destination");
+    let mapping = dir.write("d.yaml", "destination: nowhere\ndefault: { skip: x }\n");
+    let check = eventmap(&["check", &mapping], "");
+    assert_eq!(check.code, 1);
+    assert!(
+        check
+            .stderr
+            .contains("unknown destination `nowhere` (this eventmap knows: openai)"),
+        "{}",
+        check.stderr
+    );
+    let map = eventmap(&["map", "--mapping", &mapping], "{}\n");
+    assert_eq!(map.code, 1);
+    assert!(map.stdout.is_empty());
+}
+
+#[test]
+fn the_destination_validator_reports_every_reason() {
+    // A web event without a page URL and with a currency the API would not take.
+    let event = "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"o-1\",\"timestamp\":\"2026-11-21T11:00:00Z\",\"properties\":{\"currency\":\"XAU\"}}\n";
+    let run = eventmap(&["map", "--mapping", MAPPING, "--now", NOW], event);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    let reports = run.stderr_json();
+    assert_eq!(reports[0]["status"], "invalid");
+    assert_eq!(reports[0]["id"], "o-1");
+    assert_eq!(
+        reports[0]["reasons"],
+        json!(["source_url: is required when action_source is web"])
+    );
+    assert_eq!(run.summary()["invalid"], 1);
 }

@@ -22,10 +22,23 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let mut failed = 0;
     for file in &args.files {
         match Mapping::from_file(file, &options) {
-            Ok(mapping) => {
-                let sections: Vec<&str> = mapping.event_sections().collect();
-                println!("{}: ok ({} event sections)", file.display(), sections.len());
-            }
+            Ok(mapping) => match crate::destinations::validator_for(&mapping) {
+                Ok(_) => {
+                    let sections = mapping.event_sections().count();
+                    let destination = mapping
+                        .destination()
+                        .map(|d| format!(", destination {d}"))
+                        .unwrap_or_default();
+                    println!(
+                        "{}: ok ({sections} event sections{destination})",
+                        file.display()
+                    );
+                }
+                Err(err) => {
+                    failed += 1;
+                    eprintln!("{err}");
+                }
+            },
             Err(LoadError::Compile(err)) => {
                 failed += 1;
                 for diagnostic in &err.diagnostics {

@@ -24,7 +24,7 @@ pub(crate) struct Args {
     /// Set a mapping parameter; also read from EVENTMAP_PARAM_<KEY>.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
-    /// Exit with status 3 when any event failed or any line was malformed.
+    /// Exit with status 3 when any event failed, was invalid or any line was malformed.
     #[arg(long)]
     fail_on_error: bool,
     /// Newline-delimited JSON files; stdin when none is given or for `-`.
@@ -48,6 +48,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         }
         Err(err) => return Err(err.into()),
     };
+    let validator = crate::destinations::validator_for(&mapping)?;
     let fixed_now = args.now.as_deref().map(parse_now).transpose()?;
 
     let stdout = io::stdout();
@@ -90,9 +91,24 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
                     };
                     match outcome {
                         Outcome::Mapped(value) => {
-                            counts.mapped += 1;
-                            serde_json::to_writer(&mut out, &value)?;
-                            out.write_all(b"\n")?;
+                            let violations = validator
+                                .as_ref()
+                                .map(|v| v.validate(&value, cx.now_ms))
+                                .unwrap_or_default();
+                            if violations.is_empty() {
+                                counts.mapped += 1;
+                                serde_json::to_writer(&mut out, &value)?;
+                                out.write_all(b"\n")?;
+                            } else {
+                                counts.invalid += 1;
+                                progress.clear();
+                                let origin = Origin {
+                                    id: value.get("id").and_then(|v| v.as_str()),
+                                    ..origin
+                                };
+                                report::invalid(&mut err, &origin, &violations)?;
+                                err.flush()?;
+                            }
                         }
                         Outcome::Skipped { reason } => {
                             counts.skipped += 1;
@@ -124,7 +140,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     progress.clear();
     report::summary(&mut err, &counts, started.elapsed().as_secs_f64())?;
     err.flush()?;
-    let any_bad = counts.failed + counts.malformed > 0;
+    let any_bad = counts.failed + counts.invalid + counts.malformed > 0;
     Ok(if args.fail_on_error && any_bad {
         exit::EVENTS_FAILED
     } else {

@@ -14,6 +14,8 @@ pub(crate) struct Counts {
     pub mapped: u64,
     pub skipped: u64,
     pub failed: u64,
+    /// Mapped, but rejected by the destination's validator.
+    pub invalid: u64,
     pub malformed: u64,
 }
 
@@ -61,6 +63,18 @@ pub(crate) fn failed(
     write_line(err, m)
 }
 
+/// A mapped event the destination would reject, with every reason.
+pub(crate) fn invalid(
+    err: &mut impl Write,
+    origin: &Origin<'_>,
+    violations: &[eventmap::Violation],
+) -> std::io::Result<()> {
+    let mut m = origin.fields("invalid");
+    let reasons: Vec<Value> = violations.iter().map(|v| json!(v.to_string())).collect();
+    m.insert("reasons".into(), Value::Array(reasons));
+    write_line(err, m)
+}
+
 pub(crate) fn malformed(
     err: &mut impl Write,
     origin: &Origin<'_>,
@@ -77,6 +91,7 @@ pub(crate) fn summary(err: &mut impl Write, counts: &Counts, seconds: f64) -> st
         "mapped": counts.mapped,
         "skipped": counts.skipped,
         "failed": counts.failed,
+        "invalid": counts.invalid,
         "malformed": counts.malformed,
         "seconds": (seconds * 1000.0).round() / 1000.0,
     }});

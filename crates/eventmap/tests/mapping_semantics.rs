@@ -520,3 +520,47 @@ fn parameter_only_conditions_are_decided_at_compile_time() {
     );
     assert_eq!(mapped(&compile(&fixed), json!({})), json!({"a": 1}));
 }
+
+#[test]
+fn input_paths_can_come_from_parameters() {
+    let yaml = "params:\n  value_path: { default: properties.value }\ndefault:\n  keys:\n    value: { from: [{ path_param: value_path }, properties.total] }\n    doubled: { expr: 'if v == () { () } else { v * 2 }', inputs: { v: { path_param: value_path } } }\n";
+    let m = compile(yaml);
+    assert_eq!(
+        mapped(&m, json!({"properties": {"value": 5, "total": 9}})),
+        json!({"value": 5, "doubled": 10})
+    );
+    assert_eq!(
+        mapped(&m, json!({"properties": {"total": 9}})),
+        json!({"value": 9})
+    );
+    let mut options = CompileOptions::default();
+    options
+        .params
+        .insert("value_path".into(), "properties.revenue".into());
+    let m = compile_with(yaml, options);
+    assert_eq!(
+        mapped(&m, json!({"properties": {"revenue": 7}}))["value"],
+        7
+    );
+    let mut options = CompileOptions::default();
+    options
+        .params
+        .insert("value_path".into(), "properties..x".into());
+    let err = Mapping::compile(yaml, "test.yaml", &options).unwrap_err();
+    assert!(
+        err.diagnostics[0].to_string().starts_with(
+            "test.yaml:5:35: parameter `value_path` is `properties..x`, which is not an input path"
+        ),
+        "{err}"
+    );
+    let err = Mapping::compile(
+        "default:\n  keys:\n    v: { from: { path_param: nope } }\n",
+        "test.yaml",
+        &CompileOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown parameter `nope`"),
+        "{err}"
+    );
+}

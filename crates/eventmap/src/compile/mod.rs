@@ -271,20 +271,87 @@ impl Cx<'_> {
     }
 
     /// An input path or a list of fallback paths.
+    /// An input path, `{ path_param: NAME }`, or a list of those (fallbacks).
     pub fn paths(&mut self, node: &Node) -> Option<Vec<InputPath>> {
-        let texts = self.string_list(node, "an input path");
-        let mut paths = Vec::with_capacity(texts.len());
-        for (text, location) in texts {
-            match InputPath::parse(&text) {
-                Ok(path) => paths.push(path),
+        let items: Vec<&Node> = match &node.kind {
+            NodeKind::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        if items.is_empty() {
+            self.error(&node.location, "a list of input paths must not be empty");
+            return None;
+        }
+        let paths: Vec<InputPath> = items
+            .into_iter()
+            .filter_map(|item| self.path(item))
+            .collect();
+        (!paths.is_empty()).then_some(paths)
+    }
+
+    fn path(&mut self, node: &Node) -> Option<InputPath> {
+        match &node.kind {
+            NodeKind::Str(text, style) => match InputPath::parse(text) {
+                Ok(path) => Some(path),
                 Err(err) => {
-                    let mut at = location;
-                    at.column += err.offset as u32 + u32::from(is_quoted(node, &text));
+                    let mut at = node.location.clone();
+                    at.column += err.offset as u32 + u32::from(*style == ScalarStyle::Quoted);
                     self.diags.error(at, err.message);
+                    None
                 }
+            },
+            NodeKind::Map(_) => {
+                let fields = self.fields(node, "an input path", &["path_param"])?;
+                let Some(name_node) = fields.get("path_param") else {
+                    self.error(
+                        &node.location,
+                        "write an input path as a string or `{ path_param: PARAMETER }`",
+                    );
+                    return None;
+                };
+                self.path_from_param(name_node)
+            }
+            _ => {
+                self.error(
+                    &node.location,
+                    format!("an input path must be a string, found {}", node.describe()),
+                );
+                None
             }
         }
-        (!paths.is_empty()).then_some(paths)
+    }
+
+    /// `{ path_param: NAME }`: the input path is the value of parameter NAME (parameters
+    /// are fixed when the mapping compiles, so the path is compiled once).
+    fn path_from_param(&mut self, name_node: &Node) -> Option<InputPath> {
+        let name = name_node.as_str().unwrap_or_default().to_string();
+        match self.param_value(name_node)? {
+            serde_json::Value::String(text) => match InputPath::parse(&text) {
+                Ok(path) => Some(path),
+                Err(err) => {
+                    self.error(
+                        &name_node.location,
+                        format!(
+                            "parameter `{name}` is `{text}`, which is not an input path: {err}"
+                        ),
+                    );
+                    None
+                }
+            },
+            serde_json::Value::Null => {
+                self.error(
+                    &name_node.location,
+                    format!("parameter `{name}` has no value, so it names no input path"),
+                );
+                None
+            }
+            _ => {
+                self.error(
+                    &name_node.location,
+                    format!("parameter `{name}` must be a string to name an input path"),
+                );
+                None
+            }
+        }
     }
 
     /// Compiles a Rhai expression handed the inputs declared in `inputs` (a mapping of
@@ -411,14 +478,20 @@ impl Cx<'_> {
 
     /// `{ param: NAME }` or `{ const: VALUE }` as an input.
     fn input_literal(&mut self, node: &Node) -> Option<Input> {
-        let fields = self.fields(node, "an input", &["param", "const"])?;
+        let fields = self.fields(node, "an input", &["param", "const", "path_param"])?;
         if let Some(name) = fields.get("param") {
             return self.param_value(name).map(Input::Const);
+        }
+        if let Some(name) = fields.get("path_param") {
+            return self.path_from_param(name).map(|p| Input::Paths(vec![p]));
         }
         if let Some(value) = fields.get("const") {
             return Some(Input::Const(value.to_json()));
         }
-        self.error(&node.location, "an input mapping needs `param` or `const`");
+        self.error(
+            &node.location,
+            "an input mapping needs `param`, `const` or `path_param`",
+        );
         None
     }
 
@@ -472,12 +545,5 @@ impl Cx<'_> {
             }
         }
         ok
-    }
-}
-
-fn is_quoted(node: &Node, text: &str) -> bool {
-    match &node.kind {
-        NodeKind::Str(s, style) => s == text && *style == ScalarStyle::Quoted,
-        _ => false,
     }
 }

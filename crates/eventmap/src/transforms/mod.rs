@@ -242,6 +242,12 @@ fn builtins() -> Vec<Builtin> {
             Arc::new(hash::sha256_raw_transform),
         ),
         ("trim", 0..=0, "remove leading and trailing whitespace", Arc::new(text::trim)),
+        (
+            "snake_case",
+            0..=1,
+            "lowercase ASCII identifier, other characters as `_`; optional maximum length",
+            Arc::new(text::snake_case),
+        ),
         ("lower", 0..=0, "lowercase (Unicode)", Arc::new(text::lower)),
         ("upper", 0..=0, "uppercase (Unicode)", Arc::new(text::upper)),
         (

@@ -32,6 +32,31 @@ pub(crate) fn to_string(value: &Value, _: &[Value]) -> Result<Option<Value>, Tra
     }
 }
 
+/// An identifier from any text: ASCII letters and digits lowercased, every other run of
+/// characters turned into one `_`, no `_` at either end, at most `max` characters
+/// (optional argument). Absent when nothing is left. Suits names like a custom event name.
+pub(crate) fn snake_case(value: &Value, args: &[Value]) -> Result<Option<Value>, TransformError> {
+    let text = expect_str(value, "value")?;
+    let max =
+        match args.first() {
+            None => usize::MAX,
+            Some(v) => v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                TransformError::new("snake_case length must be a positive integer")
+            })? as usize,
+        };
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.truncate(max.min(out.len()));
+    let out = out.trim_end_matches('_');
+    Ok((!out.is_empty()).then(|| Value::String(out.to_string())))
+}
+
 /// The first value of query parameter `name` in a URL, percent-decoded; `None` when absent.
 pub(crate) fn query_param(value: &Value, args: &[Value]) -> Result<Option<Value>, TransformError> {
     let url = expect_str(value, "url")?;
@@ -89,6 +114,28 @@ mod tests {
         assert_eq!(lower(&json!("ÉCOLE"), &[]).unwrap(), Some(json!("école")));
         assert!(upper(&json!(5), &[]).is_err());
         assert_eq!(to_string(&json!(5), &[]).unwrap(), Some(json!("5")));
+    }
+
+    #[test]
+    fn snake_case_identifiers() {
+        assert_eq!(
+            snake_case(&json!("Newsletter Opened!"), &[]).unwrap(),
+            Some(json!("newsletter_opened"))
+        );
+        assert_eq!(
+            snake_case(&json!("  --Demo  Booked-- "), &[]).unwrap(),
+            Some(json!("demo_booked"))
+        );
+        assert_eq!(
+            snake_case(&json!("Café Visit"), &[]).unwrap(),
+            Some(json!("caf_visit"))
+        );
+        assert_eq!(
+            snake_case(&json!("abc def"), &[json!(4)]).unwrap(),
+            Some(json!("abc"))
+        );
+        assert_eq!(snake_case(&json!("!!!"), &[]).unwrap(), None);
+        assert!(snake_case(&json!("x"), &[json!(0)]).is_err());
     }
 
     #[test]

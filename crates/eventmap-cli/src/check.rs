@@ -22,7 +22,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let mut failed = 0;
     for file in &args.files {
         match Mapping::from_file(file, &options) {
-            Ok(mapping) => match crate::destinations::validator_for(&mapping) {
+            Ok(mapping) => match eventmap_cli::destinations::validator_for(&mapping) {
                 Ok(_) => {
                     let sections = mapping.event_sections().count();
                     let destination = mapping

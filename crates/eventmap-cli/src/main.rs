@@ -1,12 +1,12 @@
 //! `eventmap`: check mapping files and map newline-delimited events.
 
 mod check;
-mod destinations;
 mod input;
 mod map;
 mod options;
 mod progress;
 mod report;
+mod test_cmd;
 
 use std::process::ExitCode;
 
@@ -29,6 +29,9 @@ enum Command {
     Check(check::Args),
     /// Map newline-delimited JSON events through a mapping.
     Map(map::Args),
+    /// Run mapping fixtures (input events with their expected outputs); ends with
+    /// "N passed, N failed".
+    Test(test_cmd::Args),
     /// List the transforms mappings and expressions can use.
     Transforms,
 }
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Map(args) => map::run(&args),
+        Command::Test(args) => test_cmd::run(&args),
         Command::Transforms => {
             for t in eventmap::Registry::with_builtins().iter() {
                 println!("{:<20} {}", t.name(), t.summary());

@@ -48,7 +48,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         }
         Err(err) => return Err(err.into()),
     };
-    let validator = crate::destinations::validator_for(&mapping)?;
+    let validator = eventmap_cli::destinations::validator_for(&mapping)?;
     let fixed_now = args.now.as_deref().map(parse_now).transpose()?;
 
     let stdout = io::stdout();

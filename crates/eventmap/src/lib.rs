@@ -31,6 +31,7 @@
 
 mod compile;
 mod diagnostics;
+pub mod fixtures;
 mod mapping;
 mod output;
 mod params;

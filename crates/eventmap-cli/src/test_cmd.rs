@@ -1,0 +1,80 @@
+//! `eventmap test [PATH ...]`: run mapping fixtures.
+
+use std::path::PathBuf;
+
+use eventmap::fixtures::{bless, discover, FixtureRunner, Verdict};
+use eventmap::CompileOptions;
+
+use crate::exit;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Fixture files, or folders searched for `fixtures/` folders (default: mappings).
+    paths: Vec<PathBuf>,
+    /// Run only fixtures whose name contains this text.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Rewrite the expectations of failing fixtures from what actually happened.
+    #[arg(long)]
+    bless: bool,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("mappings")]
+    } else {
+        args.paths.clone()
+    };
+    let files = discover(&paths)?;
+    let lookup = eventmap_cli::destinations::lookup;
+    let mut runner = FixtureRunner::new(CompileOptions::default(), &lookup);
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in &files {
+        let (fixtures, reports) = match runner.run_file(file, args.filter.as_deref()) {
+            Ok(result) => result,
+            Err(err) => {
+                failed += 1;
+                println!("FAIL {err}");
+                continue;
+            }
+        };
+        for report in &reports {
+            match &report.verdict {
+                Verdict::Passed => passed += 1,
+                Verdict::Failed(lines) => {
+                    failed += 1;
+                    println!("FAIL {} ({})", report.name, report.file.display());
+                    for line in lines {
+                        println!("    {line}");
+                    }
+                }
+                Verdict::Broken(message) => {
+                    failed += 1;
+                    println!(
+                        "FAIL {} ({}): {message}",
+                        report.name,
+                        report.file.display()
+                    );
+                }
+            }
+        }
+        if args.bless {
+            let changed = bless(file, fixtures, &reports)?;
+            if changed > 0 {
+                println!("blessed {changed} fixture(s) in {}", file.display());
+            }
+        }
+    }
+    if files.is_empty() {
+        println!(
+            "no fixture files found under {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { exit::OK } else { exit::ERROR })
+}

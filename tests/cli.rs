@@ -299,3 +299,78 @@ fn the_destination_validator_reports_every_reason() {
     );
     assert_eq!(run.summary()["invalid"], 1);
 }
+
+#[test]
+fn test_runs_fixtures_diffs_failures_filters_and_blesses() {
+    let dir = Scratch::new("fixtures");
+    let root = dir.0.join("maps");
+    std::fs::create_dir_all(root.join("shop/fixtures")).unwrap();
+    std::fs::write(
+        root.join("shop.yaml"),
+        "events:\n  order:\n    match: { event: Order Completed }\n    keys:\n      id: { from: messageId }\n      amount: { expr: 'minor_units(t, c)', inputs: { t: total, c: currency } }\ndefault: { skip: not an order }\n",
+    )
+    .unwrap();
+    let fixtures = root.join("shop/fixtures/orders.yaml");
+    std::fs::write(
+        &fixtures,
+        concat!(
+            "- name: good order\n  input: { event: Order Completed, messageId: a, total: 4.35, currency: USD }\n  expect: { id: a, amount: 435 }\n",
+            "- name: wrong expectation\n  input: { event: Order Completed, messageId: b, total: 1, currency: JPY }\n  expect: { id: b, amount: 100 }\n",
+            "- name: skipped\n  input: { event: Refund }\n  expect_skip: not an order\n",
+            "- name: new fixture without expectation\n  input: { event: Order Completed, messageId: c, total: 2, currency: KWD }\n",
+        ),
+    )
+    .unwrap();
+    let root_arg = root.display().to_string();
+
+    let run = eventmap(&["test", &root_arg], "");
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("FAIL wrong expectation"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("    amount: expected 100, got 1"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("FAIL new fixture without expectation"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("2 passed, 2 failed"),
+        "{}",
+        run.stdout
+    );
+
+    let filtered = eventmap(&["test", &root_arg, "--filter", "good"], "");
+    assert_eq!(filtered.code, 0, "{}", filtered.stdout);
+    assert_eq!(filtered.stdout.lines().last(), Some("1 passed, 0 failed"));
+
+    let blessed = eventmap(&["test", &root_arg, "--bless"], "");
+    assert!(
+        blessed.stdout.contains("blessed 2 fixture(s)"),
+        "{}",
+        blessed.stdout
+    );
+    let again = eventmap(&["test", &root_arg], "");
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(again.stdout.lines().last(), Some("4 passed, 0 failed"));
+    let text = std::fs::read_to_string(&fixtures).unwrap();
+    assert!(
+        text.contains("amount: 2000"),
+        "KWD 2 = 2000 fils was recorded:\n{text}"
+    );
+}
+
+#[test]
+fn test_runs_the_bundled_fixtures() {
+    let run = eventmap(&["test", "mappings"], "");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let last = run.stdout.lines().last().unwrap_or_default().to_string();
+    assert!(last.ends_with(" passed, 0 failed"), "{last}");
+}

@@ -374,3 +374,51 @@ fn test_runs_the_bundled_fixtures() {
     let last = run.stdout.lines().last().unwrap_or_default().to_string();
     assert!(last.ends_with(" passed, 0 failed"), "{last}");
 }
+
+#[test]
+fn explain_shows_where_each_key_came_from_and_why_keys_are_absent() {
+    let event = std::fs::read_to_string(eventmap_tests::repo().join(EXAMPLES)).unwrap();
+    let order = event.lines().nth(4).unwrap().to_string() + "\n";
+    let run = eventmap(
+        &[
+            "map",
+            "--mapping",
+            MAPPING,
+            "--now",
+            NOW,
+            "--explain",
+            "--param",
+            "send_user_data=false",
+        ],
+        &order,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = &run.stdout;
+    assert!(
+        text.contains("section `order_created` (matched by event name)"),
+        "{text}"
+    );
+    assert!(text.contains("= id "), "{text}");
+    assert!(
+        text.contains("from messageId   [mappings/openai.yaml:"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.trim_start().starts_with("= data.amount") && l.trim_end().ends_with(" 4804")),
+        "{text}"
+    );
+    assert!(
+        text.contains("each of 2 element(s) of properties.products"),
+        "{text}"
+    );
+    // With send_user_data off, the user keys are decided at compile time and not listed;
+    // the consent key is absent for a stated reason.
+    assert!(!text.contains("user.email_sha256"), "{text}");
+    assert!(text.contains("- opt_out"), "{text}");
+    assert!(
+        text.contains("absent: the expression gave no value"),
+        "{text}"
+    );
+    assert!(text.contains("outcome: mapped"), "{text}");
+    assert_eq!(run.summary()["mapped"], 1);
+}

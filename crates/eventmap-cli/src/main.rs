@@ -1,6 +1,7 @@
 //! `eventmap`: check mapping files and map newline-delimited events.
 
 mod check;
+mod explain;
 mod input;
 mod map;
 mod options;

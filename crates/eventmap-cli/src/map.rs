@@ -24,6 +24,11 @@ pub(crate) struct Args {
     /// Set a mapping parameter; also read from EVENTMAP_PARAM_<KEY>.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
+    /// Instead of the mapped events, explain each key of each event: where its value came
+    /// from (input path, constant, expression, default) and its mapping line, or why it is
+    /// absent. Meant for one event at a time.
+    #[arg(long)]
+    explain: bool,
     /// Exit with status 3 when any event failed, was invalid or any line was malformed.
     #[arg(long)]
     fail_on_error: bool,
@@ -77,6 +82,32 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             let cx = EventContext {
                 now_ms: fixed_now.unwrap_or_else(|| EventContext::now().now_ms),
             };
+            if args.explain {
+                match serde_json::from_str::<serde_json::Value>(&line) {
+                    Ok(event) => {
+                        let explanation = mapping.explain(&event, &cx);
+                        match &explanation.outcome {
+                            Outcome::Mapped(_) => counts.mapped += 1,
+                            Outcome::Skipped { .. } => counts.skipped += 1,
+                            Outcome::Failed(_) => counts.failed += 1,
+                        }
+                        crate::explain::write(
+                            &mut out,
+                            mapping.file(),
+                            name,
+                            line_no,
+                            &explanation,
+                            validator.as_deref(),
+                            cx.now_ms,
+                        )?;
+                    }
+                    Err(e) => {
+                        counts.malformed += 1;
+                        writeln!(out, "event at {name}:{line_no}: invalid JSON: {e}\n")?;
+                    }
+                }
+                continue;
+            }
             let mapped = mapping.map_json(&line, &cx);
             let needs_report = !matches!(&mapped, Ok(m) if matches!(m.outcome, Outcome::Mapped(_)));
             if needs_report {

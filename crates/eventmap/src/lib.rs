@@ -31,6 +31,7 @@
 
 mod compile;
 mod diagnostics;
+mod explain;
 pub mod fixtures;
 mod mapping;
 mod output;
@@ -48,10 +49,11 @@ mod yaml;
 
 pub use compile::{CompileOptions, EnvLookup};
 pub use diagnostics::{CompileError, Diagnostic, Location};
+pub use explain::{Explanation, KeyResult, KeyTrace};
 pub use mapping::{LoadError, MappedEvent, Mapping};
 pub use params::env_var_for;
 pub use path::{InputPath, PathError};
-pub use runtime::{EventContext, KeyError, Outcome};
+pub use runtime::{EventContext, KeyError, Matched, Outcome};
 pub use script::SandboxLimits;
 pub use transforms::{Registry, RegistryError, Transform, TransformError};
 pub use validate::{Validator, Violation};

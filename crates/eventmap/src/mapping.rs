@@ -104,6 +104,12 @@ impl Mapping {
         self.program.run(event, cx)
     }
 
+    /// How the mapping treats `event`, key by key: where each value came from, or why a
+    /// key is absent. The outcome is the one [`Mapping::map`] gives.
+    pub fn explain(&self, event: &Value, cx: &EventContext) -> crate::Explanation {
+        self.program.explain(event, cx)
+    }
+
     /// The mapping's `name:`, if given.
     pub fn name(&self) -> Option<&str> {
         self.program.name.as_deref()

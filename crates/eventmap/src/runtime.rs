@@ -43,7 +43,7 @@ pub enum Outcome {
 /// Where a key sits: at the top, or inside element `index` of an `each` key. Rendered
 /// only when an error needs it, so mapping a list allocates no paths.
 #[derive(Clone, Copy)]
-enum KeyPath<'a> {
+pub(crate) enum KeyPath<'a> {
     Top,
     Element {
         parent: &'a KeyPath<'a>,
@@ -67,6 +67,15 @@ impl KeyPath<'_> {
     }
 }
 
+/// How an event found its section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matched {
+    EventName,
+    CallType,
+    /// No section matched; the `default:` section mapped it.
+    Default,
+}
+
 /// Why an output key could not be produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyError {
@@ -87,7 +96,7 @@ impl Program {
     pub(crate) fn run<T: EventTree>(&self, event: &T, cx: &EventContext) -> Outcome {
         set_clock(cx.now_ms);
         let plan = match self.select_plan(event) {
-            Ok(plan) => plan,
+            Ok((plan, _)) => plan,
             Err(reason) => return Outcome::Skipped { reason },
         };
         for filter in self.filters.iter().chain(&plan.filters) {
@@ -120,22 +129,28 @@ impl Program {
     }
 
     /// By event name (as written, then normalized), then by call type, then `default`.
-    fn select_plan<T: EventTree>(&self, event: &T) -> Result<&EventPlan, String> {
+    pub(crate) fn select_plan<T: EventTree>(
+        &self,
+        event: &T,
+    ) -> Result<(&EventPlan, Matched), String> {
         let text = |path: &InputPath| match path.find(event, event) {
             Some(Found::Node(node)) => node.as_str(),
             _ => None,
         };
         let name = text(&self.event_name_path);
         let call_type = text(&self.call_type_path);
-        let index = name
-            .and_then(|n| {
-                self.by_exact_name
-                    .get(n)
-                    .or_else(|| self.by_normalized_name.get(&normalize_event_name(n)))
-            })
-            .or_else(|| call_type.and_then(|t| self.by_call_type.get(t)));
-        let index = match (index, &self.fallback) {
-            (Some(i), _) | (None, Fallback::Plan(i)) => *i,
+        let by_name = name.and_then(|n| {
+            self.by_exact_name
+                .get(n)
+                .or_else(|| self.by_normalized_name.get(&normalize_event_name(n)))
+                .map(|i| (*i, Matched::EventName))
+        });
+        let found = by_name.or_else(|| {
+            call_type.and_then(|t| self.by_call_type.get(t).map(|i| (*i, Matched::CallType)))
+        });
+        let (index, matched) = match (found, &self.fallback) {
+            (Some(found), _) => found,
+            (None, Fallback::Plan(i)) => (*i, Matched::Default),
             (None, Fallback::Skip(reason)) => return Err(reason.clone()),
             (None, Fallback::Unmatched) => {
                 return Err(match (name, call_type) {
@@ -145,10 +160,14 @@ impl Program {
                 })
             }
         };
-        Ok(&self.plans[index])
+        Ok((&self.plans[index], matched))
     }
 
-    fn filter_matches<T: EventTree>(&self, filter: &Filter, event: &T) -> Result<bool, KeyError> {
+    pub(crate) fn filter_matches<T: EventTree>(
+        &self,
+        filter: &Filter,
+        event: &T,
+    ) -> Result<bool, KeyError> {
         self.eval_condition(&filter.condition, event, event)
             .map_err(|e| KeyError {
                 key: "filters".into(),
@@ -198,7 +217,7 @@ impl Program {
     }
 
     /// The key's value after its source and transforms; `None` when absent.
-    fn eval_key<T: EventTree>(
+    pub(crate) fn eval_key<T: EventTree>(
         &self,
         rule: &KeyRule,
         root: &T,
@@ -340,7 +359,7 @@ impl Program {
         })
     }
 
-    fn eval_condition<T: EventTree>(
+    pub(crate) fn eval_condition<T: EventTree>(
         &self,
         script: &Script,
         root: &T,

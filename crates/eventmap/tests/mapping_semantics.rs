@@ -564,3 +564,53 @@ fn input_paths_can_come_from_parameters() {
         "{err}"
     );
 }
+
+#[test]
+fn explain_traces_every_key() {
+    use eventmap::{KeyResult, Matched};
+    let m = compile(
+        "events:\n  order:\n    match: { event: Order Completed }\n    keys:\n      id: { from: [messageId, properties.id] }\n      currency: { from: properties.currency, default: USD }\n      city: { from: traits.city }\n      vip: { const: true, when: 'n > 10', inputs: { n: properties.n } }\n      amount: { from: properties.total, transform: { minor_units: ZZZ } }\n",
+    );
+    let explained = m.explain(
+        &json!({"event": "Order Completed", "properties": {"id": "p", "n": 1, "total": 3}}),
+        &NOW,
+    );
+    assert_eq!(
+        explained.section,
+        Some(("order".to_string(), Matched::EventName))
+    );
+    let result = |key: &str| {
+        explained
+            .keys
+            .iter()
+            .find(|k| k.key == key)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(result("id").result, KeyResult::Set(json!("p")));
+    assert_eq!(result("id").source, "from properties.id (fallback 2 of 2)");
+    assert_eq!(result("id").location.line, 5);
+    assert_eq!(result("currency").result, KeyResult::Default(json!("USD")));
+    assert_eq!(
+        result("city").result,
+        KeyResult::Absent("no value at traits.city".into())
+    );
+    assert_eq!(
+        result("vip").result,
+        KeyResult::Absent("its `when` condition is false".into())
+    );
+    assert_eq!(
+        result("amount").result,
+        KeyResult::Failed("minor_units: unknown currency code `ZZZ`".into())
+    );
+    assert_eq!(
+        explained.outcome,
+        m.map(
+            &json!({"event": "Order Completed", "properties": {"id": "p", "n": 1, "total": 3}}),
+            &NOW
+        )
+    );
+    let skipped = m.explain(&json!({"event": "Other"}), &NOW);
+    assert_eq!(skipped.section, None);
+    assert!(matches!(skipped.outcome, Outcome::Skipped { .. }));
+}

@@ -1,0 +1,186 @@
+//! Why a mapping produced what it did for one event, key by key (`eventmap map --explain`).
+
+use serde_json::Value;
+
+use crate::diagnostics::Location;
+use crate::path::Found;
+use crate::program::{KeyRule, Program, Source};
+use crate::runtime::{EventContext, KeyPath, Matched, Outcome};
+use crate::script::set_clock;
+use crate::tree::EventTree;
+
+/// How one event was mapped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The event section used and how it matched; `None` when the event was skipped
+    /// before any section applied.
+    pub section: Option<(String, Matched)>,
+    /// What each output key of the section became, in mapping order.
+    pub keys: Vec<KeyTrace>,
+    /// The outcome, exactly as [`crate::Mapping::map`] gives it.
+    pub outcome: Outcome,
+}
+
+/// One output key: where its value came from and what it became.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyTrace {
+    pub key: String,
+    /// Where the key's rule is in the mapping file.
+    pub location: Location,
+    /// Where the value came from: `from traits.email`, `constant`, `expression`, …
+    pub source: String,
+    pub result: KeyResult,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyResult {
+    Set(Value),
+    /// The value was absent and the key's `default` was used.
+    Default(Value),
+    /// The key is left out, and why.
+    Absent(String),
+    /// The key failed the event, and why.
+    Failed(String),
+}
+
+impl Program {
+    pub(crate) fn explain<T: EventTree>(&self, event: &T, cx: &EventContext) -> Explanation {
+        let outcome = self.run(event, cx);
+        set_clock(cx.now_ms);
+        let Ok((plan, matched)) = self.select_plan(event) else {
+            return Explanation {
+                section: None,
+                keys: Vec::new(),
+                outcome,
+            };
+        };
+        let skipped_by_filter = self
+            .filters
+            .iter()
+            .chain(&plan.filters)
+            .any(|f| self.filter_matches(f, event).unwrap_or(true));
+        let keys = if skipped_by_filter {
+            Vec::new()
+        } else {
+            plan.keys
+                .iter()
+                .map(|rule| self.trace(rule, event))
+                .collect()
+        };
+        Explanation {
+            section: Some((plan.name.clone(), matched)),
+            keys,
+            outcome,
+        }
+    }
+
+    fn trace<T: EventTree>(&self, rule: &KeyRule, event: &T) -> KeyTrace {
+        let source = describe_source(rule, event);
+        let trace = |result| KeyTrace {
+            key: rule.output.text.clone(),
+            location: rule.location.clone(),
+            source: source.clone(),
+            result,
+        };
+        if let Some(when) = &rule.when {
+            match self.eval_condition(when, event, event) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return trace(KeyResult::Absent("its `when` condition is false".into()))
+                }
+                Err(e) => return trace(KeyResult::Failed(format!("`when`: {}", e.message))),
+            }
+        }
+        let mut nested_errors = Vec::new();
+        let result = match self.eval_key(rule, event, event, KeyPath::Top, &mut nested_errors) {
+            Ok(Some(value)) => KeyResult::Set(value),
+            Ok(None) => match &rule.default {
+                Some(default) => KeyResult::Default(default.clone()),
+                None if rule.required => {
+                    KeyResult::Failed(format!("required, but {}", absent_reason(rule, event)))
+                }
+                None => KeyResult::Absent(absent_reason(rule, event)),
+            },
+            Err(e) if rule.omit_on_error => {
+                KeyResult::Absent(format!("`on_error: omit` after: {}", e.message))
+            }
+            Err(e) => KeyResult::Failed(e.message),
+        };
+        let result = match (result, nested_errors.first()) {
+            (KeyResult::Set(_), Some(e)) => KeyResult::Failed(format!("{}: {}", e.key, e.message)),
+            (result, _) => result,
+        };
+        trace(result)
+    }
+}
+
+fn describe_source<T: EventTree>(rule: &KeyRule, event: &T) -> String {
+    let steps: Vec<&str> = rule.transforms.iter().map(|t| t.transform.name()).collect();
+    let then = if steps.is_empty() {
+        String::new()
+    } else {
+        format!(", then {}", steps.join(", "))
+    };
+    let source = match &rule.source {
+        Source::Paths(paths) => {
+            let found = paths.iter().position(|p| p.find(event, event).is_some());
+            match (found, paths.len()) {
+                (Some(i), 1) => format!("from {}", paths[i].as_str()),
+                (Some(i), n) => format!("from {} (fallback {} of {n})", paths[i].as_str(), i + 1),
+                (None, _) => format!(
+                    "from {}",
+                    paths
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+        Source::Const(_) => "constant".to_string(),
+        Source::Expr(script) => {
+            let engine = if script.native.is_some() {
+                "native"
+            } else {
+                "Rhai"
+            };
+            format!(
+                "expression at line {} ({engine})",
+                script.expression.location().line
+            )
+        }
+        Source::Each { over, .. } => {
+            let count = over
+                .iter()
+                .find_map(|p| p.find(event, event))
+                .map(|found| match found {
+                    Found::Node(n) => n.elements().map_or(1, <[T]>::len),
+                    Found::Collected(Value::Array(items)) => items.len(),
+                    Found::Collected(_) => 1,
+                });
+            let paths = over
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            match count {
+                Some(n) => format!("each of {n} element(s) of {paths}"),
+                None => format!("each over {paths}"),
+            }
+        }
+    };
+    format!("{source}{then}")
+}
+
+fn absent_reason<T: EventTree>(rule: &KeyRule, event: &T) -> String {
+    match &rule.source {
+        Source::Paths(paths) if paths.iter().all(|p| p.find(event, event).is_none()) => {
+            let list: Vec<&str> = paths.iter().map(|p| p.as_str()).collect();
+            format!("no value at {}", list.join(", "))
+        }
+        Source::Paths(_) => "a transform gave no value".to_string(),
+        Source::Const(_) => "the constant is empty".to_string(),
+        Source::Expr(_) => "the expression gave no value".to_string(),
+        Source::Each { .. } => "no list to map, or no element with a value".to_string(),
+    }
+}

@@ -77,10 +77,5 @@ pub(crate) fn write(
 }
 
 fn short(v: &Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() > 70 {
-        format!("{}…", text.chars().take(70).collect::<String>())
-    } else {
-        text
-    }
+    eventmap::shorten_json(v, 70)
 }

@@ -57,4 +57,4 @@ pub use runtime::{EventContext, KeyError, Matched, Outcome};
 pub use script::SandboxLimits;
 pub use transforms::{Registry, RegistryError, Transform, TransformError};
 pub use validate::{Validator, Violation};
-pub use value::is_absent;
+pub use value::{is_absent, shorten_json};

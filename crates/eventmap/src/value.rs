@@ -16,3 +16,13 @@ pub fn is_absent(value: &Value) -> bool {
 pub(crate) fn present(value: Value) -> Option<Value> {
     (!is_absent(&value)).then_some(value)
 }
+
+/// A value as compact JSON for messages, cut to `max` characters with `…`.
+pub fn shorten_json(value: &Value, max: usize) -> String {
+    let text = value.to_string();
+    if text.chars().count() > max {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    } else {
+        text
+    }
+}

@@ -213,6 +213,35 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Formats epoch milliseconds as RFC 3339 UTC with milliseconds, e.g.
+/// `2026-11-21T12:00:00.000Z` (the inverse of [`to_epoch_ms`] for such strings).
+pub fn format_rfc3339_ms(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    let (h, m, s, milli) = (
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000,
+    );
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Hinnant's inverse).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +249,19 @@ mod tests {
 
     fn ms(v: Value) -> i64 {
         to_epoch_ms(&v).unwrap()
+    }
+
+    #[test]
+    fn formats_what_it_parses() {
+        for text in [
+            "1970-01-01T00:00:00.000Z",
+            "2026-11-21T12:00:00.000Z",
+            "2024-02-29T23:59:59.999Z",
+            "1969-12-31T23:59:59.500Z",
+            "2000-03-01T00:00:00.001Z",
+        ] {
+            assert_eq!(format_rfc3339_ms(ms(json!(text))), text);
+        }
     }
 
     #[test]

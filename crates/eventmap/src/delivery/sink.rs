@@ -1,0 +1,122 @@
+//! The trait a destination implements, and what it reports back.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::DeadReason;
+
+/// One mapped, validated event on its way to a destination.
+#[derive(Debug, Clone)]
+pub struct OutgoingEvent {
+    /// The destination's deduplication id; the same on every attempt.
+    pub id: String,
+    pub event: Value,
+    /// `event` as JSON text, serialized once: sinks build request bodies from it and
+    /// batches are measured by it.
+    pub json: String,
+    /// Test mode for this event: the destination validates it but records nothing.
+    pub test_mode: bool,
+}
+
+impl OutgoingEvent {
+    pub fn new(id: impl Into<String>, event: Value, test_mode: bool) -> Self {
+        let json = event.to_string();
+        Self {
+            id: id.into(),
+            event,
+            json,
+            test_mode,
+        }
+    }
+}
+
+/// A destination. [`crate::delivery::Delivery`] calls it with batches of events that all
+/// share one test mode, and handles retries, bisection and dead letters from what it
+/// reports.
+pub trait Sink: Send + Sync + 'static {
+    /// Called just before every attempt (the first and each retry) with the delivery
+    /// clock: an error dead-letters the event instead of sending it. Destinations that
+    /// judge time windows on receipt re-check them here, so an event that aged out while
+    /// waiting cannot fail the batch it travels in.
+    fn check_before_send(&self, _event: &OutgoingEvent, _now_ms: i64) -> Result<(), Rejection> {
+        Ok(())
+    }
+
+    /// Sends one batch (never empty) and reports what became of it.
+    fn send(
+        &self,
+        batch: &[OutgoingEvent],
+        test_mode: bool,
+    ) -> impl Future<Output = BatchOutcome> + Send;
+}
+
+/// What became of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchOutcome {
+    /// Every event was accepted.
+    Delivered,
+    /// One status per event, in batch order.
+    PerEvent(Vec<EventStatus>),
+    /// Nothing was accepted, for a reason that may pass: try the whole batch again later.
+    RetryLater(Transient),
+    /// The batch was refused for its contents without saying which event is at fault:
+    /// the batch is split in halves until the culprits are alone, then they are
+    /// dead-lettered with this rejection.
+    RejectedUnattributed(Rejection),
+    /// Nothing will succeed (credentials refused): stop sending; every event not yet
+    /// delivered is dead-lettered with the fatal error's reason.
+    Fatal(Fatal),
+}
+
+/// What became of one event of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventStatus {
+    Delivered,
+    /// Not accepted for a reason that may pass; retried with backoff.
+    RetryLater(Transient),
+    /// Not accepted only because another event of the batch was bad (atomic batches):
+    /// sent again at once without the bad ones, which does not count as a failure.
+    ResendNow,
+    /// Can never be delivered as it is.
+    DeadLetter(Rejection),
+}
+
+/// A failure that may pass: a timeout, a dropped connection, 408, 429, 5xx.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transient {
+    pub message: String,
+    pub status: Option<u16>,
+    /// The server's `Retry-After`: the next attempt waits at least this long.
+    pub retry_after: Option<Duration>,
+}
+
+/// Why one event is refused for good.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub reason: DeadReason,
+    pub status: Option<u16>,
+    /// The destination's error code, e.g. `invalid_event`.
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(reason: DeadReason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            status: None,
+            code: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// An error that stops all delivery (e.g. the credentials were refused).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fatal {
+    pub reason: DeadReason,
+    pub status: Option<u16>,
+    pub message: String,
+}

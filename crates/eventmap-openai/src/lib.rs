@@ -3,10 +3,14 @@
 //! - [`model`]: the Conversions API event as Rust types.
 //! - [`OpenAiValidator`]: every rule an event must meet before it may be sent, as an
 //!   [`eventmap::Validator`] (mappings with `destination: openai` get it).
+//! - [`delivery`]: the [`OpenAiSink`] that sends batches to the API, and the credentials
+//!   check behind `eventmap connect`.
 
+pub mod delivery;
 pub mod model;
 mod validate;
 
+pub use delivery::{Credentials, OpenAiSink, OpenAiSinkConfig};
 pub use model::{CapiEvent, ContentItem, DataType, EventData, EventType};
 pub use validate::{timestamp_violation, OpenAiValidator, MAX_AGE_MS, MAX_AHEAD_MS};
 

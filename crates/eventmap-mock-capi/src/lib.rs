@@ -1,0 +1,388 @@
+//! A mock OpenAI Ads Conversions API for tests and local trials.
+//!
+//! It serves real HTTP on 127.0.0.1 (a port of its own choosing), enforces the documented
+//! rules (`Authorization: Bearer {key}` else 401, `?pid=` else 400 or 403, 1 to 1000
+//! events, every event valid and inside the timestamp window or the whole batch fails
+//! naming `events[i]`), and can inject faults: error statuses, 429 with `Retry-After`,
+//! slow answers and dropped connections. It records every event it accepted, so tests can
+//! check what was delivered and how many times.
+
+mod faults;
+mod rules;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use eventmap::delivery::Clock;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use faults::Faults;
+pub use faults::{Fault, FaultPlan};
+use rules::{Rules, Verdict};
+
+type IdTest = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// How the mock behaves.
+pub struct MockConfig {
+    pub api_key: String,
+    pub pixel_id: String,
+    /// The clock the timestamp window is judged by.
+    pub clock: Clock,
+    pub faults: FaultPlan,
+    /// Event ids the mock refuses with a 400 naming their index (as if invalid in a way
+    /// the client cannot check).
+    pub poison_named: IdTest,
+    /// Event ids the mock refuses with a 400 that names no event.
+    pub poison_unnamed: IdTest,
+}
+
+impl MockConfig {
+    pub fn new(api_key: &str, pixel_id: &str) -> Self {
+        Self {
+            api_key: api_key.to_string(),
+            pixel_id: pixel_id.to_string(),
+            clock: Clock::system(),
+            faults: FaultPlan::None,
+            poison_named: Box::new(|_| false),
+            poison_unnamed: Box::new(|_| false),
+        }
+    }
+}
+
+/// One request as the mock saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub events: usize,
+    pub validate_only: bool,
+    /// The status answered; `None` when the connection was dropped.
+    pub status: Option<u16>,
+    pub fault: Option<Fault>,
+}
+
+/// What the mock has seen.
+#[derive(Debug, Default, Clone)]
+pub struct Record {
+    pub requests: Vec<RequestRecord>,
+    /// Times each event id was accepted and recorded (not `validate_only`).
+    pub delivered: HashMap<String, u32>,
+    /// Times each event id was accepted in test mode (validated, not recorded).
+    pub validated: HashMap<String, u32>,
+    /// Ids recorded in a request whose answer the client never got (dropped or too
+    /// slow): a resend of these is a duplicate the client could not avoid.
+    pub unanswered: HashSet<String>,
+    /// The `(type, id)` pairs the mock accepted; OpenAI deduplicates on these.
+    pub types: HashMap<String, String>,
+}
+
+struct Server {
+    config: MockConfig,
+    faults: Faults,
+    record: Mutex<Record>,
+}
+
+impl Server {
+    fn record(&self) -> MutexGuard<'_, Record> {
+        self.record.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running mock; it stops when dropped.
+pub struct MockCapi {
+    addr: SocketAddr,
+    server: Arc<Server>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MockCapi {
+    /// Starts the mock on 127.0.0.1 on its own thread and runtime, so it serves callers
+    /// on any thread, in async tests and plain ones alike.
+    pub fn start(config: MockConfig) -> std::io::Result<Self> {
+        Self::start_on(config, 0)
+    }
+
+    /// [`MockCapi::start`] on a chosen port (0: any free one).
+    pub fn start_on(config: MockConfig, port: u16) -> std::io::Result<Self> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let mut config = config;
+        let plan = std::mem::replace(&mut config.faults, FaultPlan::None);
+        let server = Arc::new(Server {
+            config,
+            faults: Faults::new(plan),
+            record: Mutex::new(Record::default()),
+        });
+        let (stop, stopped) = oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let serving = Arc::clone(&server);
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = TcpListener::from_std(listener) else {
+                    return;
+                };
+                serve(listener, serving, stopped).await;
+            });
+        });
+        Ok(Self {
+            addr,
+            server,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://127.0.0.1:{port}`: the `--endpoint` to give the client.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A copy of what the mock has seen so far.
+    pub fn record(&self) -> Record {
+        self.server.record().clone()
+    }
+}
+
+impl MockCapi {
+    /// Serves until the process is stopped (for the command-line mock).
+    pub fn wait(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for MockCapi {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn serve(listener: TcpListener, server: Arc<Server>, mut stopped: oneshot::Receiver<()>) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let server = Arc::clone(&server);
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let server = Arc::clone(&server);
+                        async move { handle(&server, request).await }
+                    });
+                    // A dropped-connection fault ends the connection with an error.
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        }
+    }
+    connections.abort_all();
+}
+
+/// Returned by the service to make hyper close the connection without an answer.
+#[derive(Debug)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("fault: connection dropped")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+async fn handle(
+    server: &Server,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, DropConnection> {
+    if request.method() != hyper::Method::POST || request.uri().path() != "/v1/events" {
+        return Ok(answer(
+            404,
+            &json!({"error": {"message": "Not Found"}}),
+            None,
+        ));
+    }
+    let authorization = header(&request, "authorization");
+    let pid = request.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == "pid")
+            .map(|(_, v)| percent_decode(v))
+    });
+    let Ok(body) = request.into_body().collect().await.map(|b| b.to_bytes()) else {
+        return Err(DropConnection);
+    };
+    let n = {
+        let mut record = server.record();
+        record.requests.push(RequestRecord {
+            events: 0,
+            validate_only: false,
+            status: None,
+            fault: None,
+        });
+        record.requests.len() as u64 - 1
+    };
+    let fault = server.faults.for_request(n);
+    let note = |status: Option<u16>, events: usize, validate_only: bool| {
+        if let Some(r) = server.record().requests.get_mut(n as usize) {
+            *r = RequestRecord {
+                events,
+                validate_only,
+                status,
+                fault,
+            };
+        }
+    };
+    match fault {
+        Some(Fault::Status(status)) => {
+            note(Some(status), 0, false);
+            let body =
+                json!({"error": {"message": "The server had an error", "type": "server_error"}});
+            return Ok(answer(status, &body, None));
+        }
+        Some(Fault::RateLimited { retry_after_secs }) => {
+            note(Some(429), 0, false);
+            let body =
+                json!({"error": {"message": "Rate limit reached", "type": "rate_limit_error"}});
+            return Ok(answer(429, &body, Some(retry_after_secs)));
+        }
+        Some(Fault::Drop { recorded: false }) => {
+            note(None, 0, false);
+            return Err(DropConnection);
+        }
+        Some(Fault::Slow {
+            delay,
+            recorded: false,
+        }) => tokio::time::sleep(delay).await,
+        _ => {}
+    }
+    let config = &server.config;
+    let rules = Rules {
+        api_key: &config.api_key,
+        pixel_id: &config.pixel_id,
+        now_ms: config.clock.now_ms(),
+        poison_named: &config.poison_named,
+        poison_unnamed: &config.poison_unnamed,
+    };
+    match rules.judge(authorization.as_deref(), pid.as_deref(), &body) {
+        Verdict::Refuse { status, body } => {
+            note(Some(status), 0, false);
+            Ok(answer(status, &body, None))
+        }
+        Verdict::Accept {
+            events,
+            validate_only,
+        } => {
+            let unanswered = matches!(
+                fault,
+                Some(Fault::Drop { recorded: true } | Fault::Slow { recorded: true, .. })
+            );
+            {
+                let mut record = server.record();
+                for (id, event_type) in &events {
+                    let counts = if validate_only {
+                        &mut record.validated
+                    } else {
+                        &mut record.delivered
+                    };
+                    *counts.entry(id.clone()).or_default() += 1;
+                    if !validate_only {
+                        record.types.insert(id.clone(), event_type.clone());
+                        if unanswered {
+                            record.unanswered.insert(id.clone());
+                        }
+                    }
+                }
+            }
+            note(
+                (!matches!(fault, Some(Fault::Drop { .. }))).then_some(200),
+                events.len(),
+                validate_only,
+            );
+            match fault {
+                Some(Fault::Drop { .. }) => return Err(DropConnection),
+                Some(Fault::Slow { delay, .. }) => tokio::time::sleep(delay).await,
+                _ => {}
+            }
+            Ok(answer(200, &json!({"accepted_events": events.len()}), None))
+        }
+    }
+}
+
+fn header(request: &Request<Incoming>, name: &str) -> Option<String> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn answer(status: u16, body: &Value, retry_after: Option<u64>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    if let Some(seconds) = retry_after {
+        headers.insert("retry-after", hyper::header::HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// Decodes `%XX` and `+` in a query value.
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn query_values_are_decoded() {
+        assert_eq!(percent_decode("px+1%26x"), "px 1&x");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%41"), "A");
+    }
+}

@@ -1,0 +1,42 @@
+//! `eventmap-mock-capi`: the mock Conversions API as a program, to try `eventmap send`
+//! and `eventmap connect` locally without an account.
+
+use clap::Parser;
+use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig};
+
+#[derive(Parser)]
+#[command(about = "A mock OpenAI Conversions API on 127.0.0.1 (for local trials and tests)")]
+struct Args {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8787)]
+    port: u16,
+    /// The conversions key the mock accepts.
+    #[arg(long, default_value = "test-key")]
+    api_key: String,
+    /// The pixel id the mock accepts.
+    #[arg(long, default_value = "test-pixel")]
+    pixel_id: String,
+    /// Per-mille of requests answered 503 (a transient failure the client retries).
+    #[arg(long, default_value_t = 0)]
+    fail_per_mille: u32,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut config = MockConfig::new(&args.api_key, &args.pixel_id);
+    if args.fail_per_mille > 0 {
+        config.faults = FaultPlan::Random {
+            seed: 1,
+            weights: vec![(Fault::Status(503), args.fail_per_mille.min(1000))],
+        };
+    }
+    let mock = MockCapi::start_on(config, args.port)?;
+    eprintln!(
+        "mock Conversions API at {} (key {:?}, pixel {:?}); Ctrl-C to stop",
+        mock.endpoint(),
+        args.api_key,
+        args.pixel_id
+    );
+    mock.wait();
+    Ok(())
+}

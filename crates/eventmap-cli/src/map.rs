@@ -114,7 +114,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
                 progress.clear();
             }
             match mapped {
-                Ok(MappedEvent { outcome, id }) => {
+                Ok(MappedEvent { outcome, id, .. }) => {
                     let origin = Origin {
                         input: name,
                         line: line_no,

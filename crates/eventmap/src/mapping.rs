@@ -26,6 +26,9 @@ pub struct MappedEvent {
     pub outcome: Outcome,
     /// The event's `messageId`, when the event was not mapped (reports name it).
     pub id: Option<String>,
+    /// The section that mapped the event has `test_mode: true` (or the whole file has):
+    /// deliver it with the destination's test flag (OpenAI: `validate_only`).
+    pub test_mode: bool,
 }
 
 /// Reading or compiling a mapping file failed.
@@ -89,19 +92,38 @@ impl Mapping {
         if self.reads.collects || self.reads.tree.reads_everything() {
             // Wildcards and JSONPath collect JSON values; map on a JSON tree throughout.
             let event = self.parse_event(json)?;
-            let outcome = self.program.run(&event, cx);
+            let (outcome, test_mode) = self.program.run_in_mode(&event, cx);
             let id = unmapped_id(&outcome, &event);
-            return Ok(MappedEvent { outcome, id });
+            return Ok(MappedEvent {
+                outcome,
+                id,
+                test_mode,
+            });
         }
         let event = parse_borrowed(json, &self.reads.tree)?;
-        let outcome = self.program.run(&event, cx);
+        let (outcome, test_mode) = self.program.run_in_mode(&event, cx);
         let id = unmapped_id(&outcome, &event);
-        Ok(MappedEvent { outcome, id })
+        Ok(MappedEvent {
+            outcome,
+            id,
+            test_mode,
+        })
     }
 
     /// Maps one event.
     pub fn map(&self, event: &Value, cx: &EventContext) -> Outcome {
         self.program.run(event, cx)
+    }
+
+    /// Maps one event, as [`Mapping::map_json`] does for JSON text.
+    pub fn map_value(&self, event: &Value, cx: &EventContext) -> MappedEvent {
+        let (outcome, test_mode) = self.program.run_in_mode(event, cx);
+        let id = unmapped_id(&outcome, event);
+        MappedEvent {
+            outcome,
+            id,
+            test_mode,
+        }
     }
 
     /// How the mapping treats `event`, key by key: where each value came from, or why a

@@ -45,6 +45,8 @@ pub(crate) struct EventPlan {
     pub filters: Vec<Filter>,
     pub keys: Vec<KeyRule>,
     pub shape: OutputShape,
+    /// `test_mode: true` on the section or the whole file.
+    pub test_mode: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -94,11 +94,25 @@ impl fmt::Display for KeyError {
 
 impl Program {
     pub(crate) fn run<T: EventTree>(&self, event: &T, cx: &EventContext) -> Outcome {
+        self.run_in_mode(event, cx).0
+    }
+
+    /// [`Program::run`], and whether the section that mapped the event is in test mode.
+    pub(crate) fn run_in_mode<T: EventTree>(
+        &self,
+        event: &T,
+        cx: &EventContext,
+    ) -> (Outcome, bool) {
         set_clock(cx.now_ms);
         let plan = match self.select_plan(event) {
             Ok((plan, _)) => plan,
-            Err(reason) => return Outcome::Skipped { reason },
+            Err(reason) => return (Outcome::Skipped { reason }, false),
         };
+        let outcome = self.run_plan(plan, event);
+        (outcome, plan.test_mode)
+    }
+
+    fn run_plan<T: EventTree>(&self, plan: &EventPlan, event: &T) -> Outcome {
         for filter in self.filters.iter().chain(&plan.filters) {
             match self.filter_matches(filter, event) {
                 Ok(true) => {

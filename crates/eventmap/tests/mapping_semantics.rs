@@ -614,3 +614,39 @@ fn explain_traces_every_key() {
     assert_eq!(skipped.section, None);
     assert!(matches!(skipped.outcome, Outcome::Skipped { .. }));
 }
+
+#[test]
+fn test_mode_marks_the_events_of_a_section_or_of_the_whole_file() {
+    let yaml = "events:\n  order:\n    match: { event: Order Completed }\n    test_mode: true\n    keys: { id: { from: messageId } }\n  lead:\n    match: { event: Lead }\n    keys: { id: { from: messageId } }\ndefault:\n  test_mode: true\n  keys: { id: { from: messageId } }\n";
+    let m = compile(yaml);
+    let mode = |m: &Mapping, name: &str| {
+        let e = json!({"type": "track", "event": name, "messageId": "m"});
+        let by_value = m.map_value(&e, &NOW);
+        let by_text = m.map_json(&e.to_string(), &NOW).unwrap();
+        assert_eq!(by_value, by_text);
+        assert!(matches!(by_value.outcome, Outcome::Mapped(_)));
+        by_value.test_mode
+    };
+    assert!(mode(&m, "Order Completed"));
+    assert!(!mode(&m, "Lead"));
+    assert!(mode(&m, "Something Else"), "the default section's flag");
+    let all = compile(&format!(
+        "test_mode: true\n{}",
+        yaml.replace("    test_mode: true\n", "")
+    ));
+    assert!(mode(&all, "Lead"));
+}
+
+#[test]
+fn test_mode_must_be_a_boolean() {
+    let err = Mapping::compile(
+        "events:\n  a:\n    test_mode: yes please\n    keys: { id: { from: messageId } }\n",
+        "t.yaml",
+        &CompileOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.diagnostics[0].to_string(),
+        "t.yaml:3:16: `test_mode` must be true or false, found a string"
+    );
+}

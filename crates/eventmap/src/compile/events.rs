@@ -8,10 +8,10 @@ use crate::output::OutputShape;
 use crate::program::{EventPlan, Fallback, Filter, KeyRule};
 use crate::yaml::Node;
 
-const EVENT_FIELDS: &[&str] = &["match", "keys", "filters", "description"];
+const EVENT_FIELDS: &[&str] = &["match", "keys", "filters", "description", "test_mode"];
 const MATCH_FIELDS: &[&str] = &["event", "type"];
 const FILTER_FIELDS: &[&str] = &["skip_if", "inputs", "reason"];
-const DEFAULT_FIELDS: &[&str] = &["skip", "keys", "filters"];
+const DEFAULT_FIELDS: &[&str] = &["skip", "keys", "filters", "test_mode"];
 /// Segment's call types.
 const CALL_TYPES: &[&str] = &["track", "page", "screen", "identify", "group", "alias"];
 
@@ -25,6 +25,7 @@ pub(super) struct Section {
     types: Vec<Named>,
     filters: Vec<Filter>,
     keys: Vec<KeyRule>,
+    test_mode: bool,
 }
 
 pub(super) enum DefaultSection {
@@ -32,6 +33,7 @@ pub(super) enum DefaultSection {
     Map {
         filters: Vec<Filter>,
         keys: Vec<KeyRule>,
+        test_mode: bool,
     },
 }
 
@@ -142,6 +144,7 @@ pub(super) fn sections(cx: &mut Cx<'_>, node: &Node) -> Vec<Section> {
             types,
             filters,
             keys,
+            test_mode: test_mode(cx, &fields),
         });
     }
     out
@@ -201,6 +204,7 @@ pub(super) fn default_section(cx: &mut Cx<'_>, node: &Node) -> Option<DefaultSec
             Some(DefaultSection::Map {
                 filters,
                 keys: cx.key_rules(keys),
+                test_mode: test_mode(cx, &fields),
             })
         }
         _ => {
@@ -219,6 +223,7 @@ pub(super) fn plans(
     global: &[KeyRule],
     sections: Vec<Section>,
     default: Option<Option<DefaultSection>>,
+    all_test_mode: bool,
 ) -> Tables {
     let mut tables = Tables {
         plans: Vec::new(),
@@ -267,23 +272,38 @@ pub(super) fn plans(
             name: section.name,
             filters: section.filters,
             keys,
+            test_mode: all_test_mode || section.test_mode,
         });
     }
     tables.fallback = match default.flatten() {
         None => Fallback::Unmatched,
         Some(DefaultSection::Skip(reason)) => Fallback::Skip(reason),
-        Some(DefaultSection::Map { filters, keys }) => {
+        Some(DefaultSection::Map {
+            filters,
+            keys,
+            test_mode,
+        }) => {
             let keys = merge(cx, global, keys);
             tables.plans.push(EventPlan {
                 shape: OutputShape::of(&keys),
                 name: "default".into(),
                 filters,
                 keys,
+                test_mode: all_test_mode || test_mode,
             });
             Fallback::Plan(tables.plans.len() - 1)
         }
     };
     tables
+}
+
+/// `test_mode: true`: the section's events are sent with `validate_only` (checked by the
+/// destination, not recorded), like the seed's per-rule test mode.
+pub(super) fn test_mode(cx: &mut Cx<'_>, fields: &super::Fields<'_>) -> bool {
+    fields
+        .get("test_mode")
+        .and_then(|n| cx.bool(n, "`test_mode`"))
+        .unwrap_or(false)
 }
 
 /// Global keys first, each replaced by the event's key of the same name if there is one.

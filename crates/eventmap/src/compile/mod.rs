@@ -69,6 +69,7 @@ const TOP_LEVEL: &[&str] = &[
     "global",
     "events",
     "default",
+    "test_mode",
 ];
 
 pub(crate) fn compile(
@@ -134,7 +135,8 @@ pub(crate) fn compile(
             "the mapping has no `events` and no `default`: no event would be mapped",
         );
     }
-    let tables = events::plans(&mut cx, &global, sections, default);
+    let all_test_mode = events::test_mode(&mut cx, &top);
+    let tables = events::plans(&mut cx, &global, sections, default, all_test_mode);
 
     if cx.diags.has_errors() {
         return Err(cx.diags.into_error());

@@ -54,15 +54,14 @@ impl Run {
             })
             .collect()
     }
-    /// The `summary` object of the last stderr line.
+    /// The `summary` object of the last stderr line that has one.
     pub fn summary(&self) -> serde_json::Value {
-        let last = self
-            .stderr
+        self.stderr
             .lines()
-            .last()
-            .expect("stderr has a summary line");
-        let v: serde_json::Value = serde_json::from_str(last).expect("summary is JSON");
-        v["summary"].clone()
+            .rev()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|v| v.get("summary").cloned())
+            .unwrap_or_else(|| panic!("no summary line on stderr:\n{}", self.stderr))
     }
 }
 
@@ -108,6 +107,10 @@ impl Scratch {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch dir");
         Self(dir)
+    }
+    /// The path of `name` inside the scratch directory (not created).
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
     }
     pub fn write(&self, name: &str, text: &str) -> String {
         let path = self.0.join(name);

@@ -1,12 +1,18 @@
-//! `eventmap`: check mapping files and map newline-delimited events.
+//! `eventmap`: check mapping files, map newline-delimited events, deliver them.
 
 mod check;
+mod connect;
+mod connection;
+mod console;
+mod dead_letters;
 mod explain;
 mod input;
 mod map;
 mod options;
+mod process;
 mod progress;
 mod report;
+mod send;
 mod test_cmd;
 
 use std::process::ExitCode;
@@ -30,6 +36,11 @@ enum Command {
     Check(check::Args),
     /// Map newline-delimited JSON events through a mapping.
     Map(map::Args),
+    /// Map, validate and deliver events to the OpenAI Conversions API, with batching,
+    /// retries and a dead-letter file; ends with a summary of what became of every event.
+    Send(send::Args),
+    /// Check the OpenAI credentials with one test (validate_only) request.
+    Connect(connect::Args),
     /// Run mapping fixtures (input events with their expected outputs); ends with
     /// "N passed, N failed".
     Test(test_cmd::Args),
@@ -44,6 +55,11 @@ pub(crate) mod exit {
     pub const ERROR: u8 = 1;
     /// `map --fail-on-error` and some events failed or were malformed.
     pub const EVENTS_FAILED: u8 = 3;
+    /// `send`, `connect`: the credentials are missing or were refused, or the endpoint
+    /// refuses requests; delivery stopped.
+    pub const CREDENTIALS: u8 = 4;
+    /// `connect`: no answer from the API (network, timeout, server error).
+    pub const UNREACHABLE: u8 = 5;
 }
 
 fn main() -> ExitCode {
@@ -51,6 +67,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Map(args) => map::run(&args),
+        Command::Send(args) => send::run(&args),
+        Command::Connect(args) => connect::run(&args),
         Command::Test(args) => test_cmd::run(&args),
         Command::Transforms => {
             for t in eventmap::Registry::with_builtins().iter() {

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use eventmap::{EventContext, LoadError, MappedEvent, Mapping, Outcome};
+use eventmap::{EventContext, Outcome};
 
 use crate::exit;
 use crate::input::Source;
-use crate::options::{compile_options, parse_now};
+use crate::options::{compile_options, load_mapping, parse_now};
+use crate::process::{Line, Processed, Processor};
 use crate::progress::Progress;
 use crate::report::{self, Counts, Origin};
 
@@ -38,20 +39,8 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let options = compile_options(&args.params)?;
-    let mapping = match Mapping::from_file(&args.mapping, &options) {
-        Ok(m) => m,
-        Err(LoadError::Compile(err)) => {
-            for d in &err.diagnostics {
-                eprintln!("{d}");
-            }
-            eprintln!(
-                "{}: {} error(s)",
-                args.mapping.display(),
-                err.diagnostics.len()
-            );
-            return Ok(exit::ERROR);
-        }
-        Err(err) => return Err(err.into()),
+    let Some(mapping) = load_mapping(&args.mapping, &options)? else {
+        return Ok(exit::ERROR);
     };
     let validator = eventmap_cli::destinations::validator_for(&mapping)?;
     let fixed_now = args.now.as_deref().map(parse_now).transpose()?;
@@ -68,6 +57,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         vec!["-".into()]
     } else {
         args.inputs.clone()
+    };
+    let processor = Processor {
+        mapping: &mapping,
+        validator: validator.as_deref(),
+        replay: false,
     };
     let (mut line, mut bytes) = (String::new(), Vec::new());
     for name in &inputs {
@@ -108,61 +102,41 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
                 }
                 continue;
             }
-            let mapped = mapping.map_json(&line, &cx);
-            let needs_report = !matches!(&mapped, Ok(m) if matches!(m.outcome, Outcome::Mapped(_)));
-            if needs_report {
+            let Line { processed, id, .. } = processor.line(&line, &cx);
+            if !matches!(processed, Processed::Mapped { .. }) {
                 progress.clear();
             }
-            match mapped {
-                Ok(MappedEvent { outcome, id, .. }) => {
-                    let origin = Origin {
-                        input: name,
-                        line: line_no,
-                        id: id.as_deref(),
-                    };
-                    match outcome {
-                        Outcome::Mapped(value) => {
-                            let violations = validator
-                                .as_ref()
-                                .map(|v| v.validate(&value, cx.now_ms))
-                                .unwrap_or_default();
-                            if violations.is_empty() {
-                                counts.mapped += 1;
-                                serde_json::to_writer(&mut out, &value)?;
-                                out.write_all(b"\n")?;
-                            } else {
-                                counts.invalid += 1;
-                                progress.clear();
-                                let origin = Origin {
-                                    id: value.get("id").and_then(|v| v.as_str()),
-                                    ..origin
-                                };
-                                report::invalid(&mut err, &origin, &violations)?;
-                                err.flush()?;
-                            }
-                        }
-                        Outcome::Skipped { reason } => {
-                            counts.skipped += 1;
-                            report::skipped(&mut err, &origin, &reason)?;
-                        }
-                        Outcome::Failed(errors) => {
-                            counts.failed += 1;
-                            report::failed(&mut err, &origin, &errors)?;
-                        }
-                    }
+            let origin = Origin {
+                input: name,
+                line: line_no,
+                id: id.as_deref(),
+            };
+            match processed {
+                Processed::Mapped { event, .. } => {
+                    counts.mapped += 1;
+                    serde_json::to_writer(&mut out, &event)?;
+                    out.write_all(b"\n")?;
                 }
-                Err(parse_error) => {
+                Processed::Invalid { violations, .. } => {
+                    counts.invalid += 1;
+                    report::invalid(&mut err, &origin, &violations)?;
+                    err.flush()?;
+                }
+                Processed::Skipped { reason } => {
+                    counts.skipped += 1;
+                    report::skipped(&mut err, &origin, &reason)?;
+                    err.flush()?;
+                }
+                Processed::Failed { errors, .. } => {
+                    counts.failed += 1;
+                    report::failed(&mut err, &origin, &errors)?;
+                    err.flush()?;
+                }
+                Processed::Malformed { message, .. } => {
                     counts.malformed += 1;
-                    let origin = Origin {
-                        input: name,
-                        line: line_no,
-                        id: None,
-                    };
-                    report::malformed(&mut err, &origin, &format!("invalid JSON: {parse_error}"))?;
+                    report::malformed(&mut err, &origin, &message)?;
+                    err.flush()?;
                 }
-            }
-            if needs_report {
-                err.flush()?;
             }
             progress.tick(counts.read, counts.mapped);
         }

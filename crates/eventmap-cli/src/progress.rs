@@ -23,7 +23,15 @@ impl Progress {
 
     /// Called per event; redraws at most a few times a second.
     pub fn tick(&mut self, read: u64, mapped: u64) {
-        if !self.enabled || read % 256 != 0 {
+        self.update(read, |rate| {
+            format!("{read} events read, {mapped} mapped ({rate:.0}/s)")
+        });
+    }
+
+    /// Redraws with `text(events per second)`, at most a few times a second; `count` is
+    /// the number of events so far.
+    pub fn update(&mut self, count: u64, text: impl FnOnce(f64) -> String) {
+        if !self.enabled || count % 256 != 0 {
             return;
         }
         let now = Instant::now();
@@ -31,8 +39,8 @@ impl Progress {
             return;
         }
         self.last = now;
-        let rate = read as f64 / now.duration_since(self.started).as_secs_f64().max(1e-9);
-        eprint!("\r\x1b[K{read} events read, {mapped} mapped ({rate:.0}/s)");
+        let rate = count as f64 / now.duration_since(self.started).as_secs_f64().max(1e-9);
+        eprint!("\r\x1b[K{}", text(rate));
         let _ = std::io::stderr().flush();
         self.shown = true;
     }

@@ -1,0 +1,157 @@
+//! One input line through the mapping and the destination's validator: what `map` and
+//! `send` both do before they part ways.
+
+use eventmap::delivery::{DeadLetter, DeadPayload};
+use eventmap::{EventContext, KeyError, MappedEvent, Mapping, Outcome, Validator, Violation};
+use serde_json::Value;
+
+/// What became of one line.
+pub(crate) enum Processed {
+    /// Mapped and valid.
+    Mapped {
+        event: Value,
+        test_mode: bool,
+    },
+    Skipped {
+        reason: String,
+    },
+    Failed {
+        errors: Vec<KeyError>,
+        /// The input event, for a dead letter that can be replayed.
+        source: Option<Value>,
+    },
+    /// Mapped, but the destination's rules reject it.
+    Invalid {
+        event: Value,
+        violations: Vec<Violation>,
+    },
+    Malformed {
+        message: String,
+        line: String,
+    },
+}
+
+/// A processed line and the id reports name it by.
+pub(crate) struct Line {
+    pub processed: Processed,
+    pub id: Option<String>,
+    /// The line was a dead letter being replayed.
+    pub replayed: bool,
+}
+
+pub(crate) struct Processor<'a> {
+    pub mapping: &'a Mapping,
+    pub validator: Option<&'a dyn Validator>,
+    /// Lines that are dead-letter records are replayed rather than mapped as events.
+    pub replay: bool,
+}
+
+impl Processor<'_> {
+    pub fn line(&self, text: &str, cx: &EventContext) -> Line {
+        if self.replay && looks_like_dead_letter(text) {
+            if let Some(line) = self.replayed(text, cx) {
+                return line;
+            }
+        }
+        match self.mapping.map_json(text, cx) {
+            Ok(mapped) => self.finish(mapped, cx, false, || serde_json::from_str(text).ok()),
+            Err(e) => Line {
+                processed: Processed::Malformed {
+                    message: format!("invalid JSON: {e}"),
+                    line: text.to_string(),
+                },
+                id: None,
+                replayed: false,
+            },
+        }
+    }
+
+    /// A dead letter: a mapped event is validated again and sent as it is (after the fix a
+    /// person made); a source event is mapped again; a malformed line is parsed again.
+    fn replayed(&self, text: &str, cx: &EventContext) -> Option<Line> {
+        let value: Value = serde_json::from_str(text).ok()?;
+        let letter = match DeadLetter::from_json(&value)? {
+            Ok(letter) => letter,
+            Err(e) => {
+                return Some(Line {
+                    processed: Processed::Malformed {
+                        message: e.to_string(),
+                        line: text.to_string(),
+                    },
+                    id: None,
+                    replayed: true,
+                })
+            }
+        };
+        Some(match letter.payload {
+            DeadPayload::Mapped(event) => {
+                let mapped = MappedEvent {
+                    outcome: Outcome::Mapped(event),
+                    id: letter.id,
+                    test_mode: false,
+                };
+                self.finish(mapped, cx, true, || None)
+            }
+            DeadPayload::Source(source) => {
+                let mapped = self.mapping.map_value(&source, cx);
+                self.finish(mapped, cx, true, || Some(source))
+            }
+            DeadPayload::Line(line) => {
+                let mut again = self.line(&line, cx);
+                again.replayed = true;
+                again
+            }
+        })
+    }
+
+    /// `source` gives the input event when the mapping failed (so it can be replayed).
+    fn finish(
+        &self,
+        mapped: MappedEvent,
+        cx: &EventContext,
+        replayed: bool,
+        source: impl FnOnce() -> Option<Value>,
+    ) -> Line {
+        let MappedEvent {
+            outcome,
+            id,
+            test_mode,
+        } = mapped;
+        let processed = match outcome {
+            Outcome::Mapped(event) => {
+                let violations = self
+                    .validator
+                    .map(|v| v.validate(&event, cx.now_ms))
+                    .unwrap_or_default();
+                if violations.is_empty() {
+                    Processed::Mapped { event, test_mode }
+                } else {
+                    Processed::Invalid { event, violations }
+                }
+            }
+            Outcome::Skipped { reason } => Processed::Skipped { reason },
+            Outcome::Failed(errors) => Processed::Failed {
+                errors,
+                source: source(),
+            },
+        };
+        let id = match &processed {
+            Processed::Mapped { event, .. } | Processed::Invalid { event, .. } => event
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or(id),
+            _ => id,
+        };
+        Line {
+            processed,
+            id,
+            replayed,
+        }
+    }
+}
+
+/// A cheap test before parsing a line twice: only dead letters have this key.
+fn looks_like_dead_letter(text: &str) -> bool {
+    text.contains("\"dead_letter\"")
+}

@@ -1,0 +1,550 @@
+//! End-to-end: `eventmap send` and `eventmap connect` against the mock Conversions API on
+//! 127.0.0.1, for each fault pattern and for random mixes over thousands of events.
+
+use std::collections::{BTreeMap, HashSet};
+
+use eventmap::delivery::Clock;
+use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig, Record};
+use eventmap_openai::MAX_AGE_MS;
+use eventmap_tests::{eventmap_env, Run, Scratch};
+use serde_json::{json, Value};
+
+const MAPPING: &str = "mappings/openai.yaml";
+const EXAMPLES: &str = "mappings/examples/segment-events.ndjson";
+const NOW: &str = "2026-11-21T12:00:00Z";
+const NOW_MS: i64 = 1_795_262_400_000;
+const KEY: &str = "sk-conv-e2e-secret-7f3a";
+const PIXEL: &str = "px_e2e";
+
+/// A mock whose clock reads NOW, like the client's with `--now NOW`.
+fn mock(configure: impl FnOnce(&mut MockConfig)) -> MockCapi {
+    let mut config = MockConfig::new(KEY, PIXEL);
+    config.clock = Clock::starting_at(NOW_MS);
+    configure(&mut config);
+    MockCapi::start(config).expect("mock starts")
+}
+
+/// `eventmap send` against `mock`, with fast retries and the dead letters in `dir`.
+fn send(mock: &MockCapi, dir: &Scratch, key: &str, extra: &[&str], inputs: &[&str]) -> Run {
+    let endpoint = mock.endpoint();
+    let dead = dir.path("dead.ndjson");
+    let mut args = vec![
+        "send",
+        "--mapping",
+        MAPPING,
+        "--now",
+        NOW,
+        "--endpoint",
+        &endpoint,
+        "--dead-letter",
+        &dead,
+        "--retry-delay",
+        "5ms",
+        "--read-timeout",
+        "300ms",
+        "--linger",
+        "20ms",
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(inputs);
+    eventmap_env(
+        &args,
+        "",
+        &[("OPENAI_CAPI_KEY", key), ("OPENAI_PIXEL_ID", PIXEL)],
+    )
+}
+
+fn dead_letters(dir: &Scratch) -> Vec<Value> {
+    std::fs::read_to_string(dir.path("dead.ndjson"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("dead letters are JSON lines"))
+        .collect()
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// delivered + dead-lettered + skipped = read, and the file holds every dead letter.
+fn assert_accounted(run: &Run, dir: &Scratch) -> Value {
+    let s = run.summary();
+    assert_eq!(
+        n(&s["delivered"]) + n(&s["dead_lettered"]) + n(&s["skipped"]),
+        n(&s["read"]),
+        "{s}"
+    );
+    let by_reason: u64 = s["dead_lettered_by_reason"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(n)
+        .sum();
+    assert_eq!(by_reason, n(&s["dead_lettered"]));
+    assert_eq!(dead_letters(dir).len() as u64, n(&s["dead_lettered"]));
+    s
+}
+
+/// What must never appear in logs: the key, raw emails, raw phone numbers.
+fn assert_no_secrets(text: &str, raw: &[String]) {
+    assert!(!text.contains(KEY), "the key leaked");
+    for value in raw {
+        assert!(
+            !text.to_lowercase().contains(&value.to_lowercase()),
+            "{value} leaked"
+        );
+    }
+}
+
+fn assert_delivered_once(record: &Record, ids: &[String]) {
+    for id in ids {
+        match record.delivered.get(id) {
+            Some(1) => {}
+            Some(_) if record.unanswered.contains(id) => {}
+            other => panic!("{id} delivered {other:?} times"),
+        }
+    }
+}
+
+/// The ids `eventmap map` gives the example's valid events (an independent reference).
+fn example_ids() -> Vec<String> {
+    let run = eventmap_env(
+        &["map", "--mapping", MAPPING, "--now", NOW, EXAMPLES],
+        "",
+        &[],
+    );
+    run.stdout_json()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_example_is_delivered_and_every_event_accounted_for() {
+    let mock = mock(|_| {});
+    let dir = Scratch::new("send-example");
+    let run = send(&mock, &dir, KEY, &[], &[EXAMPLES]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = assert_accounted(&run, &dir);
+    assert_eq!(n(&s["read"]), 10);
+    assert_eq!(n(&s["delivered"]), 6);
+    assert_eq!(n(&s["skipped"]), 2);
+    assert_eq!(
+        s["dead_lettered_by_reason"],
+        json!({"invalid": 1, "mapping_failed": 1})
+    );
+    let ids = example_ids();
+    assert_eq!(ids.len(), 6);
+    let record = mock.record();
+    assert_delivered_once(&record, &ids);
+    assert_eq!(record.delivered.len(), 6);
+    let letters = dead_letters(&dir);
+    let failed = letters
+        .iter()
+        .find(|l| l["dead_letter"]["reason"] == "mapping_failed")
+        .unwrap();
+    assert_eq!(failed["id"], "msg-order-bad-009");
+    assert_eq!(
+        failed["source"]["messageId"], "msg-order-bad-009",
+        "the input, to fix and replay"
+    );
+    let invalid = letters
+        .iter()
+        .find(|l| l["dead_letter"]["reason"] == "invalid")
+        .unwrap();
+    assert_eq!(
+        invalid["event"]["type"], "contents_viewed",
+        "the mapped event"
+    );
+    assert!(invalid["dead_letter"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("timestamp_ms"));
+}
+
+#[test]
+fn validate_only_is_checked_by_the_api_but_not_recorded() {
+    let mock = mock(|_| {});
+    let dir = Scratch::new("send-validate-only");
+    let run = send(&mock, &dir, KEY, &["--validate-only"], &[EXAMPLES]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = assert_accounted(&run, &dir);
+    assert_eq!(s["validate_only"], true);
+    let record = mock.record();
+    assert!(record.delivered.is_empty());
+    assert_eq!(record.validated.len(), 6);
+    assert!(record.requests.iter().all(|r| r.validate_only));
+}
+
+#[test]
+fn test_mode_on_a_mapping_section_sends_only_that_sections_events_as_validate_only() {
+    let dir = Scratch::new("send-test-mode");
+    let yaml = std::fs::read_to_string(eventmap_tests::repo().join(MAPPING)).unwrap();
+    let marked = yaml.replacen(
+        "  order_created:\n",
+        "  order_created:\n    test_mode: true\n",
+        1,
+    );
+    assert_ne!(marked, yaml);
+    let mapping = dir.write("openai.yaml", &marked);
+    let mock = mock(|_| {});
+    let endpoint = mock.endpoint();
+    let dead = dir.path("dead.ndjson");
+    let run = eventmap_env(
+        &[
+            "send",
+            "--mapping",
+            &mapping,
+            "--now",
+            NOW,
+            "--endpoint",
+            &endpoint,
+            "--dead-letter",
+            &dead,
+            "--linger",
+            "20ms",
+            EXAMPLES,
+        ],
+        "",
+        &[("OPENAI_CAPI_KEY", KEY), ("OPENAI_PIXEL_ID", PIXEL)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let record = mock.record();
+    let validated: HashSet<&str> = record.validated.keys().map(String::as_str).collect();
+    assert_eq!(
+        validated,
+        HashSet::from(["msg-order-005", "msg-order-jpy-006"])
+    );
+    assert_eq!(record.delivered.len(), 4);
+}
+
+#[test]
+fn refused_credentials_stop_delivery_with_every_event_dead_lettered_as_auth() {
+    let mock = mock(|_| {});
+    let dir = Scratch::new("send-auth");
+    let run = send(
+        &mock,
+        &dir,
+        "sk-conv-wrong-key",
+        &["--concurrency", "1"],
+        &[EXAMPLES],
+    );
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("OPENAI_CAPI_KEY"), "{}", run.stderr);
+    assert!(!run.stderr.contains("sk-conv-wrong-key"));
+    let s = assert_accounted(&run, &dir);
+    assert_eq!(n(&s["dead_lettered_by_reason"]["auth"]), 6);
+    assert_eq!(n(&s["delivered"]), 0);
+    assert_eq!(mock.record().requests.len(), 1);
+}
+
+#[test]
+fn missing_credentials_are_named_before_anything_is_read() {
+    let dir = Scratch::new("send-no-key");
+    let dead = dir.path("dead.ndjson");
+    let run = eventmap_env(
+        &[
+            "send",
+            "--mapping",
+            MAPPING,
+            "--dead-letter",
+            &dead,
+            EXAMPLES,
+        ],
+        "",
+        &[("OPENAI_CAPI_KEY", ""), ("OPENAI_PIXEL_ID", PIXEL)],
+    );
+    assert_eq!(run.code, 4);
+    assert!(
+        run.stderr
+            .contains("no conversions API key: set OPENAI_CAPI_KEY"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn server_faults_are_retried_until_delivered() {
+    let mock = mock(|c| {
+        c.faults = FaultPlan::Script(vec![
+            Some(Fault::Status(500)),
+            Some(Fault::RateLimited {
+                retry_after_secs: 1,
+            }),
+            Some(Fault::Drop { recorded: false }),
+            Some(Fault::Slow {
+                delay: std::time::Duration::from_secs(1),
+                recorded: false,
+            }),
+        ]);
+    });
+    let dir = Scratch::new("send-faults");
+    let run = send(&mock, &dir, KEY, &["--concurrency", "1"], &[EXAMPLES]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = assert_accounted(&run, &dir);
+    assert_eq!(n(&s["delivered"]), 6);
+    assert_eq!(n(&s["retries"]), 4);
+    let retries: Vec<Value> = run
+        .stderr_json()
+        .into_iter()
+        .filter(|l| l["status"] == "retrying")
+        .collect();
+    assert_eq!(retries.len(), 4);
+    assert_eq!(retries[1]["http_status"], 429);
+    assert!(
+        n(&retries[1]["delay_ms"]) >= 1000,
+        "Retry-After: 1 honoured"
+    );
+    assert_delivered_once(&mock.record(), &example_ids());
+}
+
+#[test]
+fn an_event_that_ages_out_during_retries_is_dead_lettered_as_expired() {
+    let mock = mock(|c| {
+        c.faults = FaultPlan::Script(vec![Some(Fault::RateLimited {
+            retry_after_secs: 2,
+        })]);
+    });
+    let dir = Scratch::new("send-expired");
+    // Inside the window by one second when read; outside it after the 2 s Retry-After.
+    let ts = NOW_MS - MAX_AGE_MS + 1000;
+    let event = json!({"type": "track", "event": "Lead Created", "messageId": "lead-old",
+        "timestamp": ts, "context": {"page": {"url": "https://shop.example/contact"}}});
+    let input = dir.write("old.ndjson", &format!("{event}\n"));
+    let run = send(&mock, &dir, KEY, &[], &[&input, EXAMPLES]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = assert_accounted(&run, &dir);
+    assert_eq!(n(&s["dead_lettered_by_reason"]["expired"]), 1, "{s}");
+    assert_eq!(n(&s["delivered"]), 6);
+    let statuses: Vec<Option<u16>> = mock.record().requests.iter().map(|r| r.status).collect();
+    assert!(
+        !statuses.contains(&Some(422)),
+        "no batch failed on the stale event: {statuses:?}"
+    );
+}
+
+/// Segment events of every kind, with the ids of those that must be delivered.
+struct Mix {
+    lines: String,
+    good: Vec<String>,
+    expected_dead: BTreeMap<&'static str, u64>,
+    skipped: u64,
+    raw_personal: Vec<String>,
+}
+
+fn mix(count: usize) -> Mix {
+    let mut mix = Mix {
+        lines: String::new(),
+        good: Vec::new(),
+        expected_dead: BTreeMap::new(),
+        skipped: 0,
+        raw_personal: Vec::new(),
+    };
+    for i in 0..count {
+        let email = format!("Buyer.{i}@Example.com");
+        let phone = format!("+1 555 01{i:05}");
+        if i % 97 == 0 {
+            mix.raw_personal.push(email.clone());
+            mix.raw_personal.push(phone.clone());
+        }
+        let id = match i % 100 {
+            4 => format!("mix-{i}-unnamed"),
+            k if k % 20 == 3 => format!("mix-{i}-named"),
+            _ => format!("mix-{i}"),
+        };
+        let price = if i % 20 == 1 {
+            json!("twelve")
+        } else {
+            json!(10 + i % 50)
+        };
+        let timestamp = if i % 20 == 2 {
+            NOW_MS - 20 * 86_400_000
+        } else {
+            NOW_MS - 60_000
+        };
+        let event = if i % 20 == 0 {
+            json!({"type": "identify", "messageId": id, "traits": {"email": email}})
+        } else {
+            json!({"type": "track", "event": "Order Completed", "messageId": id,
+                "timestamp": timestamp,
+                "properties": {"order_id": format!("o-{i}"), "currency": "USD",
+                    "products": [{"product_id": "p-1", "price": price, "quantity": 1}]},
+                "context": {"page": {"url": "https://shop.example/checkout"},
+                    "ip": "203.0.113.9", "userAgent": "Mozilla/5.0",
+                    "traits": {"email": email, "phone": phone}}})
+        };
+        let text = if i % 100 == 5 {
+            format!("{{\"messageId\": \"{id}\", \"email\": \"{email}\"")
+        } else {
+            event.to_string()
+        };
+        mix.lines.push_str(&text);
+        mix.lines.push('\n');
+        let reason = match (i % 100, i % 20) {
+            (5, _) => Some("malformed"),
+            (_, 0) => {
+                mix.skipped += 1;
+                None
+            }
+            (_, 1) => Some("mapping_failed"),
+            (_, 2) => Some("invalid"),
+            (4, _) | (_, 3) => Some("rejected"),
+            _ => {
+                mix.good.push(id.clone());
+                None
+            }
+        };
+        if let Some(reason) = reason {
+            *mix.expected_dead.entry(reason).or_default() += 1;
+        }
+    }
+    mix
+}
+
+#[test]
+fn random_fault_mixes_over_thousands_of_events_lose_nothing_and_leak_nothing() {
+    let events = mix(3000);
+    let dir = Scratch::new("send-mix");
+    let input = dir.write("mix.ndjson", &events.lines);
+    for seed in [21u64, 22] {
+        let _ = std::fs::remove_file(dir.path("dead.ndjson"));
+        let mock = mock(|c| {
+            c.faults = FaultPlan::Random {
+                seed,
+                weights: vec![
+                    (Fault::Status(500), 50),
+                    (Fault::Status(503), 30),
+                    (
+                        Fault::RateLimited {
+                            retry_after_secs: 0,
+                        },
+                        40,
+                    ),
+                    (Fault::Drop { recorded: false }, 20),
+                    (Fault::Drop { recorded: true }, 10),
+                    (
+                        Fault::Slow {
+                            delay: std::time::Duration::from_millis(600),
+                            recorded: true,
+                        },
+                        5,
+                    ),
+                ],
+            };
+            c.poison_named = Box::new(|id| id.ends_with("-named"));
+            c.poison_unnamed = Box::new(|id| id.ends_with("-unnamed"));
+        });
+        let run = send(
+            &mock,
+            &dir,
+            KEY,
+            &["--batch-size", "25", "--max-attempts", "40"],
+            &[&input],
+        );
+        assert_eq!(
+            run.code,
+            0,
+            "seed {seed}: {}",
+            run.stderr.lines().last().unwrap_or("")
+        );
+        let s = assert_accounted(&run, &dir);
+        assert_eq!(n(&s["read"]), 3000);
+        assert_eq!(n(&s["skipped"]), events.skipped);
+        assert_eq!(
+            n(&s["delivered"]),
+            events.good.len() as u64,
+            "seed {seed}: {s}"
+        );
+        let expected: Value = serde_json::to_value(&events.expected_dead).unwrap();
+        assert_eq!(s["dead_lettered_by_reason"], expected, "seed {seed}");
+        assert!(
+            n(&s["retries"]) > 0 && n(&s["splits"]) > 0 && n(&s["resent"]) > 0,
+            "{s}"
+        );
+        let record = mock.record();
+        assert_delivered_once(&record, &events.good);
+        let good: HashSet<&String> = events.good.iter().collect();
+        assert!(
+            record.delivered.keys().all(|id| good.contains(id)),
+            "only good events recorded"
+        );
+        assert_no_secrets(&run.stderr, &events.raw_personal);
+        assert_no_secrets(&run.stdout, &events.raw_personal);
+    }
+}
+
+#[test]
+fn a_dead_letter_file_replays() {
+    let dir = Scratch::new("send-replay");
+    let first = mock(|c| c.poison_named = Box::new(|id| id == "msg-order-005"));
+    let run = send(&first, &dir, KEY, &[], &[EXAMPLES]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = assert_accounted(&run, &dir);
+    assert_eq!(n(&s["dead_lettered_by_reason"]["rejected"]), 1);
+    let letters = dir.path("dead.ndjson");
+    let replay_input = dir.write("replay.ndjson", &std::fs::read_to_string(&letters).unwrap());
+    std::fs::remove_file(&letters).unwrap();
+
+    // The API now takes the event (say, after a fix); the mapping failure fails again.
+    let second = mock(|_| {});
+    let run = send(&second, &dir, KEY, &[], &[&replay_input]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = assert_accounted(&run, &dir);
+    assert_eq!(n(&s["replayed"]), 3);
+    assert_eq!(n(&s["delivered"]), 1);
+    assert_eq!(
+        second.record().delivered.keys().collect::<Vec<_>>(),
+        ["msg-order-005"]
+    );
+    assert_eq!(
+        s["dead_lettered_by_reason"],
+        json!({"invalid": 1, "mapping_failed": 1})
+    );
+}
+
+#[test]
+fn the_dead_letter_file_cannot_also_be_an_input() {
+    let mock = mock(|_| {});
+    let dir = Scratch::new("send-same-file");
+    let dead = dir.write("dead.ndjson", "");
+    let run = send(&mock, &dir, KEY, &[], &[&dead]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("is also an input"), "{}", run.stderr);
+}
+
+#[test]
+fn connect_says_whether_the_credentials_work() {
+    // The check sends an event stamped now: this mock keeps real time.
+    let mock = MockCapi::start(MockConfig::new(KEY, PIXEL)).unwrap();
+    let endpoint = mock.endpoint();
+    let connect = |key: &str, pixel: &str| {
+        eventmap_env(
+            &["connect", "--endpoint", &endpoint],
+            "",
+            &[("OPENAI_CAPI_KEY", key), ("OPENAI_PIXEL_ID", pixel)],
+        )
+    };
+    let ok = connect(KEY, PIXEL);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.starts_with("connected"), "{}", ok.stdout);
+    let bad_key = connect("sk-nope", PIXEL);
+    assert_eq!(bad_key.code, 4);
+    assert!(bad_key.stdout.contains("401"), "{}", bad_key.stdout);
+    assert!(!bad_key.stdout.contains("sk-nope") && !bad_key.stderr.contains("sk-nope"));
+    let bad_pixel = connect(KEY, "px_unknown");
+    assert_eq!(bad_pixel.code, 4);
+    assert!(
+        bad_pixel.stdout.contains("OPENAI_PIXEL_ID"),
+        "{}",
+        bad_pixel.stdout
+    );
+    assert!(mock.record().delivered.is_empty(), "checks record nothing");
+    drop(mock);
+    let down = connect(KEY, PIXEL);
+    assert_eq!(down.code, 5, "{}", down.stdout);
+    assert!(
+        down.stdout.starts_with("could not check"),
+        "{}",
+        down.stdout
+    );
+}

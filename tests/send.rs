@@ -548,3 +548,76 @@ fn connect_says_whether_the_credentials_work() {
         down.stdout
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_reading_delivers_what_was_read_and_says_where_to_resume() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let mock = mock(|_| {});
+    let dir = Scratch::new("send-interrupt");
+    let endpoint = mock.endpoint();
+    let dead = dir.path("dead.ndjson");
+    let mut child = Command::new(eventmap_tests::binary())
+        .args([
+            "send",
+            "--mapping",
+            MAPPING,
+            "--now",
+            NOW,
+            "--endpoint",
+            &endpoint,
+            "--dead-letter",
+            &dead,
+            "--linger",
+            "20ms",
+        ])
+        .current_dir(eventmap_tests::repo())
+        .env("OPENAI_CAPI_KEY", KEY)
+        .env("OPENAI_PIXEL_ID", PIXEL)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let examples = std::fs::read_to_string(eventmap_tests::repo().join(EXAMPLES)).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The first five example lines are events that map.
+    for line in examples.lines().take(5) {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let waited = Instant::now();
+    while mock.record().delivered.len() < 5 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "first events never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(300));
+    for line in examples.lines().skip(5) {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let summary: Value = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find_map(|v| v.get("summary").cloned())
+        .unwrap();
+    assert_eq!(summary["read"], 5);
+    assert_eq!(summary["delivered"], 5);
+    assert_eq!(summary["interrupted_at"], json!({"input": "-", "line": 6}));
+}

@@ -60,6 +60,9 @@ pub(crate) mod exit {
     pub const CREDENTIALS: u8 = 4;
     /// `connect`: no answer from the API (network, timeout, server error).
     pub const UNREACHABLE: u8 = 5;
+    /// `send` was interrupted (Ctrl-C): what was read is accounted for; the summary's
+    /// `interrupted_at` says where to resume.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 fn main() -> ExitCode {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -156,18 +156,28 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             Arc::clone(&observer) as Arc<dyn DeliveryObserver>,
         )
     });
+    let interrupted = Arc::new(AtomicBool::new(false));
+    runtime.spawn(watch_interrupts(
+        Arc::clone(&interrupted),
+        Arc::clone(&console),
+    ));
     let processor = Processor {
         mapping: &mapping,
         validator: validator.as_deref(),
         replay: true,
     };
     let mut counts = Counts::default();
+    let mut stopped_at = None;
     let (mut text, mut bytes) = (String::new(), Vec::new());
-    for name in &inputs {
+    'inputs: for name in &inputs {
         let mut source = Source::open(name)?;
         let mut line_no = 0u64;
         while source.next_line(&mut text, &mut bytes)? {
             line_no += 1;
+            if interrupted.load(Ordering::SeqCst) {
+                stopped_at = Some(json!({"input": name, "line": line_no}));
+                break 'inputs;
+            }
             if text.trim().is_empty() {
                 continue;
             }
@@ -181,7 +191,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
                 line: line_no,
                 id: line.id.as_deref(),
             };
-            let submitted = handle(&line, &origin, &mut counts, &observer, args.validate_only)?;
+            let submitted = handle(
+                &line,
+                &origin,
+                &mut counts,
+                &observer,
+                args.validate_only,
+                &clock,
+            )?;
             if let Some(event) = submitted {
                 if delivery.blocking_submit(event).is_err() {
                     bail!("the delivery pipeline stopped unexpectedly");
@@ -203,13 +220,21 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     letters
         .close()
         .with_context(|| format!("cannot write dead letters to {}", letters.path().display()))?;
-    let summary = summary(&counts, &report, args.validate_only, &letters, started);
+    let mut summary = summary(&counts, &report, args.validate_only, &letters, started);
+    if let Some(at) = &stopped_at {
+        // Where to resume: this line and those after it were not read.
+        summary["summary"]["interrupted_at"] = at.clone();
+    }
     eprintln!("{summary}");
     if let Some(fatal) = &report.fatal {
         eprintln!("eventmap: error: delivery stopped: {}", fatal.message);
         return Ok(exit::CREDENTIALS);
     }
-    Ok(exit::OK)
+    Ok(if stopped_at.is_some() {
+        exit::INTERRUPTED
+    } else {
+        exit::OK
+    })
 }
 
 /// Reports a line that will not be sent (and dead-letters it unless skipped); returns the
@@ -220,6 +245,7 @@ fn handle(
     counts: &mut Counts,
     observer: &Observer,
     validate_only: bool,
+    clock: &Clock,
 ) -> anyhow::Result<Option<OutgoingEvent>> {
     if line.replayed {
         counts.replayed += 1;
@@ -284,7 +310,7 @@ fn handle(
         code: None,
         message,
         attempts: 0,
-        at_ms: Clock::system().now_ms(),
+        at_ms: clock.now_ms(),
         payload,
     });
     Ok(None)
@@ -395,4 +421,19 @@ fn refuse_to_overwrite_an_input(dead_letter: &Path, inputs: &[String]) -> anyhow
         }
     }
     Ok(())
+}
+
+/// The first Ctrl-C stops reading: what was read is still delivered or dead-lettered and
+/// the summary says where to resume. A second one quits at once.
+async fn watch_interrupts(interrupted: Arc<AtomicBool>, console: Arc<Console>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    interrupted.store(true, Ordering::SeqCst);
+    let _ = console.write(
+        b"eventmap: interrupted: delivering the events already read (Ctrl-C again to quit now)\n",
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(i32::from(exit::INTERRUPTED));
+    }
 }

@@ -7,6 +7,45 @@
 //! bisecting a batch rejected without naming the culprit, a re-check of each event just
 //! before every attempt, a stop on credential errors, and a [`DeadLetter`] for every event
 //! that can never be delivered. Every submitted event ends delivered or dead-lettered.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use eventmap::delivery::*;
+//!
+//! /// A destination that refuses events whose id starts with "bad", naming them.
+//! struct Picky;
+//! impl Sink for Picky {
+//!     async fn send(&self, batch: &[OutgoingEvent], _test_mode: bool) -> BatchOutcome {
+//!         if !batch.iter().any(|e| e.id.starts_with("bad")) {
+//!             return BatchOutcome::Delivered;
+//!         }
+//!         BatchOutcome::PerEvent(batch.iter().map(|e| if e.id.starts_with("bad") {
+//!             EventStatus::DeadLetter(Rejection::new(DeadReason::Rejected, "bad id"))
+//!         } else {
+//!             EventStatus::ResendNow
+//!         }).collect())
+//!     }
+//! }
+//!
+//! struct Letters;
+//! impl DeliveryObserver for Letters {
+//!     fn dead_lettered(&self, letter: &DeadLetter) {
+//!         assert_eq!(letter.id.as_deref(), Some("bad-1"));
+//!     }
+//! }
+//!
+//! let runtime = tokio::runtime::Runtime::new().unwrap();
+//! let report = runtime.block_on(async {
+//!     let delivery = Delivery::start(Picky, DeliveryConfig::default(), Clock::system(), Arc::new(Letters));
+//!     for id in ["a", "bad-1", "b"] {
+//!         let event = serde_json::json!({"id": id});
+//!         delivery.submit(OutgoingEvent::new(id, event, false)).await.unwrap();
+//!     }
+//!     delivery.finish().await
+//! });
+//! assert_eq!(report.delivered, 2);
+//! assert_eq!(report.dead_lettered[&DeadReason::Rejected], 1);
+//! ```
 
 mod batcher;
 mod clock;

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use eventmap::delivery::Clock;
+use eventmap::transforms::query_param_of;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
@@ -222,12 +223,7 @@ async fn handle(
         ));
     }
     let authorization = header(&request, "authorization");
-    let pid = request.uri().query().and_then(|q| {
-        q.split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .find(|(k, _)| *k == "pid")
-            .map(|(_, v)| percent_decode(v))
-    });
+    let pid = query_param_of(&request.uri().to_string(), "pid");
     let Ok(body) = request.into_body().collect().await.map(|b| b.to_bytes()) else {
         return Err(DropConnection);
     };
@@ -348,41 +344,4 @@ fn answer(status: u16, body: &Value, retry_after: Option<u64>) -> Response<Full<
         headers.insert("retry-after", hyper::header::HeaderValue::from(seconds));
     }
     response
-}
-
-/// Decodes `%XX` and `+` in a query value.
-fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percent_decode;
-
-    #[test]
-    fn query_values_are_decoded() {
-        assert_eq!(percent_decode("px+1%26x"), "px 1&x");
-        assert_eq!(percent_decode("a%2"), "a%2");
-        assert_eq!(percent_decode("%41"), "A");
-    }
 }

@@ -2,6 +2,7 @@
 //! `shared/reference/openai-capi.md`).
 
 use eventmap::Validator;
+use eventmap_openai::delivery::valid_integration_source;
 use eventmap_openai::OpenAiValidator;
 use serde_json::{json, Value};
 
@@ -60,7 +61,7 @@ impl Rules<'_> {
             }
         };
         if let Some(source) = request.get("integration_source") {
-            if !source.as_str().is_some_and(integration_source_ok) {
+            if !source.as_str().is_some_and(valid_integration_source) {
                 return invalid_request(
                     "integration_source",
                     "invalid_integration_source",
@@ -142,11 +143,4 @@ fn invalid_request(param: &str, code: &str, message: &str) -> Verdict {
         json!({"error": {"message": message, "type": "invalid_request_error",
         "code": code, "errors": [{"message": message, "param": param, "code": code}]}}),
     )
-}
-
-fn integration_source_ok(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && s.len() <= 64
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }

@@ -462,3 +462,17 @@ async fn connect_gives_a_readable_verdict() {
         "{closed}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pixel_ids_travel_url_encoded() {
+    let odd = "px 1&pid=other";
+    let mock = MockCapi::start(MockConfig::new(KEY, odd)).unwrap();
+    let run = send(
+        &mock,
+        sink_config(&mock, KEY, odd),
+        delivery_config(),
+        orders(3, "e"),
+    )
+    .await;
+    assert_eq!(run.report.delivered, 3);
+}

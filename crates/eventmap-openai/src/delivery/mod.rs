@@ -10,6 +10,6 @@ pub use connect::{check_connection, ConnectionVerdict};
 pub use credentials::{ApiKey, Credentials, CredentialsError};
 pub use response::classify;
 pub use sink::{
-    OpenAiSink, OpenAiSinkConfig, SinkConfigError, Timeouts, DEFAULT_BATCH_EVENTS,
-    DEFAULT_ENDPOINT, MAX_BATCH_EVENTS,
+    valid_integration_source, OpenAiSink, OpenAiSinkConfig, SinkConfigError, Timeouts,
+    DEFAULT_BATCH_EVENTS, DEFAULT_ENDPOINT, MAX_BATCH_EVENTS,
 };

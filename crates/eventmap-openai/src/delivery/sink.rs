@@ -210,7 +210,8 @@ fn events_url(endpoint: &str, pixel_id: &str) -> Result<Url, SinkConfigError> {
     Ok(url)
 }
 
-fn valid_integration_source(source: &str) -> bool {
+/// `integration_source` as the API takes it: `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`.
+pub fn valid_integration_source(source: &str) -> bool {
     let mut chars = source.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && source.len() <= 64

@@ -68,7 +68,9 @@ pub(crate) fn query_param(value: &Value, args: &[Value]) -> Result<Option<Value>
     Ok(query_param_of(url, name).map(Value::String))
 }
 
-pub(crate) fn query_param_of(url: &str, name: &str) -> Option<String> {
+/// The first value of query parameter `name` in `url` (anything up to a `?` is skipped),
+/// percent-decoded, as plain text.
+pub fn query_param_of(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
     let query = query.split('#').next().unwrap_or(query);
     query.split('&').find_map(|pair| {

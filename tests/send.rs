@@ -346,6 +346,8 @@ fn mix(count: usize) -> Mix {
         if i % 97 == 0 {
             mix.raw_personal.push(email.clone());
             mix.raw_personal.push(phone.clone());
+            // Click ids must not be logged next to identities either.
+            mix.raw_personal.push(format!("oppref_{i}_x"));
         }
         let id = match i % 100 {
             4 => format!("mix-{i}-unnamed"),
@@ -371,6 +373,7 @@ fn mix(count: usize) -> Mix {
                     "products": [{"product_id": "p-1", "price": price, "quantity": 1}]},
                 "context": {"page": {"url": "https://shop.example/checkout"},
                     "ip": "203.0.113.9", "userAgent": "Mozilla/5.0",
+                    "providers": {"openAI": {"oppref": format!("oppref_{i}_x")}},
                     "traits": {"email": email, "phone": phone}}})
         };
         let text = if i % 100 == 5 {

@@ -144,3 +144,73 @@ fn invalid_request(param: &str, code: &str, message: &str) -> Verdict {
         "code": code, "errors": [{"message": message, "param": param, "code": code}]}}),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_795_262_400_000;
+
+    fn rules() -> Rules<'static> {
+        Rules {
+            api_key: "k",
+            pixel_id: "p",
+            now_ms: NOW,
+            poison_named: &|_| false,
+            poison_unnamed: &|_| false,
+        }
+    }
+
+    fn event(id: &str, ts: i64) -> Value {
+        json!({"id": id, "type": "page_viewed", "timestamp_ms": ts, "action_source": "web",
+               "source_url": "https://a.example/", "data": {"type": "contents"}})
+    }
+
+    fn judge(auth: &str, pid: Option<&str>, body: Value) -> (u16, Value) {
+        match rules().judge(Some(auth), pid, body.to_string().as_bytes()) {
+            Verdict::Accept { events, .. } => (200, json!(events.len())),
+            Verdict::Refuse { status, body } => (status, body),
+        }
+    }
+
+    #[test]
+    fn the_documented_refusals() {
+        let ok = json!({"events": [event("a", NOW)]});
+        assert_eq!(judge("Bearer k", Some("p"), ok.clone()).0, 200);
+        assert_eq!(judge("Bearer x", Some("p"), ok.clone()).0, 401);
+        let (status, body) = judge("Bearer k", Some("q"), ok.clone());
+        assert_eq!(
+            (status, body["error"]["message"].as_str()),
+            (403, Some("403: unknown pid"))
+        );
+        assert_eq!(judge("Bearer k", None, ok).0, 400);
+        let many: Vec<Value> = (0..1001).map(|i| event(&i.to_string(), NOW)).collect();
+        assert_eq!(judge("Bearer k", Some("p"), json!({"events": many})).0, 400);
+        assert_eq!(judge("Bearer k", Some("p"), json!({"events": []})).0, 400);
+        let bad_source = json!({"integration_source": "-x", "events": [event("a", NOW)]});
+        assert_eq!(judge("Bearer k", Some("p"), bad_source).0, 400);
+    }
+
+    #[test]
+    fn one_bad_event_fails_the_batch_naming_it() {
+        let mut bad = event("b", NOW);
+        bad["data"]["type"] = json!("nonsense");
+        let (status, body) = judge(
+            "Bearer k",
+            Some("p"),
+            json!({"events": [event("a", NOW), bad]}),
+        );
+        assert_eq!(status, 400);
+        assert_eq!(body["error"]["param"], "events[1]");
+        assert_eq!(body["error"]["code"], "invalid_event");
+        assert!(body["error"]["errors"][0]["param"]
+            .as_str()
+            .unwrap()
+            .starts_with("events[1]."));
+        let stale = event("s", NOW - 8 * 86_400_000);
+        let (status, body) = judge("Bearer k", Some("p"), json!({"events": [stale]}));
+        assert_eq!(status, 422);
+        assert_eq!(body["error"]["code"], "event_timestamp_too_old");
+        assert_eq!(body["error"]["param"], "events[0].timestamp_ms");
+    }
+}

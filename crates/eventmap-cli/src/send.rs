@@ -120,20 +120,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         Some(now) => Clock::starting_at(parse_now(now)?),
         None => Clock::system(),
     };
-    let config = DeliveryConfig {
-        batch_size: args.batch_size,
-        max_batch_bytes: args.max_batch_bytes,
-        concurrency: usize::from(args.concurrency),
-        linger: args.linger,
-        retry: RetryPolicy {
-            max_attempts: args.max_attempts,
-            base_delay: args.retry_delay,
-            max_elapsed: args.max_retry_time,
-            ..RetryPolicy::default()
-        },
-        ..DeliveryConfig::default()
-    };
-
     let started = Instant::now();
     let console = Arc::new(Console::new());
     let observer = Arc::new(Observer {
@@ -151,7 +137,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let delivery = runtime.block_on(async {
         Delivery::start(
             sink,
-            config,
+            delivery_config(args),
             clock,
             Arc::clone(&observer) as Arc<dyn DeliveryObserver>,
         )
@@ -161,59 +147,20 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         Arc::clone(&interrupted),
         Arc::clone(&console),
     ));
-    let processor = Processor {
-        mapping: &mapping,
-        validator: validator.as_deref(),
-        replay: true,
+    let reader = Reader {
+        processor: Processor {
+            mapping: &mapping,
+            validator: validator.as_deref(),
+            replay: true,
+        },
+        observer: &observer,
+        delivery: &delivery,
+        clock,
+        validate_only: args.validate_only,
+        interrupted: &interrupted,
     };
     let mut counts = Counts::default();
-    let mut stopped_at = None;
-    let (mut text, mut bytes) = (String::new(), Vec::new());
-    'inputs: for name in &inputs {
-        let mut source = Source::open(name)?;
-        let mut line_no = 0u64;
-        while source.next_line(&mut text, &mut bytes)? {
-            line_no += 1;
-            if interrupted.load(Ordering::SeqCst) {
-                stopped_at = Some(json!({"input": name, "line": line_no}));
-                break 'inputs;
-            }
-            if text.trim().is_empty() {
-                continue;
-            }
-            counts.read += 1;
-            let cx = EventContext {
-                now_ms: clock.now_ms(),
-            };
-            let line = processor.line(&text, &cx);
-            let origin = Origin {
-                input: name,
-                line: line_no,
-                id: line.id.as_deref(),
-            };
-            let submitted = handle(
-                &line,
-                &origin,
-                &mut counts,
-                &observer,
-                args.validate_only,
-                &clock,
-            )?;
-            if let Some(event) = submitted {
-                if delivery.blocking_submit(event).is_err() {
-                    bail!("the delivery pipeline stopped unexpectedly");
-                }
-            }
-            console.progress(counts.read, |rate| {
-                format!(
-                    "{} read, {} delivered, {} dead-lettered ({rate:.0}/s)",
-                    counts.read,
-                    observer.delivered.load(Ordering::Relaxed),
-                    observer.dead_lettered.load(Ordering::Relaxed),
-                )
-            });
-        }
-    }
+    let stopped_at = reader.read(&inputs, &mut counts)?;
     let report = runtime.block_on(delivery.finish());
     console.clear();
     let mut letters = observer.letters();
@@ -237,83 +184,155 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     })
 }
 
-/// Reports a line that will not be sent (and dead-letters it unless skipped); returns the
-/// event to submit otherwise.
-fn handle(
-    line: &Line,
-    origin: &Origin<'_>,
-    counts: &mut Counts,
-    observer: &Observer,
-    validate_only: bool,
-    clock: &Clock,
-) -> anyhow::Result<Option<OutgoingEvent>> {
-    if line.replayed {
-        counts.replayed += 1;
+fn delivery_config(args: &Args) -> DeliveryConfig {
+    DeliveryConfig {
+        batch_size: args.batch_size,
+        max_batch_bytes: args.max_batch_bytes,
+        concurrency: usize::from(args.concurrency),
+        linger: args.linger,
+        retry: RetryPolicy {
+            max_attempts: args.max_attempts,
+            base_delay: args.retry_delay,
+            max_elapsed: args.max_retry_time,
+            ..RetryPolicy::default()
+        },
+        ..DeliveryConfig::default()
     }
-    let console = &observer.console;
-    let (reason, message, payload) = match &line.processed {
-        Processed::Mapped { event, test_mode } => {
-            counts.mapped += 1;
-            let id = line
-                .id
-                .clone()
-                .unwrap_or_else(|| format!("{}:{}", origin.input, origin.line));
-            let test_mode = *test_mode || validate_only;
-            return Ok(Some(OutgoingEvent::new(id, event.clone(), test_mode)));
+}
+
+/// The reading side: lines in, mapped events handed to the delivery, the rest reported.
+struct Reader<'a> {
+    processor: Processor<'a>,
+    observer: &'a Observer,
+    delivery: &'a Delivery,
+    clock: Clock,
+    validate_only: bool,
+    interrupted: &'a AtomicBool,
+}
+
+impl Reader<'_> {
+    /// Reads every input, or until interrupted: then returns where it stopped.
+    fn read(&self, inputs: &[String], counts: &mut Counts) -> anyhow::Result<Option<Value>> {
+        let (mut text, mut bytes) = (String::new(), Vec::new());
+        for name in inputs {
+            let mut source = Source::open(name)?;
+            let mut line_no = 0u64;
+            while source.next_line(&mut text, &mut bytes)? {
+                line_no += 1;
+                if self.interrupted.load(Ordering::SeqCst) {
+                    return Ok(Some(json!({"input": name, "line": line_no})));
+                }
+                if text.trim().is_empty() {
+                    continue;
+                }
+                counts.read += 1;
+                let cx = EventContext {
+                    now_ms: self.clock.now_ms(),
+                };
+                let line = self.processor.line(&text, &cx);
+                let origin = Origin {
+                    input: name,
+                    line: line_no,
+                    id: line.id.as_deref(),
+                };
+                if let Some(event) = self.handle(&line, &origin, counts)? {
+                    if self.delivery.blocking_submit(event).is_err() {
+                        bail!("the delivery pipeline stopped unexpectedly");
+                    }
+                }
+                self.show_progress(counts.read);
+            }
         }
-        Processed::Skipped { reason } => {
-            *counts.skipped.entry(reason.clone()).or_default() += 1;
-            console.report(|w| report::skipped(w, origin, reason))?;
-            return Ok(None);
-        }
-        Processed::Invalid { event, violations } => {
-            counts.invalid += 1;
-            console.report(|w| report::invalid(w, origin, violations))?;
-            let message = violations
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>();
-            (
-                DeadReason::Invalid,
-                message.join("; "),
-                DeadPayload::Mapped(event.clone()),
+        Ok(None)
+    }
+
+    fn show_progress(&self, read: u64) {
+        self.observer.console.progress(read, |rate| {
+            format!(
+                "{read} read, {} delivered, {} dead-lettered ({rate:.0}/s)",
+                self.observer.delivered.load(Ordering::Relaxed),
+                self.observer.dead_lettered.load(Ordering::Relaxed),
             )
+        });
+    }
+
+    /// Reports a line that will not be sent (and dead-letters it unless skipped); returns
+    /// the event to submit otherwise.
+    fn handle(
+        &self,
+        line: &Line,
+        origin: &Origin<'_>,
+        counts: &mut Counts,
+    ) -> anyhow::Result<Option<OutgoingEvent>> {
+        let observer = self.observer;
+        if line.replayed {
+            counts.replayed += 1;
         }
-        Processed::Failed { errors, source } => {
-            counts.failed += 1;
-            console.report(|w| report::failed(w, origin, errors))?;
-            let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>();
-            let payload = match source {
-                Some(source) => DeadPayload::Source(source.clone()),
-                None => DeadPayload::Line(String::new()),
-            };
-            (DeadReason::MappingFailed, message.join("; "), payload)
-        }
-        Processed::Malformed {
+        let console = &observer.console;
+        let (reason, message, payload) = match &line.processed {
+            Processed::Mapped { event, test_mode } => {
+                counts.mapped += 1;
+                let id = line
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| format!("{}:{}", origin.input, origin.line));
+                let test_mode = *test_mode || self.validate_only;
+                return Ok(Some(OutgoingEvent::new(id, event.clone(), test_mode)));
+            }
+            Processed::Skipped { reason } => {
+                *counts.skipped.entry(reason.clone()).or_default() += 1;
+                console.report(|w| report::skipped(w, origin, reason))?;
+                return Ok(None);
+            }
+            Processed::Invalid { event, violations } => {
+                counts.invalid += 1;
+                console.report(|w| report::invalid(w, origin, violations))?;
+                let message = violations
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>();
+                (
+                    DeadReason::Invalid,
+                    message.join("; "),
+                    DeadPayload::Mapped(event.clone()),
+                )
+            }
+            Processed::Failed { errors, source } => {
+                counts.failed += 1;
+                console.report(|w| report::failed(w, origin, errors))?;
+                let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>();
+                let payload = match source {
+                    Some(source) => DeadPayload::Source(source.clone()),
+                    None => DeadPayload::Line(String::new()),
+                };
+                (DeadReason::MappingFailed, message.join("; "), payload)
+            }
+            Processed::Malformed {
+                message,
+                line: text,
+            } => {
+                counts.malformed += 1;
+                console.report(|w| report::malformed(w, origin, message))?;
+                (
+                    DeadReason::Malformed,
+                    message.clone(),
+                    DeadPayload::Line(text.clone()),
+                )
+            }
+        };
+        observer.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        observer.letters().write(&DeadLetter {
+            id: line.id.clone(),
+            reason,
+            status: None,
+            code: None,
             message,
-            line: text,
-        } => {
-            counts.malformed += 1;
-            console.report(|w| report::malformed(w, origin, message))?;
-            (
-                DeadReason::Malformed,
-                message.clone(),
-                DeadPayload::Line(text.clone()),
-            )
-        }
-    };
-    observer.dead_lettered.fetch_add(1, Ordering::Relaxed);
-    observer.letters().write(&DeadLetter {
-        id: line.id.clone(),
-        reason,
-        status: None,
-        code: None,
-        message,
-        attempts: 0,
-        at_ms: clock.now_ms(),
-        payload,
-    });
-    Ok(None)
+            attempts: 0,
+            at_ms: self.clock.now_ms(),
+            payload,
+        });
+        Ok(None)
+    }
 }
 
 /// Reports what the delivery tasks do: dead letters (to the file and stderr) and retries.

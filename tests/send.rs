@@ -302,12 +302,12 @@ fn server_faults_are_retried_until_delivered() {
 fn an_event_that_ages_out_during_retries_is_dead_lettered_as_expired() {
     let mock = mock(|c| {
         c.faults = FaultPlan::Script(vec![Some(Fault::RateLimited {
-            retry_after_secs: 2,
+            retry_after_secs: 3,
         })]);
     });
     let dir = Scratch::new("send-expired");
-    // Inside the window by one second when read; outside it after the 2 s Retry-After.
-    let ts = NOW_MS - MAX_AGE_MS + 1000;
+    // Inside the window by two seconds when read; outside it after the 3 s Retry-After.
+    let ts = NOW_MS - MAX_AGE_MS + 2000;
     let event = json!({"type": "track", "event": "Lead Created", "messageId": "lead-old",
         "timestamp": ts, "context": {"page": {"url": "https://shop.example/contact"}}});
     let input = dir.write("old.ndjson", &format!("{event}\n"));

@@ -346,13 +346,13 @@ async fn an_unnamed_bad_event_is_found_by_splitting() {
 async fn an_event_that_ages_out_while_waiting_is_dead_lettered_before_it_can_fail_a_batch() {
     let mut config = MockConfig::new(KEY, PIXEL);
     config.faults = FaultPlan::Script(vec![Some(Fault::RateLimited {
-        retry_after_secs: 2,
+        retry_after_secs: 3,
     })]);
     let mock = MockCapi::start(config).unwrap();
     let now = Clock::system().now_ms();
     let mut events = orders(4, "w");
-    // Valid for one more second: past the window when the retry goes out.
-    let nearly_stale = order("w-old", now - MAX_AGE_MS + 1000);
+    // Valid for two more seconds: past the window when the retry goes out.
+    let nearly_stale = order("w-old", now - MAX_AGE_MS + 2000);
     events.insert(2, OutgoingEvent::new("w-old", nearly_stale, false));
     let delivery = DeliveryConfig {
         concurrency: 1,

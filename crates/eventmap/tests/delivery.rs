@@ -342,16 +342,17 @@ async fn events_that_age_out_while_waiting_are_dead_lettered_not_sent() {
             BatchOutcome::RetryLater(Transient {
                 message: "500".into(),
                 status: Some(500),
-                retry_after: Some(Duration::from_millis(400)),
+                retry_after: Some(Duration::from_millis(2500)),
             })
         } else {
             BatchOutcome::Delivered
         }
     });
-    // The window is 1 s; "old" is 0.8 s old when first sent, past 1 s on the retry.
-    sink.too_old_before = Some(1000);
+    // The window is 3 s; "old" is 1 s old when first sent (2 s to spare on a loaded
+    // machine), past 3 s on the retry.
+    sink.too_old_before = Some(3000);
     let events = vec![
-        OutgoingEvent::new("old", json!({"ts": now - 800}), false),
+        OutgoingEvent::new("old", json!({"ts": now - 1000}), false),
         OutgoingEvent::new("fresh", json!({"ts": now + 60_000}), false),
     ];
     let run = deliver(sink, fast_config(), events).await;

@@ -12,7 +12,7 @@ pub fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `eventmap` binary of this build (target/<profile>/eventmap, next to `deps/`).
+/// The `eventmap` binary of this build (`target/<profile>/eventmap`, next to `deps/`).
 pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe

@@ -412,28 +412,7 @@ fn random_fault_mixes_over_thousands_of_events_lose_nothing_and_leak_nothing() {
     for seed in [21u64, 22] {
         let _ = std::fs::remove_file(dir.path("dead.ndjson"));
         let mock = mock(|c| {
-            c.faults = FaultPlan::Random {
-                seed,
-                weights: vec![
-                    (Fault::Status(500), 50),
-                    (Fault::Status(503), 30),
-                    (
-                        Fault::RateLimited {
-                            retry_after_secs: 0,
-                        },
-                        40,
-                    ),
-                    (Fault::Drop { recorded: false }, 20),
-                    (Fault::Drop { recorded: true }, 10),
-                    (
-                        Fault::Slow {
-                            delay: std::time::Duration::from_millis(600),
-                            recorded: true,
-                        },
-                        5,
-                    ),
-                ],
-            };
+            c.faults = FaultPlan::mixed(seed, std::time::Duration::from_millis(600));
             c.poison_named = Box::new(|id| id.ends_with("-named"));
             c.poison_unnamed = Box::new(|id| id.ends_with("-unnamed"));
         });

@@ -30,6 +30,36 @@ pub enum FaultPlan {
     },
 }
 
+impl FaultPlan {
+    /// Every kind of fault at once, drawn with `seed`: about one request in six fails
+    /// (500, 503, 429 with `Retry-After: 0`, connections dropped before and after the
+    /// events are recorded, and answers slower than `slow` after recording).
+    pub fn mixed(seed: u64, slow: Duration) -> Self {
+        FaultPlan::Random {
+            seed,
+            weights: vec![
+                (Fault::Status(500), 50),
+                (Fault::Status(503), 30),
+                (
+                    Fault::RateLimited {
+                        retry_after_secs: 0,
+                    },
+                    40,
+                ),
+                (Fault::Drop { recorded: false }, 20),
+                (Fault::Drop { recorded: true }, 10),
+                (
+                    Fault::Slow {
+                        delay: slow,
+                        recorded: true,
+                    },
+                    5,
+                ),
+            ],
+        }
+    }
+}
+
 /// A [`FaultPlan`] being played.
 pub(crate) struct Faults {
     plan: FaultPlan,

@@ -373,28 +373,7 @@ async fn an_event_that_ages_out_while_waiting_is_dead_lettered_before_it_can_fai
 async fn random_mixes_over_thousands_of_events_lose_nothing() {
     for seed in [11u64, 12, 13] {
         let mut config = MockConfig::new(KEY, PIXEL);
-        config.faults = FaultPlan::Random {
-            seed,
-            weights: vec![
-                (Fault::Status(500), 60),
-                (Fault::Status(503), 30),
-                (
-                    Fault::RateLimited {
-                        retry_after_secs: 0,
-                    },
-                    40,
-                ),
-                (Fault::Drop { recorded: false }, 20),
-                (Fault::Drop { recorded: true }, 10),
-                (
-                    Fault::Slow {
-                        delay: Duration::from_millis(500),
-                        recorded: true,
-                    },
-                    5,
-                ),
-            ],
-        };
+        config.faults = FaultPlan::mixed(seed, Duration::from_millis(500));
         config.poison_named = Box::new(|id| id.ends_with("13"));
         config.poison_unnamed = Box::new(|id| id.ends_with("777"));
         let mock = MockCapi::start(config).unwrap();

@@ -229,13 +229,20 @@ impl Reader<'_> {
                 let cx = EventContext {
                     now_ms: self.clock.now_ms(),
                 };
-                let line = self.processor.line(&text, &cx);
+                let Line {
+                    processed,
+                    id,
+                    replayed,
+                } = self.processor.line(&text, &cx);
                 let origin = Origin {
                     input: name,
                     line: line_no,
-                    id: line.id.as_deref(),
+                    id: id.as_deref(),
                 };
-                if let Some(event) = self.handle(&line, &origin, counts)? {
+                if replayed {
+                    counts.replayed += 1;
+                }
+                if let Some(event) = self.handle(processed, &origin, counts)? {
                     if self.delivery.blocking_submit(event).is_err() {
                         bail!("the delivery pipeline stopped unexpectedly");
                     }
@@ -260,33 +267,30 @@ impl Reader<'_> {
     /// the event to submit otherwise.
     fn handle(
         &self,
-        line: &Line,
+        processed: Processed,
         origin: &Origin<'_>,
         counts: &mut Counts,
     ) -> anyhow::Result<Option<OutgoingEvent>> {
         let observer = self.observer;
-        if line.replayed {
-            counts.replayed += 1;
-        }
         let console = &observer.console;
-        let (reason, message, payload) = match &line.processed {
+        let (reason, message, payload) = match processed {
             Processed::Mapped { event, test_mode } => {
                 counts.mapped += 1;
-                let id = line
-                    .id
-                    .clone()
-                    .unwrap_or_else(|| format!("{}:{}", origin.input, origin.line));
-                let test_mode = *test_mode || self.validate_only;
-                return Ok(Some(OutgoingEvent::new(id, event.clone(), test_mode)));
+                let id = match origin.id {
+                    Some(id) => id.to_string(),
+                    None => format!("{}:{}", origin.input, origin.line),
+                };
+                let test_mode = test_mode || self.validate_only;
+                return Ok(Some(OutgoingEvent::new(id, event, test_mode)));
             }
             Processed::Skipped { reason } => {
-                *counts.skipped.entry(reason.clone()).or_default() += 1;
-                console.report(|w| report::skipped(w, origin, reason))?;
+                console.report(|w| report::skipped(w, origin, &reason))?;
+                *counts.skipped.entry(reason).or_default() += 1;
                 return Ok(None);
             }
             Processed::Invalid { event, violations } => {
                 counts.invalid += 1;
-                console.report(|w| report::invalid(w, origin, violations))?;
+                console.report(|w| report::invalid(w, origin, &violations))?;
                 let message = violations
                     .iter()
                     .map(ToString::to_string)
@@ -294,15 +298,15 @@ impl Reader<'_> {
                 (
                     DeadReason::Invalid,
                     message.join("; "),
-                    DeadPayload::Mapped(event.clone()),
+                    DeadPayload::Mapped(event),
                 )
             }
             Processed::Failed { errors, source } => {
                 counts.failed += 1;
-                console.report(|w| report::failed(w, origin, errors))?;
+                console.report(|w| report::failed(w, origin, &errors))?;
                 let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>();
                 let payload = match source {
-                    Some(source) => DeadPayload::Source(source.clone()),
+                    Some(source) => DeadPayload::Source(source),
                     None => DeadPayload::Line(String::new()),
                 };
                 (DeadReason::MappingFailed, message.join("; "), payload)
@@ -312,17 +316,13 @@ impl Reader<'_> {
                 line: text,
             } => {
                 counts.malformed += 1;
-                console.report(|w| report::malformed(w, origin, message))?;
-                (
-                    DeadReason::Malformed,
-                    message.clone(),
-                    DeadPayload::Line(text.clone()),
-                )
+                console.report(|w| report::malformed(w, origin, &message))?;
+                (DeadReason::Malformed, message, DeadPayload::Line(text))
             }
         };
         observer.dead_lettered.fetch_add(1, Ordering::Relaxed);
         observer.letters().write(&DeadLetter {
-            id: line.id.clone(),
+            id: origin.id.map(str::to_string),
             reason,
             status: None,
             code: None,

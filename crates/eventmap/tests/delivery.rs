@@ -498,3 +498,40 @@ fn next(state: &Mutex<u64>) -> u64 {
     *s ^= *s << 17;
     *s
 }
+
+#[tokio::test]
+async fn a_stop_wakes_batches_waiting_to_retry() {
+    // Batch 1 is told to come back in an hour; batch 2 finds the credentials refused.
+    let sink = ScriptedSink::new(|batch, _| {
+        if batch[0].id == "e0" {
+            BatchOutcome::RetryLater(Transient {
+                message: "429".into(),
+                status: Some(429),
+                retry_after: Some(Duration::from_secs(3600)),
+            })
+        } else {
+            std::thread::sleep(Duration::from_millis(50));
+            BatchOutcome::Fatal(Fatal {
+                reason: DeadReason::Auth,
+                status: Some(401),
+                message: "refused".into(),
+            })
+        }
+    });
+    let config = DeliveryConfig {
+        retry: RetryPolicy {
+            max_elapsed: Duration::from_secs(7200),
+            ..fast_config().retry
+        },
+        ..fast_config()
+    };
+    let started = Instant::now();
+    let run = deliver(sink, config, ids(20).iter().map(|i| event(i)).collect()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.report.dead_lettered[&DeadReason::Auth], 20);
+    assert_eq!(run.requests.len(), 2, "the waiting batch is not sent again");
+}

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::batcher::{Admitted, Batcher, ReadyBatch};
@@ -95,6 +95,8 @@ pub struct Closed(pub OutgoingEvent);
 pub(super) struct Shared {
     report: Mutex<DeliveryReport>,
     stopped: AtomicBool,
+    /// Tells batches waiting to retry that delivery has stopped, so they do not sleep on.
+    stop_signal: watch::Sender<bool>,
     observer: Arc<dyn DeliveryObserver>,
     pub clock: Clock,
     pub retry: RetryPolicy,
@@ -148,6 +150,16 @@ impl Shared {
             r.fatal.get_or_insert_with(|| fatal.clone());
         });
         self.stopped.store(true, Ordering::SeqCst);
+        self.stop_signal.send_replace(true);
+    }
+
+    /// Waits `delay`, or less if delivery stops meanwhile.
+    pub async fn sleep_unless_stopped(&self, delay: Duration) {
+        let mut stopped = self.stop_signal.subscribe();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stopped.wait_for(|stopped| *stopped) => {}
+        }
     }
 
     pub fn fatal(&self) -> Option<Fatal> {
@@ -177,6 +189,7 @@ impl Delivery {
         let shared = Arc::new(Shared {
             report: Mutex::new(DeliveryReport::default()),
             stopped: AtomicBool::new(false),
+            stop_signal: watch::Sender::new(false),
             observer,
             clock,
             retry: config.retry,

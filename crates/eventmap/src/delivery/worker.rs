@@ -209,7 +209,7 @@ async fn retry_later(
         delay,
         error,
     });
-    tokio::time::sleep(delay).await;
+    shared.sleep_unless_stopped(delay).await;
     queue.push_front(group);
 }
 

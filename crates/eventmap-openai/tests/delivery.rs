@@ -93,6 +93,15 @@ async fn send(
     }
 }
 
+/// [`send`] with the key and pixel the mock accepts.
+async fn send_with_good_credentials(
+    mock: &MockCapi,
+    config: DeliveryConfig,
+    events: Vec<OutgoingEvent>,
+) -> Outcome {
+    send(mock, sink_config(mock, KEY, PIXEL), config, events).await
+}
+
 fn orders(n: usize, prefix: &str) -> Vec<OutgoingEvent> {
     let now = Clock::system().now_ms();
     (0..n)
@@ -117,13 +126,7 @@ fn assert_delivered_once(record: &Record, ids: impl IntoIterator<Item = String>)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn good_events_are_delivered_once_in_batches() {
     let mock = MockCapi::start(MockConfig::new(KEY, PIXEL)).unwrap();
-    let run = send(
-        &mock,
-        sink_config(&mock, KEY, PIXEL),
-        delivery_config(),
-        orders(95, "o"),
-    )
-    .await;
+    let run = send_with_good_credentials(&mock, delivery_config(), orders(95, "o")).await;
     assert_eq!(run.report.delivered, 95);
     assert_eq!(run.record.requests.len(), 10);
     assert!(run.record.requests.iter().all(|r| r.status == Some(200)));
@@ -137,13 +140,7 @@ async fn test_mode_validates_without_recording() {
         .into_iter()
         .map(|e| OutgoingEvent::new(e.id, e.event, true))
         .collect();
-    let run = send(
-        &mock,
-        sink_config(&mock, KEY, PIXEL),
-        delivery_config(),
-        events,
-    )
-    .await;
+    let run = send_with_good_credentials(&mock, delivery_config(), events).await;
     assert_eq!(run.report.delivered, 12);
     assert!(run.record.delivered.is_empty());
     assert_eq!(run.record.validated.len(), 12);
@@ -202,13 +199,7 @@ async fn server_errors_and_rate_limits_are_retried_honouring_retry_after() {
         ..delivery_config()
     };
     let started = Instant::now();
-    let run = send(
-        &mock,
-        sink_config(&mock, KEY, PIXEL),
-        delivery,
-        orders(10, "r"),
-    )
-    .await;
+    let run = send_with_good_credentials(&mock, delivery, orders(10, "r")).await;
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "Retry-After: 1 was honoured"
@@ -241,13 +232,7 @@ async fn slow_answers_and_dropped_connections_are_retried() {
         concurrency: 1,
         ..delivery_config()
     };
-    let run = send(
-        &mock,
-        sink_config(&mock, KEY, PIXEL),
-        delivery,
-        orders(10, "s"),
-    )
-    .await;
+    let run = send_with_good_credentials(&mock, delivery, orders(10, "s")).await;
     assert_eq!(run.report.delivered, 10);
     assert_eq!(run.report.retries, 4);
     // The two faults after recording leave duplicates the client could not avoid; the
@@ -271,13 +256,7 @@ async fn retries_end_in_dead_letters_with_the_last_error() {
         },
         ..delivery_config()
     };
-    let run = send(
-        &mock,
-        sink_config(&mock, KEY, PIXEL),
-        delivery,
-        orders(3, "x"),
-    )
-    .await;
+    let run = send_with_good_credentials(&mock, delivery, orders(3, "x")).await;
     let letter = &run.letters["x0"];
     assert_eq!(letter.reason, DeadReason::RetriesExhausted);
     assert_eq!(letter.attempts, 3);
@@ -294,13 +273,7 @@ async fn a_named_bad_event_costs_only_itself() {
     // One the client cannot catch either: the server finds it invalid.
     events[5].event["data"]["type"] = json!("customer_action");
     events[5] = OutgoingEvent::new("b5", events[5].event.clone(), false);
-    let run = send(
-        &mock,
-        sink_config(&mock, KEY, PIXEL),
-        delivery_config(),
-        events,
-    )
-    .await;
+    let run = send_with_good_credentials(&mock, delivery_config(), events).await;
     assert_eq!(run.report.delivered, 17);
     let mut dead: Vec<_> = run.letters.keys().cloned().collect();
     dead.sort();
@@ -325,13 +298,7 @@ async fn an_unnamed_bad_event_is_found_by_splitting() {
     let mut config = MockConfig::new(KEY, PIXEL);
     config.poison_unnamed = Box::new(|id| id == "u6");
     let mock = MockCapi::start(config).unwrap();
-    let run = send(
-        &mock,
-        sink_config(&mock, KEY, PIXEL),
-        delivery_config(),
-        orders(10, "u"),
-    )
-    .await;
+    let run = send_with_good_credentials(&mock, delivery_config(), orders(10, "u")).await;
     assert_eq!(run.report.delivered, 9);
     assert_eq!(run.letters.len(), 1);
     assert_eq!(run.letters["u6"].reason, DeadReason::Rejected);
@@ -358,7 +325,7 @@ async fn an_event_that_ages_out_while_waiting_is_dead_lettered_before_it_can_fai
         concurrency: 1,
         ..delivery_config()
     };
-    let run = send(&mock, sink_config(&mock, KEY, PIXEL), delivery, events).await;
+    let run = send_with_good_credentials(&mock, delivery, events).await;
     assert_eq!(run.letters["w-old"].reason, DeadReason::Expired);
     assert_eq!(run.report.delivered, 4);
     let statuses: Vec<_> = run.record.requests.iter().map(|r| r.status).collect();
@@ -386,7 +353,7 @@ async fn random_mixes_over_thousands_of_events_lose_nothing() {
             },
             ..delivery_config()
         };
-        let run = send(&mock, sink_config(&mock, KEY, PIXEL), delivery, events).await;
+        let run = send_with_good_credentials(&mock, delivery, events).await;
         let bad = |id: &str| id.ends_with("13") || id.ends_with("777");
         let good: Vec<String> = ids.iter().filter(|id| !bad(id)).cloned().collect();
         assert_eq!(

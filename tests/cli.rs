@@ -185,6 +185,8 @@ fn map_parameters_come_from_flags_and_environment() {
             "map",
             "--mapping",
             MAPPING,
+            "--now",
+            NOW,
             "--param",
             "send_user_data=false",
         ],
@@ -196,7 +198,7 @@ fn map_parameters_come_from_flags_and_environment() {
         flag.stdout
     );
     let env = eventmap_env(
-        &["map", "--mapping", MAPPING],
+        &["map", "--mapping", MAPPING, "--now", NOW],
         event,
         &[("EVENTMAP_PARAM_SEND_USER_DATA", "false")],
     );

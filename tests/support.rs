@@ -1,5 +1,8 @@
 //! Helpers for the end-to-end tests: run the built `eventmap` binary on files.
 
+#[path = "delivery_support.rs"]
+pub mod delivery;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,23 +1,66 @@
-//! Newline-delimited JSON input from files or stdin, line by line, with line numbers.
+//! Newline-delimited input from files or stdin, line by line, as bytes.
+//!
+//! A line longer than the limit is skipped over as it streams past: only its length is
+//! kept, so a 1 GB line costs no more memory than a short one. Bytes are handed on as
+//! they are; [`text_of`] decides whether they are text, so nothing is ever "repaired".
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader};
 
-use anyhow::Context;
+/// The default `--max-line-bytes`: far above Segment's 32 KB an event, and a dead letter
+/// wraps its event in less than a kilobyte more.
+pub(crate) const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// An input that cannot be opened or read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {verb} input {name}: {source}")]
+pub(crate) struct InputError {
+    verb: &'static str,
+    name: String,
+    #[source]
+    source: io::Error,
+}
+
+impl InputError {
+    /// The reading thread ended without saying why (it panicked).
+    pub fn lost(name: &str) -> Self {
+        InputError {
+            verb: "read",
+            name: name.to_string(),
+            source: io::Error::other("the reading thread ended unexpectedly"),
+        }
+    }
+}
+
+/// What [`Source::next_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// A line, now in the buffer (without its line ending).
+    Line,
+    /// A line over the limit, skipped; the buffer is empty.
+    TooLong {
+        bytes: u64,
+    },
+    End,
+}
 
 /// One source of input lines.
 pub(crate) struct Source {
     /// How reports name it: the path, or `-` for stdin.
     pub name: String,
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
 }
 
 impl Source {
-    pub fn open(name: &str) -> anyhow::Result<Self> {
-        let reader: Box<dyn BufRead> = if name == "-" {
+    pub fn open(name: &str) -> Result<Self, InputError> {
+        let reader: Box<dyn BufRead + Send> = if name == "-" {
             Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
         } else {
-            let file = File::open(name).with_context(|| format!("cannot open input {name}"))?;
+            let file = File::open(name).map_err(|source| InputError {
+                verb: "open",
+                name: name.to_string(),
+                source,
+            })?;
             Box::new(BufReader::with_capacity(1 << 16, file))
         };
         Ok(Self {
@@ -26,26 +69,116 @@ impl Source {
         })
     }
 
-    /// Reads the next line into `buf` (without its newline). `Ok(false)` at the end.
-    /// Invalid UTF-8 is replaced rather than aborting the run: the JSON parser then
-    /// reports that line as malformed.
-    pub fn next_line(&mut self, buf: &mut String, bytes: &mut Vec<u8>) -> anyhow::Result<bool> {
-        bytes.clear();
-        let n = (&mut self.reader)
-            .take(u64::MAX)
-            .read_until(b'\n', bytes)
-            .with_context(|| format!("cannot read input {}", self.name))?;
-        if n == 0 {
-            return Ok(false);
+    /// Reads the next line into `line`, holding at most `max_bytes` of it.
+    pub fn next_line(&mut self, line: &mut Vec<u8>, max_bytes: usize) -> Result<Next, InputError> {
+        match read_capped(&mut self.reader, line, max_bytes) {
+            Ok(next) => Ok(next),
+            Err(source) => Err(InputError {
+                verb: "read",
+                name: self.name.clone(),
+                source,
+            }),
         }
-        while matches!(bytes.last(), Some(b'\n' | b'\r')) {
-            bytes.pop();
+    }
+}
+
+fn read_capped(reader: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> io::Result<Next> {
+    line.clear();
+    let mut total: u64 = 0;
+    let mut too_long = false;
+    let mut seen_any = false;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            break; // The end, with or without a final newline.
         }
-        buf.clear();
-        match std::str::from_utf8(bytes) {
-            Ok(s) => buf.push_str(s),
-            Err(_) => buf.push_str(&String::from_utf8_lossy(bytes)),
+        seen_any = true;
+        let newline = memchr::memchr(b'\n', buf);
+        let part = &buf[..newline.unwrap_or(buf.len())];
+        total += part.len() as u64;
+        if !too_long {
+            if line.len() + part.len() > max {
+                too_long = true;
+                *line = Vec::new(); // Give back what the long line took.
+            } else {
+                line.extend_from_slice(part);
+            }
         }
-        Ok(true)
+        let used = part.len() + usize::from(newline.is_some());
+        reader.consume(used);
+        if newline.is_some() {
+            break;
+        }
+    }
+    if !seen_any {
+        return Ok(Next::End);
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+        total = total.saturating_sub(1);
+    }
+    Ok(if too_long {
+        Next::TooLong { bytes: total }
+    } else {
+        Next::Line
+    })
+}
+
+/// The line as text, or why it is not: where its first byte that is not UTF-8 sits.
+pub(crate) fn text_of(line: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(line).map_err(|e| {
+        format!(
+            "invalid UTF-8 at byte {} of the line (counting from 0)",
+            e.valid_up_to()
+        )
+    })
+}
+
+/// The report message for a line over the limit.
+pub(crate) fn too_long_message(bytes: u64, max: usize) -> String {
+    format!("line too long: {bytes} bytes, limit {max} (see --max-line-bytes)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<(Next, Vec<u8>)> {
+        let mut reader = BufReader::with_capacity(4, input);
+        let mut out = Vec::new();
+        let mut line = Vec::new();
+        loop {
+            match read_capped(&mut reader, &mut line, max).unwrap() {
+                Next::End => return out,
+                next => out.push((next, line.clone())),
+            }
+        }
+    }
+
+    #[test]
+    fn lines_split_on_newlines_with_crlf_and_a_last_line_without_one() {
+        let got = lines(b"ab\r\n\ncdefg\nh", 100);
+        let texts: Vec<&[u8]> = got.iter().map(|(_, l)| l.as_slice()).collect();
+        assert_eq!(texts, [&b"ab"[..], b"", b"cdefg", b"h"]);
+        assert!(got.iter().all(|(n, _)| *n == Next::Line));
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_measured_and_skipped_and_the_next_one_read() {
+        let got = lines(b"12345\n1234567890\nok\n", 5);
+        assert_eq!(got[0], (Next::Line, b"12345".to_vec()));
+        assert_eq!(got[1], (Next::TooLong { bytes: 10 }, Vec::new()));
+        assert_eq!(got[2], (Next::Line, b"ok".to_vec()));
+    }
+
+    #[test]
+    fn invalid_utf8_is_located_not_replaced() {
+        assert_eq!(text_of(b"{\"a\":1}"), Ok("{\"a\":1}"));
+        let err = text_of(b"{\"id\":\"\xff\"}").unwrap_err();
+        assert!(err.contains("byte 7"), "{err}");
     }
 }

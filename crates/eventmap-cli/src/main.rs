@@ -38,7 +38,7 @@ enum Command {
     Map(map::Args),
     /// Map, validate and deliver events to the OpenAI Conversions API, with batching,
     /// retries and a dead-letter file; ends with a summary of what became of every event.
-    Send(send::Args),
+    Send(Box<send::Args>),
     /// Check the OpenAI credentials with one test (validate_only) request.
     Connect(connect::Args),
     /// Run mapping fixtures (input events with their expected outputs); ends with

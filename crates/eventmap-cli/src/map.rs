@@ -1,14 +1,17 @@
 //! `eventmap map`: stream events through a mapping, in input order.
+//!
+//! Every way out prints the summary: the end of the input, an input that cannot be read,
+//! output that cannot be written. A closed stdout (`map … | head`) ends the run quietly.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
-use eventmap::{EventContext, Outcome};
+use eventmap::{EventContext, Mapping, Outcome, Validator};
+use serde_json::json;
 
 use crate::exit;
-use crate::input::Source;
+use crate::input::{self, Next, Source, DEFAULT_MAX_LINE_BYTES};
 use crate::options::{compile_options, load_mapping, parse_now};
 use crate::process::{Line, Processed, Processor};
 use crate::progress::Progress;
@@ -33,8 +36,28 @@ pub(crate) struct Args {
     /// Exit with status 3 when any event failed, was invalid or any line was malformed.
     #[arg(long)]
     fail_on_error: bool,
+    /// A longer input line is reported malformed and skipped without being held in memory.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES, value_name = "BYTES")]
+    max_line_bytes: usize,
     /// Newline-delimited JSON files; stdin when none is given or for `-`.
     inputs: Vec<String>,
+}
+
+/// Why a run ended before the end of its input.
+enum Stop {
+    /// The reader of stdout went away; nothing to say about it.
+    StdoutClosed,
+    Failed(anyhow::Error),
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            Stop::StdoutClosed
+        } else {
+            Stop::Failed(anyhow::Error::new(e).context("cannot write output"))
+        }
+    }
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
@@ -44,111 +67,194 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     };
     let validator = eventmap_cli::destinations::validator_for(&mapping)?;
     let fixed_now = args.now.as_deref().map(parse_now).transpose()?;
-
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let stderr = io::stderr();
-    let mut err = BufWriter::new(stderr.lock());
-    let mut counts = Counts::default();
-    let mut progress = Progress::new();
-    let started = Instant::now();
-
     let inputs: Vec<String> = if args.inputs.is_empty() {
         vec!["-".into()]
     } else {
         args.inputs.clone()
     };
-    let processor = Processor {
+    let started = Instant::now();
+    let mut run = MapRun {
+        args,
         mapping: &mapping,
         validator: validator.as_deref(),
-        replay: false,
+        fixed_now,
+        counts: Counts::default(),
+        progress: Progress::new(),
+        out: BufWriter::with_capacity(1 << 16, io::stdout().lock()),
+        at: None,
     };
-    let (mut line, mut bytes) = (String::new(), Vec::new());
-    for name in &inputs {
-        let mut source = Source::open(name)?;
-        let mut line_no = 0u64;
-        while source.next_line(&mut line, &mut bytes)? {
-            line_no += 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            counts.read += 1;
-            let cx = EventContext {
-                now_ms: fixed_now.unwrap_or_else(|| EventContext::now().now_ms),
-            };
-            if args.explain {
-                match serde_json::from_str::<serde_json::Value>(&line) {
-                    Ok(event) => {
-                        let explanation = mapping.explain(&event, &cx);
-                        match &explanation.outcome {
-                            Outcome::Mapped(_) => counts.mapped += 1,
-                            Outcome::Skipped { .. } => counts.skipped += 1,
-                            Outcome::Failed(_) => counts.failed += 1,
+    let ended = run.inputs(&inputs).and_then(|()| Ok(run.out.flush()?));
+    run.progress.clear();
+    let mut summary = report::summary_json(&run.counts, started.elapsed().as_secs_f64());
+    if let (Err(_), Some((input, line))) = (&ended, &run.at) {
+        summary["summary"]["stopped_at"] = json!({"input": input, "line": line});
+    }
+    // The summary goes out whatever happened; if stderr is gone too, there is no one to tell.
+    let _ = writeln!(io::stderr(), "{summary}");
+    match ended {
+        Ok(()) => {
+            let counts = run.counts;
+            let any_bad = counts.failed + counts.invalid + counts.malformed > 0;
+            Ok(if args.fail_on_error && any_bad {
+                exit::EVENTS_FAILED
+            } else {
+                exit::OK
+            })
+        }
+        Err(Stop::StdoutClosed) => Ok(exit::OK),
+        Err(Stop::Failed(e)) => Err(e),
+    }
+}
+
+struct MapRun<'a, W: Write> {
+    args: &'a Args,
+    mapping: &'a Mapping,
+    validator: Option<&'a dyn Validator>,
+    fixed_now: Option<i64>,
+    counts: Counts,
+    progress: Progress,
+    out: W,
+    /// The line being handled: where a run that stops early stopped.
+    at: Option<(String, u64)>,
+}
+
+impl<W: Write> MapRun<'_, W> {
+    fn inputs(&mut self, inputs: &[String]) -> Result<(), Stop> {
+        let processor = Processor {
+            mapping: self.mapping,
+            validator: self.validator,
+            replay: false,
+        };
+        let mut line = Vec::new();
+        let max = self.args.max_line_bytes;
+        for name in inputs {
+            self.at = Some((name.clone(), 1));
+            let mut source = Source::open(name).map_err(|e| Stop::Failed(e.into()))?;
+            let mut line_no = 0u64;
+            loop {
+                let next = source
+                    .next_line(&mut line, max)
+                    .map_err(|e| Stop::Failed(e.into()))?;
+                line_no += 1;
+                self.at = Some((name.clone(), line_no));
+                let origin = Origin {
+                    input: name,
+                    line: line_no,
+                    id: None,
+                };
+                match next {
+                    Next::End => break,
+                    Next::TooLong { bytes } => {
+                        self.counts.read += 1;
+                        self.malformed(&origin, &input::too_long_message(bytes, max))?;
+                    }
+                    Next::Line if line.iter().all(u8::is_ascii_whitespace) => {}
+                    Next::Line => {
+                        self.counts.read += 1;
+                        if self.args.explain {
+                            self.explain(&line, &origin)?;
+                        } else {
+                            let cx = self.context();
+                            let processed = processor.bytes(&line, &cx);
+                            self.handle(processed, origin)?;
                         }
-                        crate::explain::write(
-                            &mut out,
-                            mapping.file(),
-                            name,
-                            line_no,
-                            &explanation,
-                            validator.as_deref(),
-                            cx.now_ms,
-                        )?;
-                    }
-                    Err(e) => {
-                        counts.malformed += 1;
-                        writeln!(out, "event at {name}:{line_no}: invalid JSON: {e}\n")?;
                     }
                 }
-                continue;
+                self.progress.tick(self.counts.read, self.counts.mapped);
             }
-            let Line { processed, id, .. } = processor.line(&line, &cx);
-            if !matches!(processed, Processed::Mapped { .. }) {
-                progress.clear();
-            }
-            let origin = Origin {
-                input: name,
-                line: line_no,
-                id: id.as_deref(),
-            };
-            match processed {
-                Processed::Mapped { event, .. } => {
-                    counts.mapped += 1;
-                    serde_json::to_writer(&mut out, &event)?;
-                    out.write_all(b"\n")?;
-                }
-                Processed::Invalid { violations, .. } => {
-                    counts.invalid += 1;
-                    report::invalid(&mut err, &origin, &violations)?;
-                    err.flush()?;
-                }
-                Processed::Skipped { reason } => {
-                    counts.skipped += 1;
-                    report::skipped(&mut err, &origin, &reason)?;
-                    err.flush()?;
-                }
-                Processed::Failed { errors, .. } => {
-                    counts.failed += 1;
-                    report::failed(&mut err, &origin, &errors)?;
-                    err.flush()?;
-                }
-                Processed::Malformed { message, .. } => {
-                    counts.malformed += 1;
-                    report::malformed(&mut err, &origin, &message)?;
-                    err.flush()?;
-                }
-            }
-            progress.tick(counts.read, counts.mapped);
+        }
+        Ok(())
+    }
+
+    fn context(&self) -> EventContext {
+        EventContext {
+            now_ms: self.fixed_now.unwrap_or_else(|| EventContext::now().now_ms),
         }
     }
-    out.flush().context("cannot write output")?;
-    progress.clear();
-    report::summary(&mut err, &counts, started.elapsed().as_secs_f64())?;
-    err.flush()?;
-    let any_bad = counts.failed + counts.invalid + counts.malformed > 0;
-    Ok(if args.fail_on_error && any_bad {
-        exit::EVENTS_FAILED
-    } else {
-        exit::OK
-    })
+
+    fn handle(&mut self, line: Line, origin: Origin<'_>) -> Result<(), Stop> {
+        let Line { processed, id, .. } = line;
+        let origin = Origin {
+            id: id.as_deref(),
+            ..origin
+        };
+        let mut err = io::stderr().lock();
+        match processed {
+            Processed::Mapped { event, .. } => {
+                self.counts.mapped += 1;
+                serde_json::to_writer(&mut self.out, &event).map_err(io::Error::from)?;
+                self.out.write_all(b"\n")?;
+                return Ok(());
+            }
+            Processed::Invalid { violations, .. } => {
+                self.counts.invalid += 1;
+                self.progress.clear();
+                report::invalid(&mut err, &origin, &violations)?;
+            }
+            Processed::Skipped { reason } => {
+                self.counts.skipped += 1;
+                self.progress.clear();
+                report::skipped(&mut err, &origin, &reason)?;
+            }
+            Processed::Failed { errors, .. } => {
+                self.counts.failed += 1;
+                self.progress.clear();
+                report::failed(&mut err, &origin, &errors)?;
+            }
+            Processed::Malformed { message, .. } => {
+                drop(err);
+                return self.malformed(&origin, &message);
+            }
+        }
+        err.flush()?;
+        Ok(())
+    }
+
+    fn malformed(&mut self, origin: &Origin<'_>, message: &str) -> Result<(), Stop> {
+        self.counts.malformed += 1;
+        self.progress.clear();
+        let mut err = io::stderr().lock();
+        report::malformed(&mut err, origin, message)?;
+        err.flush()?;
+        Ok(())
+    }
+
+    fn explain(&mut self, line: &[u8], origin: &Origin<'_>) -> Result<(), Stop> {
+        let event = input::text_of(line).and_then(|text| {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(event) if event.is_object() => Ok(event),
+                Ok(_) => Err("not an event: an event is a JSON object".to_string()),
+                Err(e) => Err(format!("invalid JSON: {e}")),
+            }
+        });
+        let event = match event {
+            Ok(event) => event,
+            Err(message) => {
+                self.counts.malformed += 1;
+                writeln!(
+                    self.out,
+                    "event at {}:{}: {message}\n",
+                    origin.input, origin.line
+                )?;
+                return Ok(());
+            }
+        };
+        let cx = self.context();
+        let explanation = self.mapping.explain(&event, &cx);
+        match &explanation.outcome {
+            Outcome::Mapped(_) => self.counts.mapped += 1,
+            Outcome::Skipped { .. } => self.counts.skipped += 1,
+            Outcome::Failed(_) => self.counts.failed += 1,
+        }
+        crate::explain::write(
+            &mut self.out,
+            self.mapping.file(),
+            origin.input,
+            origin.line,
+            &explanation,
+            self.validator,
+            cx.now_ms,
+        )?;
+        Ok(())
+    }
 }

@@ -5,6 +5,8 @@ use eventmap::delivery::{DeadLetter, DeadPayload};
 use eventmap::{EventContext, KeyError, MappedEvent, Mapping, Outcome, Validator, Violation};
 use serde_json::Value;
 
+use crate::input::text_of;
+
 /// What became of one line.
 pub(crate) enum Processed {
     /// Mapped and valid.
@@ -25,9 +27,11 @@ pub(crate) enum Processed {
         event: Value,
         violations: Vec<Violation>,
     },
+    /// Not an event: not UTF-8, not JSON, not an object, or too long to read.
     Malformed {
         message: String,
-        line: String,
+        /// What a dead letter keeps of the line.
+        payload: DeadPayload,
     },
 }
 
@@ -46,7 +50,25 @@ pub(crate) struct Processor<'a> {
     pub replay: bool,
 }
 
+impl Line {
+    pub fn malformed(message: String, payload: DeadPayload) -> Self {
+        Line {
+            processed: Processed::Malformed { message, payload },
+            id: None,
+            replayed: false,
+        }
+    }
+}
+
 impl Processor<'_> {
+    /// One input line as read: bytes that must be UTF-8 text before anything else.
+    pub fn bytes(&self, line: &[u8], cx: &EventContext) -> Line {
+        match text_of(line) {
+            Ok(text) => self.line(text, cx),
+            Err(message) => Line::malformed(message, DeadPayload::Bytes(line.to_vec())),
+        }
+    }
+
     pub fn line(&self, text: &str, cx: &EventContext) -> Line {
         if self.replay && looks_like_dead_letter(text) {
             if let Some(line) = self.replayed(text, cx) {
@@ -55,14 +77,7 @@ impl Processor<'_> {
         }
         match self.mapping.map_json(text, cx) {
             Ok(mapped) => self.finish(mapped, cx, false, || serde_json::from_str(text).ok()),
-            Err(e) => Line {
-                processed: Processed::Malformed {
-                    message: format!("invalid JSON: {e}"),
-                    line: text.to_string(),
-                },
-                id: None,
-                replayed: false,
-            },
+            Err(e) => Line::malformed(e.to_string(), DeadPayload::Line(text.to_string())),
         }
     }
 
@@ -73,14 +88,9 @@ impl Processor<'_> {
         let letter = match DeadLetter::from_json(&value)? {
             Ok(letter) => letter,
             Err(e) => {
-                return Some(Line {
-                    processed: Processed::Malformed {
-                        message: e.to_string(),
-                        line: text.to_string(),
-                    },
-                    id: None,
-                    replayed: true,
-                })
+                let mut line = Line::malformed(e.to_string(), DeadPayload::Line(text.to_string()));
+                line.replayed = true;
+                return Some(line);
             }
         };
         Some(match letter.payload {
@@ -98,6 +108,20 @@ impl Processor<'_> {
             }
             DeadPayload::Line(line) => {
                 let mut again = self.line(&line, cx);
+                again.replayed = true;
+                again
+            }
+            DeadPayload::Bytes(bytes) => {
+                let mut again = self.bytes(&bytes, cx);
+                again.replayed = true;
+                again
+            }
+            DeadPayload::NotKept { input, line } => {
+                let message = format!(
+                    "this dead letter holds no event: {input} line {line} was too long to \
+                     keep; fix that line and send it"
+                );
+                let mut again = Line::malformed(message, DeadPayload::NotKept { input, line });
                 again.replayed = true;
                 again
             }

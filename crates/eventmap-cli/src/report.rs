@@ -85,8 +85,9 @@ pub(crate) fn malformed(
     write_line(err, m)
 }
 
-pub(crate) fn summary(err: &mut impl Write, counts: &Counts, seconds: f64) -> std::io::Result<()> {
-    let line = json!({"summary": {
+/// The closing `{"summary": …}` line of `map`.
+pub(crate) fn summary_json(counts: &Counts, seconds: f64) -> Value {
+    json!({"summary": {
         "read": counts.read,
         "mapped": counts.mapped,
         "skipped": counts.skipped,
@@ -94,8 +95,7 @@ pub(crate) fn summary(err: &mut impl Write, counts: &Counts, seconds: f64) -> st
         "invalid": counts.invalid,
         "malformed": counts.malformed,
         "seconds": (seconds * 1000.0).round() / 1000.0,
-    }});
-    writeln!(err, "{line}")
+    }})
 }
 
 fn write_line(err: &mut impl Write, fields: serde_json::Map<String, Value>) -> std::io::Result<()> {

@@ -162,7 +162,10 @@ async fn a_wrong_key_stops_delivery_and_dead_letters_everything_as_auth() {
     )
     .await;
     assert_eq!(run.record.requests.len(), 1, "one refusal is enough");
-    assert_eq!(run.report.dead_lettered[&DeadReason::Auth], 40);
+    assert_eq!(
+        run.report.dead_lettered[&DeadReason::CredentialsRefused],
+        40
+    );
     let fatal = run.report.fatal.unwrap();
     assert_eq!(fatal.status, Some(401));
     assert!(!fatal.message.contains("sk-wrong"));
@@ -180,7 +183,7 @@ async fn an_unknown_pixel_is_a_credentials_error_too() {
     )
     .await;
     assert_eq!(run.report.fatal.unwrap().status, Some(403));
-    assert_eq!(run.report.dead_lettered[&DeadReason::Auth], 5);
+    assert_eq!(run.report.dead_lettered[&DeadReason::CredentialsRefused], 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,7 +52,7 @@ mod yaml;
 pub use compile::{CompileOptions, EnvLookup};
 pub use diagnostics::{CompileError, Diagnostic, Location};
 pub use explain::{Explanation, KeyResult, KeyTrace};
-pub use mapping::{LoadError, MappedEvent, Mapping};
+pub use mapping::{EventError, LoadError, MappedEvent, Mapping};
 pub use params::env_var_for;
 pub use path::{InputPath, PathError};
 pub use runtime::{EventContext, KeyError, Matched, Outcome};

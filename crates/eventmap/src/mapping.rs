@@ -31,6 +31,16 @@ pub struct MappedEvent {
     pub test_mode: bool,
 }
 
+/// An event's JSON text that cannot be mapped at all.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Valid JSON, but an event is an object: `[...]`, `"text"`, `42` or `null` is not.
+    #[error("not an event: an event is a JSON object, this line is {0}")]
+    NotAnObject(&'static str),
+}
+
 /// Reading or compiling a mapping file failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -73,7 +83,7 @@ impl Mapping {
     /// Parses an event's JSON text keeping only what this mapping reads (and `messageId`).
     /// Mapping the result gives the same outcome as mapping the fully parsed event, at a
     /// fraction of the parsing and memory cost. Malformed JSON is rejected as by
-    /// `serde_json::from_str`.
+    /// `serde_json::from_str`; any JSON value is accepted (see [`Mapping::map_json`]).
     pub fn parse_event(&self, json: &str) -> Result<Value, serde_json::Error> {
         if self.reads.tree.reads_everything() {
             return serde_json::from_str(json);
@@ -83,15 +93,15 @@ impl Mapping {
 
     /// Parses and maps one event given as JSON text: the fastest way to map a stream.
     /// The event is parsed into a tree that borrows its strings from `json` and holds only
-    /// what the mapping reads. Malformed JSON is an error, as with `serde_json::from_str`.
-    pub fn map_json(
-        &self,
-        json: &str,
-        cx: &EventContext,
-    ) -> Result<MappedEvent, serde_json::Error> {
+    /// what the mapping reads. Malformed JSON is an error, as with `serde_json::from_str`,
+    /// and so is JSON that is not an object: no event is an array, a string or a number.
+    pub fn map_json(&self, json: &str, cx: &EventContext) -> Result<MappedEvent, EventError> {
         if self.reads.collects || self.reads.tree.reads_everything() {
             // Wildcards and JSONPath collect JSON values; map on a JSON tree throughout.
             let event = self.parse_event(json)?;
+            if !event.is_object() {
+                return Err(EventError::NotAnObject(EventTree::kind(&event)));
+            }
             let (outcome, test_mode) = self.program.run_in_mode(&event, cx);
             let id = unmapped_id(&outcome, &event);
             return Ok(MappedEvent {
@@ -101,6 +111,9 @@ impl Mapping {
             });
         }
         let event = parse_borrowed(json, &self.reads.tree)?;
+        if !event.is_object() {
+            return Err(EventError::NotAnObject(event.kind()));
+        }
         let (outcome, test_mode) = self.program.run_in_mode(&event, cx);
         let id = unmapped_id(&outcome, &event);
         Ok(MappedEvent {

@@ -311,7 +311,7 @@ async fn a_fatal_error_stops_sending_and_dead_letters_the_rest() {
     let sink = ScriptedSink::new(|_, call| {
         if call == 1 {
             BatchOutcome::Fatal(Fatal {
-                reason: DeadReason::Auth,
+                reason: DeadReason::CredentialsRefused,
                 status: Some(401),
                 message: "the key was refused".into(),
             })
@@ -326,7 +326,10 @@ async fn a_fatal_error_stops_sending_and_dead_letters_the_rest() {
     let run = deliver(sink, config, ids(50).iter().map(|i| event(i)).collect()).await;
     assert_eq!(run.requests.len(), 2, "nothing is sent after the stop");
     assert_eq!(run.report.delivered, 10);
-    assert_eq!(run.report.dead_lettered[&DeadReason::Auth], 40);
+    assert_eq!(
+        run.report.dead_lettered[&DeadReason::CredentialsRefused],
+        40
+    );
     assert_eq!(run.report.fatal.as_ref().unwrap().status, Some(401));
     let letters = dead(&run);
     assert!(letters["e49"].message.contains("the key was refused"));
@@ -512,7 +515,7 @@ async fn a_stop_wakes_batches_waiting_to_retry() {
         } else {
             std::thread::sleep(Duration::from_millis(50));
             BatchOutcome::Fatal(Fatal {
-                reason: DeadReason::Auth,
+                reason: DeadReason::CredentialsRefused,
                 status: Some(401),
                 message: "refused".into(),
             })
@@ -529,6 +532,57 @@ async fn a_stop_wakes_batches_waiting_to_retry() {
     let run = tokio::time::timeout(Duration::from_secs(10), deliver(sink, config, events))
         .await
         .expect("the waiting batch was woken by the stop, not left to sleep an hour");
-    assert_eq!(run.report.dead_lettered[&DeadReason::Auth], 20);
+    assert_eq!(
+        run.report.dead_lettered[&DeadReason::CredentialsRefused],
+        20
+    );
     assert_eq!(run.requests.len(), 2, "the waiting batch is not sent again");
+}
+
+/// Never answers: every request stays in flight until it is abandoned.
+struct SilentSink;
+
+impl Sink for SilentSink {
+    async fn send(&self, _batch: &[OutgoingEvent], _test_mode: bool) -> BatchOutcome {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn an_abort_ends_requests_in_flight_and_dead_letters_everything_undelivered() {
+    let recorder = Arc::new(Recorder::default());
+    let delivery = Delivery::start(
+        SilentSink,
+        fast_config(),
+        Clock::system(),
+        Arc::clone(&recorder) as Arc<dyn DeliveryObserver>,
+    );
+    // 2 requests in flight (the concurrency), the rest queued behind them.
+    for id in ids(50) {
+        delivery.submit(event(&id)).await.unwrap();
+    }
+    let stopper = delivery.stopper();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stopper.abort("the drain deadline passed");
+    // What is submitted after the stop is accounted for too.
+    delivery.submit(event("late")).await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(10), delivery.finish())
+        .await
+        .expect("an abort does not wait for requests that never end");
+    assert_eq!(report.submitted, 51);
+    assert_eq!(report.delivered, 0);
+    assert_eq!(report.dead_lettered[&DeadReason::Interrupted], 51);
+    assert_eq!(
+        report.fatal.map(|f| f.reason),
+        Some(DeadReason::Interrupted)
+    );
+    let letters = recorder.letters.lock().unwrap();
+    let in_flight = letters
+        .iter()
+        .filter(|l| l.message.contains("in flight") && l.attempts == 1)
+        .count();
+    assert_eq!(in_flight, 20, "two batches of 10 were in flight");
+    assert!(letters
+        .iter()
+        .all(|l| l.message.contains("the drain deadline passed")));
 }

@@ -21,7 +21,7 @@ pub fn classify(
     match status {
         200..=299 => BatchOutcome::Delivered,
         401 => BatchOutcome::Fatal(Fatal {
-            reason: DeadReason::Auth,
+            reason: DeadReason::CredentialsRefused,
             status: Some(status),
             message: format!(
                 "the conversions API key was refused (401 {}); check OPENAI_CAPI_KEY: it must \
@@ -30,7 +30,7 @@ pub fn classify(
             ),
         }),
         403 => BatchOutcome::Fatal(Fatal {
-            reason: DeadReason::Auth,
+            reason: DeadReason::CredentialsRefused,
             status: Some(status),
             message: format!(
                 "the pixel id was refused (403 {}); check OPENAI_PIXEL_ID (the data source id) \
@@ -280,7 +280,7 @@ mod tests {
         let BatchOutcome::Fatal(f) = classify(401, None, &b, 1) else {
             panic!()
         };
-        assert_eq!(f.reason, DeadReason::Auth);
+        assert_eq!(f.reason, DeadReason::CredentialsRefused);
         assert!(f.message.contains("OPENAI_CAPI_KEY"));
         let BatchOutcome::Fatal(f) = classify(403, None, b"403: unknown pid", 1) else {
             panic!()

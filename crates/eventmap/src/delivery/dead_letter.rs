@@ -26,13 +26,17 @@ pub enum DeadReason {
     /// Transient failures went on past the retry limits.
     RetriesExhausted,
     /// The credentials were refused; nothing more was sent.
-    Auth,
+    CredentialsRefused,
     /// The destination refused the requests themselves (wrong endpoint, say).
     Refused,
+    /// The run was stopped (Ctrl-C, SIGTERM, a drain deadline) before the event was
+    /// delivered. If a request carrying it was in flight it may have arrived; replaying is
+    /// safe, as the destination deduplicates on the event id.
+    Interrupted,
 }
 
 impl DeadReason {
-    pub const ALL: [DeadReason; 9] = [
+    pub const ALL: [DeadReason; 10] = [
         DeadReason::Malformed,
         DeadReason::MappingFailed,
         DeadReason::Invalid,
@@ -40,8 +44,9 @@ impl DeadReason {
         DeadReason::Expired,
         DeadReason::TooLarge,
         DeadReason::RetriesExhausted,
-        DeadReason::Auth,
+        DeadReason::CredentialsRefused,
         DeadReason::Refused,
+        DeadReason::Interrupted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,8 +58,9 @@ impl DeadReason {
             DeadReason::Expired => "expired",
             DeadReason::TooLarge => "too_large",
             DeadReason::RetriesExhausted => "retries_exhausted",
-            DeadReason::Auth => "auth",
+            DeadReason::CredentialsRefused => "credentials_refused",
             DeadReason::Refused => "refused",
+            DeadReason::Interrupted => "interrupted",
         }
     }
 }
@@ -68,6 +74,10 @@ impl fmt::Display for DeadReason {
 impl FromStr for DeadReason {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "auth" {
+            // Written by eventmap before 0.2 for what is now `credentials_refused`.
+            return Ok(DeadReason::CredentialsRefused);
+        }
         Self::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
@@ -84,6 +94,12 @@ pub enum DeadPayload {
     Source(Value),
     /// An input line that is not JSON: replaying parses it again.
     Line(String),
+    /// An input line that is not UTF-8 text, byte for byte (written as hex, as JSON
+    /// strings hold only text; never "repaired" with replacement characters).
+    Bytes(Vec<u8>),
+    /// Nothing of the event could be kept (a line longer than the line limit); the record
+    /// says where it was so a person can find it.
+    NotKept { input: String, line: u64 },
 }
 
 /// One event that can never be delivered as it is.
@@ -133,6 +149,10 @@ impl DeadLetter {
             DeadPayload::Mapped(event) => ("event", event.clone()),
             DeadPayload::Source(event) => ("source", event.clone()),
             DeadPayload::Line(line) => ("line", json!(line)),
+            DeadPayload::Bytes(bytes) => ("line_hex", json!(to_hex(bytes))),
+            DeadPayload::NotKept { input, line } => {
+                ("not_kept", json!({"input": input, "line": line}))
+            }
         };
         record.insert(key.into(), payload);
         Value::Object(record)
@@ -159,8 +179,17 @@ impl DeadLetter {
             DeadPayload::Source(source.clone())
         } else if let Some(line) = value.get("line").and_then(Value::as_str) {
             DeadPayload::Line(line.to_string())
+        } else if let Some(hex) = value.get("line_hex").and_then(Value::as_str) {
+            DeadPayload::Bytes(from_hex(hex).ok_or_else(|| bad("`line_hex` is not hex"))?)
+        } else if let Some(place) = value.get("not_kept") {
+            DeadPayload::NotKept {
+                input: place["input"].as_str().unwrap_or_default().to_string(),
+                line: place["line"].as_u64().unwrap_or(0),
+            }
         } else {
-            return Err(bad("it has none of `event`, `source` or `line`"));
+            return Err(bad(
+                "it has none of `event`, `source`, `line`, `line_hex` or `not_kept`",
+            ));
         };
         Ok(DeadLetter {
             id: value.get("id").and_then(Value::as_str).map(str::to_string),
@@ -189,6 +218,26 @@ impl DeadLetter {
     }
 }
 
+fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +261,11 @@ mod tests {
             DeadPayload::Mapped(json!({"id": "m-1", "type": "order_created"})),
             DeadPayload::Source(json!({"messageId": "m-1"})),
             DeadPayload::Line("{not json".into()),
+            DeadPayload::Bytes(b"{\"a\": \"\xff\xfe\"}".to_vec()),
+            DeadPayload::NotKept {
+                input: "events.ndjson".into(),
+                line: 7,
+            },
         ] {
             let original = letter(payload);
             let line = original.to_json().to_string();

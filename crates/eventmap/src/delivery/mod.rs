@@ -58,7 +58,7 @@ mod worker;
 pub use clock::Clock;
 pub use dead_letter::{DeadLetter, DeadPayload, DeadReason, ReplayError};
 pub use pipeline::{
-    Closed, Delivery, DeliveryConfig, DeliveryObserver, DeliveryReport, RetryNotice,
+    Closed, Delivery, DeliveryConfig, DeliveryObserver, DeliveryReport, RetryNotice, Stopper,
 };
 pub use retry::RetryPolicy;
 pub use sink::{BatchOutcome, EventStatus, Fatal, OutgoingEvent, Rejection, Sink, Transient};

@@ -155,11 +155,17 @@ impl Shared {
 
     /// Waits `delay`, or less if delivery stops meanwhile.
     pub async fn sleep_unless_stopped(&self, delay: Duration) {
-        let mut stopped = self.stop_signal.subscribe();
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = stopped.wait_for(|stopped| *stopped) => {}
+            _ = self.until_stopped() => {}
         }
+    }
+
+    /// Returns once delivery has stopped.
+    pub async fn until_stopped(&self) {
+        let mut stopped = self.stop_signal.subscribe();
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        let _ = stopped.wait_for(|stopped| *stopped).await;
     }
 
     pub fn fatal(&self) -> Option<Fatal> {
@@ -220,6 +226,12 @@ impl Delivery {
         self.shared.fatal()
     }
 
+    /// A handle that stops this delivery from elsewhere (a signal handler, a deadline),
+    /// also while [`Delivery::finish`] is being awaited.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(Arc::clone(&self.shared))
+    }
+
     /// Closes the queue and waits until every submitted event is delivered or
     /// dead-lettered.
     pub async fn finish(self) -> DeliveryReport {
@@ -230,6 +242,24 @@ impl Delivery {
             }
         }
         self.shared.with_report(|r| r.clone())
+    }
+}
+
+/// Stops a running [`Delivery`]; see [`Delivery::stopper`].
+#[derive(Clone)]
+pub struct Stopper(Arc<Shared>);
+
+impl Stopper {
+    /// Stops delivery at once: nothing more is sent, requests in flight are abandoned, and
+    /// every event not yet delivered (queued, waiting to retry, in flight, or submitted
+    /// later) is dead-lettered [`DeadReason::Interrupted`] with `message`, so that
+    /// [`Delivery::finish`] returns promptly with everything accounted for.
+    pub fn abort(&self, message: impl Into<String>) {
+        self.0.stop(&Fatal {
+            reason: DeadReason::Interrupted,
+            status: None,
+            message: message.into(),
+        });
     }
 }
 

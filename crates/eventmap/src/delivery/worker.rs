@@ -76,7 +76,17 @@ pub(super) async fn deliver<S: Sink>(sink: &S, batch: ReadyBatch, shared: &Share
             *attempts += 1;
         }
         shared.count_request();
-        match sink.send(&group.events, test_mode).await {
+        let outcome = tokio::select! {
+            biased;
+            outcome = sink.send(&group.events, test_mode) => outcome,
+            () = shared.until_stopped() => {
+                if let Some(fatal) = shared.fatal() {
+                    dead_letter_all(shared, group, &abandoned_in_flight(&fatal));
+                }
+                continue;
+            }
+        };
+        match outcome {
             BatchOutcome::Delivered => shared.delivered(&group.events, test_mode),
             BatchOutcome::RetryLater(error) => {
                 retry_later(shared, group, error, started, &mut queue).await;
@@ -239,6 +249,21 @@ fn recheck<S: Sink>(sink: &S, group: Group, shared: &Shared) -> Group {
 fn dead_letter_all(shared: &Shared, group: Group, rejection: &Rejection) {
     for (event, attempts) in group.events.iter().zip(group.attempts) {
         shared.dead_letter(event, attempts, rejection);
+    }
+}
+
+/// The request may have reached the destination: the message says so, as a replay then
+/// sends the events again (under the same ids, which the destination deduplicates on).
+fn abandoned_in_flight(fatal: &Fatal) -> Rejection {
+    Rejection {
+        reason: fatal.reason,
+        status: fatal.status,
+        code: None,
+        message: format!(
+            "in flight when delivery stopped ({}); it may have arrived, and replaying it is \
+             safe: the destination deduplicates on the event id",
+            fatal.message
+        ),
     }
 }
 

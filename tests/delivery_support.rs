@@ -1,0 +1,154 @@
+//! What the tests of `eventmap send` share: the mock API set to the example's clock,
+//! `send` run against it, and the accounting every run must satisfy.
+
+use eventmap::delivery::Clock;
+use eventmap_mock_capi::{MockCapi, MockConfig};
+use serde_json::Value;
+
+use crate::{eventmap_env, Run, Scratch};
+
+pub const MAPPING: &str = "mappings/openai.yaml";
+pub const EXAMPLES: &str = "mappings/examples/segment-events.ndjson";
+pub const NOW: &str = "2026-11-21T12:00:00Z";
+pub const NOW_MS: i64 = 1_795_262_400_000;
+pub const KEY: &str = "sk-conv-e2e-secret-7f3a";
+pub const PIXEL: &str = "px_e2e";
+
+/// A mock whose clock reads NOW, like the client's with `--now NOW`.
+pub fn mock(configure: impl FnOnce(&mut MockConfig)) -> MockCapi {
+    let mut config = MockConfig::new(KEY, PIXEL);
+    config.clock = Clock::starting_at(NOW_MS);
+    configure(&mut config);
+    MockCapi::start(config).expect("mock starts")
+}
+
+/// `eventmap send` against `mock`, with fast retries and the dead letters in `dir`.
+pub fn send(mock: &MockCapi, dir: &Scratch, key: &str, extra: &[&str], inputs: &[&str]) -> Run {
+    let endpoint = mock.endpoint();
+    let dead = dir.path("dead.ndjson");
+    let mut args = vec![
+        "send",
+        "--mapping",
+        MAPPING,
+        "--now",
+        NOW,
+        "--endpoint",
+        &endpoint,
+        "--retry-delay",
+        "5ms",
+        "--read-timeout",
+        "300ms",
+        "--linger",
+        "20ms",
+    ];
+    if !extra.contains(&"--dead-letter") {
+        args.extend_from_slice(&["--dead-letter", &dead]);
+    }
+    args.extend_from_slice(extra);
+    args.extend_from_slice(inputs);
+    eventmap_env(
+        &args,
+        "",
+        &[("OPENAI_CAPI_KEY", key), ("OPENAI_PIXEL_ID", PIXEL)],
+    )
+}
+
+pub fn dead_letters(dir: &Scratch) -> Vec<Value> {
+    std::fs::read_to_string(dir.path("dead.ndjson"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("dead letters are JSON lines"))
+        .collect()
+}
+
+pub fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// delivered + dead-lettered + skipped = read, and the file holds every dead letter.
+pub fn assert_accounted(run: &Run, dir: &Scratch) -> Value {
+    let s = run.summary();
+    assert_eq!(
+        n(&s["delivered"]) + n(&s["dead_lettered"]) + n(&s["skipped"]),
+        n(&s["read"]),
+        "{s}"
+    );
+    let by_reason: u64 = s["dead_lettered_by_reason"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(n)
+        .sum();
+    assert_eq!(by_reason, n(&s["dead_lettered"]));
+    assert_eq!(dead_letters(dir).len() as u64, n(&s["dead_lettered"]));
+    s
+}
+
+/// `count` events that map and deliver (orders a minute before NOW), one per line.
+pub fn good_orders(prefix: &str, count: usize) -> (String, Vec<String>) {
+    let mut lines = String::new();
+    let mut ids = Vec::new();
+    for i in 0..count {
+        let id = format!("{prefix}-{i}");
+        let event = serde_json::json!({"type": "track", "event": "Order Completed",
+            "messageId": id, "timestamp": NOW_MS - 60_000,
+            "properties": {"order_id": format!("o-{i}"), "currency": "USD",
+                "products": [{"product_id": "p-1", "price": 10, "quantity": 1}]},
+            "context": {"page": {"url": "https://shop.example/checkout"},
+                "ip": "203.0.113.9", "userAgent": "Mozilla/5.0"}});
+        lines.push_str(&event.to_string());
+        lines.push('\n');
+        ids.push(id);
+    }
+    (lines, ids)
+}
+
+/// `eventmap send` against `mock` as a child process with stdin piped, for tests that
+/// signal it or feed it slowly.
+pub fn spawn_send(mock: &MockCapi, dir: &Scratch, extra: &[&str]) -> std::process::Child {
+    let endpoint = mock.endpoint();
+    let dead = dir.path("dead.ndjson");
+    std::process::Command::new(crate::binary())
+        .args([
+            "send",
+            "--mapping",
+            MAPPING,
+            "--now",
+            NOW,
+            "--endpoint",
+            &endpoint,
+            "--dead-letter",
+            &dead,
+            "--linger",
+            "20ms",
+        ])
+        .args(extra)
+        .current_dir(crate::repo())
+        .env("OPENAI_CAPI_KEY", KEY)
+        .env("OPENAI_PIXEL_ID", PIXEL)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("eventmap starts")
+}
+
+/// Sends `signal` (INT, TERM) with the shell's own `kill`, so no procps is needed.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let kill = format!("kill -{signal} {}", child.id());
+    let status = std::process::Command::new("sh")
+        .args(["-c", &kill])
+        .status()
+        .expect("sh runs");
+    assert!(status.success(), "{kill} failed");
+}
+
+/// Waits for the child and splits its output like [`eventmap_env`] does.
+pub fn finish(child: std::process::Child) -> Run {
+    let output = child.wait_with_output().expect("eventmap runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}

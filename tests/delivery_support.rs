@@ -1,7 +1,7 @@
 //! What the tests of `eventmap send` share: the mock API set to the example's clock,
 //! `send` run against it, and the accounting every run must satisfy.
 
-use eventmap::delivery::Clock;
+use eventmap_pipeline::delivery::Clock;
 use eventmap_mock_capi::{MockCapi, MockConfig};
 use serde_json::Value;
 

@@ -1,6 +1,6 @@
 //! `eventmap connect`: check the credentials as the seed's "Connect" button does.
 
-use eventmap::delivery::Clock;
+use eventmap_pipeline::delivery::Clock;
 use eventmap_openai::delivery::{check_connection, ConnectionVerdict};
 
 use crate::connection::ConnectionArgs;

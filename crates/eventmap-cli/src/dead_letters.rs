@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use eventmap::delivery::DeadLetter;
+use eventmap_pipeline::delivery::DeadLetter;
 
 /// What fsync answers for a file that cannot be synced (Linux, macOS and the BSDs agree).
 const EINVAL: i32 = 22;

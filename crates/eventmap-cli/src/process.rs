@@ -1,7 +1,7 @@
 //! One input line through the mapping and the destination's validator: what `map` and
 //! `send` both do before they part ways.
 
-use eventmap::delivery::{DeadLetter, DeadPayload};
+use eventmap_pipeline::delivery::{DeadLetter, DeadPayload};
 use eventmap::{EventContext, KeyError, MappedEvent, Mapping, Outcome, Validator, Violation};
 use serde_json::Value;
 

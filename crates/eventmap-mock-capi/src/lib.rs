@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use eventmap::delivery::Clock;
+use eventmap_pipeline::delivery::Clock;
 use eventmap::transforms::query_param_of;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use eventmap::delivery::{
+use eventmap_pipeline::delivery::{
     BatchOutcome, Clock, DeadLetter, Delivery, DeliveryConfig, DeliveryObserver, OutgoingEvent,
     Sink,
 };

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use eventmap::delivery::{
+use eventmap_pipeline::delivery::{
     Clock, DeadLetter, DeadReason, Delivery, DeliveryConfig, DeliveryObserver, DeliveryReport,
     OutgoingEvent, RetryPolicy,
 };

@@ -30,8 +30,6 @@
 //! `docs/embedding.md`.
 
 mod compile;
-#[cfg(feature = "delivery")]
-pub mod delivery;
 mod diagnostics;
 mod explain;
 pub mod fixtures;

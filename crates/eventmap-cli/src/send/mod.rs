@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use eventmap::delivery::{
+use eventmap_pipeline::delivery::{
     Clock, DeadLetter, DeadPayload, DeadReason, Delivery, DeliveryConfig, DeliveryObserver,
     DeliveryReport, OutgoingEvent, RetryPolicy,
 };

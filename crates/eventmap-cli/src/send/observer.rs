@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use eventmap::delivery::{DeadLetter, DeliveryObserver, OutgoingEvent, RetryNotice};
+use eventmap_pipeline::delivery::{DeadLetter, DeliveryObserver, OutgoingEvent, RetryNotice};
 use serde_json::json;
 
 use crate::console::Console;

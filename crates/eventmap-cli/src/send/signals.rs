@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventmap::delivery::Stopper;
+use eventmap_pipeline::delivery::Stopper;
 
 use super::feed::Waker;
 use crate::console::Console;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use eventmap::delivery::{BatchOutcome, EventStatus, OutgoingEvent};
+use eventmap_pipeline::delivery::{BatchOutcome, EventStatus, OutgoingEvent};
 use serde_json::{json, Value};
 
 use super::{OpenAiSink, OpenAiSinkConfig, SinkConfigError};

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use eventmap::delivery::{
+use eventmap_pipeline::delivery::{
     BatchOutcome, Clock, DeadLetter, DeadReason, Delivery, DeliveryConfig, DeliveryObserver,
     DeliveryReport, EventStatus, Fatal, OutgoingEvent, Rejection, RetryPolicy, Sink, Transient,
 };
@@ -82,7 +82,7 @@ impl DeliveryObserver for Recorder {
     fn dead_lettered(&self, letter: &DeadLetter) {
         self.letters.lock().unwrap().push(letter.clone());
     }
-    fn retrying(&self, _notice: &eventmap::delivery::RetryNotice) {
+    fn retrying(&self, _notice: &eventmap_pipeline::delivery::RetryNotice) {
         self.retries.fetch_add(1, Ordering::SeqCst);
     }
 }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde_json::{json, Map, Value};
 
-use crate::transforms::{format_rfc3339_ms, to_epoch_ms};
+use eventmap::transforms::{format_rfc3339_ms, to_epoch_ms};
 
 /// Why an event was dead-lettered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use eventmap::delivery::*;
+//! use eventmap_pipeline::delivery::*;
 //!
 //! /// A destination that refuses events whose id starts with "bad", naming them.
 //! struct Picky;

@@ -1,0 +1,10 @@
+//! The pipeline layer around the eventmap engine: what moves mapped events to a
+//! destination and keeps them safe on the way.
+//!
+//! - [`delivery`]: the shared machinery between a producer of mapped events and a
+//!   destination's [`delivery::Sink`] (batching, retries, isolation, dead letters).
+//!
+//! The core `eventmap` crate stays pure mapping: a host that only maps pulls no async
+//! runtime.
+
+pub mod delivery;

@@ -1,8 +1,8 @@
 //! What the tests of `eventmap send` share: the mock API set to the example's clock,
 //! `send` run against it, and the accounting every run must satisfy.
 
-use eventmap_pipeline::delivery::Clock;
 use eventmap_mock_capi::{MockCapi, MockConfig};
+use eventmap_pipeline::delivery::Clock;
 use serde_json::Value;
 
 use crate::{eventmap_env, Run, Scratch};

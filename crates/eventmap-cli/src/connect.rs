@@ -1,7 +1,7 @@
 //! `eventmap connect`: check the credentials as the seed's "Connect" button does.
 
-use eventmap_pipeline::delivery::Clock;
 use eventmap_openai::delivery::{check_connection, ConnectionVerdict};
+use eventmap_pipeline::delivery::Clock;
 
 use crate::connection::ConnectionArgs;
 use crate::exit;

@@ -2,7 +2,8 @@
 //!
 //! A line longer than the limit is skipped over as it streams past: only its length is
 //! kept, so a 1 GB line costs no more memory than a short one. Bytes are handed on as
-//! they are; [`text_of`] decides whether they are text, so nothing is ever "repaired".
+//! they are; `eventmap_pipeline::process::text_of` decides whether they are text, so
+//! nothing is ever "repaired".
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -128,16 +129,6 @@ fn read_capped(reader: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> io:
     })
 }
 
-/// The line as text, or why it is not: where its first byte that is not UTF-8 sits.
-pub(crate) fn text_of(line: &[u8]) -> Result<&str, String> {
-    std::str::from_utf8(line).map_err(|e| {
-        format!(
-            "invalid UTF-8 at byte {} of the line (counting from 0)",
-            e.valid_up_to()
-        )
-    })
-}
-
 /// The report message for a line over the limit.
 pub(crate) fn too_long_message(bytes: u64, max: usize) -> String {
     format!("line too long: {bytes} bytes, limit {max} (see --max-line-bytes)")
@@ -173,12 +164,5 @@ mod tests {
         assert_eq!(got[0], (Next::Line, b"12345".to_vec()));
         assert_eq!(got[1], (Next::TooLong { bytes: 10 }, Vec::new()));
         assert_eq!(got[2], (Next::Line, b"ok".to_vec()));
-    }
-
-    #[test]
-    fn invalid_utf8_is_located_not_replaced() {
-        assert_eq!(text_of(b"{\"a\":1}"), Ok("{\"a\":1}"));
-        let err = text_of(b"{\"id\":\"\xff\"}").unwrap_err();
-        assert!(err.contains("byte 7"), "{err}");
     }
 }

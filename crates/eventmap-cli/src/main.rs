@@ -9,7 +9,6 @@ mod explain;
 mod input;
 mod map;
 mod options;
-mod process;
 mod progress;
 mod report;
 mod send;

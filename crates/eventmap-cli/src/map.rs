@@ -13,9 +13,9 @@ use serde_json::json;
 use crate::exit;
 use crate::input::{self, Next, Source, DEFAULT_MAX_LINE_BYTES};
 use crate::options::{compile_options, load_mapping, parse_now};
-use crate::process::{Line, Processed, Processor};
 use crate::progress::Progress;
 use crate::report::{self, Counts, Origin};
+use eventmap_pipeline::process::{Line, Processed, Processor};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -220,7 +220,7 @@ impl<W: Write> MapRun<'_, W> {
     }
 
     fn explain(&mut self, line: &[u8], origin: &Origin<'_>) -> Result<(), Stop> {
-        let event = input::text_of(line).and_then(|text| {
+        let event = eventmap_pipeline::process::text_of(line).and_then(|text| {
             match serde_json::from_str::<serde_json::Value>(text) {
                 Ok(event) if event.is_object() => Ok(event),
                 Ok(_) => Err("not an event: an event is a JSON object".to_string()),

@@ -31,7 +31,7 @@ impl Progress {
     /// Redraws with `text(events per second)`, at most a few times a second; `count` is
     /// the number of events so far.
     pub fn update(&mut self, count: u64, text: impl FnOnce(f64) -> String) {
-        if !self.enabled || count % 256 != 0 {
+        if !self.enabled || !count.is_multiple_of(256) {
             return;
         }
         let now = Instant::now();

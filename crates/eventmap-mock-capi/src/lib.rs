@@ -14,8 +14,8 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use eventmap_pipeline::delivery::Clock;
 use eventmap::transforms::query_param_of;
+use eventmap_pipeline::delivery::Clock;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};

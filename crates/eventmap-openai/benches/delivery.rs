@@ -14,12 +14,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use eventmap_mock_capi::{MockCapi, MockConfig};
+use eventmap_openai::{Credentials, OpenAiSink, OpenAiSinkConfig};
 use eventmap_pipeline::delivery::{
     BatchOutcome, Clock, DeadLetter, Delivery, DeliveryConfig, DeliveryObserver, OutgoingEvent,
     Sink,
 };
-use eventmap_mock_capi::{MockCapi, MockConfig};
-use eventmap_openai::{Credentials, OpenAiSink, OpenAiSinkConfig};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
@@ -66,7 +66,7 @@ async fn baseline(client: &reqwest::Client, url: &str, events: &[Value]) {
 
 struct Quiet;
 impl DeliveryObserver for Quiet {
-    fn dead_lettered(&self, letter: &DeadLetter) {
+    fn dead_lettered(&self, _event: &OutgoingEvent, letter: &DeadLetter) {
         panic!("unexpected dead letter: {}", letter.message);
     }
 }

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig, Record};
+use eventmap_openai::delivery::{check_connection, ConnectionVerdict, Timeouts};
+use eventmap_openai::{Credentials, OpenAiSink, OpenAiSinkConfig, MAX_AGE_MS};
 use eventmap_pipeline::delivery::{
     Clock, DeadLetter, DeadReason, Delivery, DeliveryConfig, DeliveryObserver, DeliveryReport,
     OutgoingEvent, RetryPolicy,
 };
-use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig, Record};
-use eventmap_openai::delivery::{check_connection, ConnectionVerdict, Timeouts};
-use eventmap_openai::{Credentials, OpenAiSink, OpenAiSinkConfig, MAX_AGE_MS};
 use serde_json::{json, Value};
 
 const KEY: &str = "sk-conv-test-0123456789";
@@ -53,7 +53,7 @@ fn delivery_config() -> DeliveryConfig {
 struct Letters(Mutex<Vec<DeadLetter>>);
 
 impl DeliveryObserver for Letters {
-    fn dead_lettered(&self, letter: &DeadLetter) {
+    fn dead_lettered(&self, _event: &OutgoingEvent, letter: &DeadLetter) {
         self.0.lock().unwrap().push(letter.clone());
     }
 }

@@ -3,8 +3,13 @@
 //!
 //! - [`delivery`]: the shared machinery between a producer of mapped events and a
 //!   destination's [`delivery::Sink`] (batching, retries, isolation, dead letters).
+//! - [`process`]: one event through the mapping and the destination's validator, with
+//!   what a dead letter keeps when it cannot go on.
+//! - [`spool`]: the durable, group-committed queue of `eventmap serve`.
 //!
 //! The core `eventmap` crate stays pure mapping: a host that only maps pulls no async
 //! runtime.
 
 pub mod delivery;
+pub mod process;
+pub mod spool;

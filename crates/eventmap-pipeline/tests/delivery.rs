@@ -79,7 +79,7 @@ impl DeliveryObserver for Recorder {
         let mut d = self.delivered.lock().unwrap();
         d.extend(events.iter().map(|e| e.id.clone()));
     }
-    fn dead_lettered(&self, letter: &DeadLetter) {
+    fn dead_lettered(&self, _event: &OutgoingEvent, letter: &DeadLetter) {
         self.letters.lock().unwrap().push(letter.clone());
     }
     fn retrying(&self, _notice: &eventmap_pipeline::delivery::RetryNotice) {

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use eventmap::EventContext;
+use eventmap_openai::delivery::{DEFAULT_BATCH_EVENTS, MAX_BATCH_EVENTS};
+use eventmap_openai::OpenAiSink;
 use eventmap_pipeline::delivery::{
     Clock, DeadLetter, DeadPayload, DeadReason, Delivery, DeliveryConfig, DeliveryObserver,
     DeliveryReport, OutgoingEvent, RetryPolicy,
 };
-use eventmap::EventContext;
-use eventmap_openai::delivery::{DEFAULT_BATCH_EVENTS, MAX_BATCH_EVENTS};
-use eventmap_openai::OpenAiSink;
 use serde_json::{json, Value};
 
 use crate::connection::ConnectionArgs;
@@ -28,8 +28,8 @@ use crate::dead_letters::DeadLetterFile;
 use crate::exit;
 use crate::input::{self, InputError, Next, DEFAULT_MAX_LINE_BYTES};
 use crate::options::{compile_options, load_mapping, parse_duration, parse_now};
-use crate::process::{Line, Processed, Processor};
 use crate::report::{self, Origin};
+use eventmap_pipeline::process::{Line, Processed, Processor};
 use feed::{Fed, Place};
 use observer::Observer;
 

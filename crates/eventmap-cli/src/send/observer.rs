@@ -87,7 +87,7 @@ impl DeliveryObserver for Observer {
         self.answered();
     }
 
-    fn dead_lettered(&self, letter: &DeadLetter) {
+    fn dead_lettered(&self, _event: &OutgoingEvent, letter: &DeadLetter) {
         self.keep(letter);
         self.answered();
         // The line names the event and the reason; never its data.

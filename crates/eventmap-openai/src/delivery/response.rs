@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use eventmap_pipeline::delivery::{BatchOutcome, DeadReason, EventStatus, Fatal, Rejection, Transient};
+use eventmap_pipeline::delivery::{
+    BatchOutcome, DeadReason, EventStatus, Fatal, Rejection, Transient,
+};
 use serde_json::Value;
 
 /// Classifies a response to a batch of `batch_len` events.

@@ -2,7 +2,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use eventmap_pipeline::delivery::{BatchOutcome, DeadReason, OutgoingEvent, Rejection, Sink, Transient};
+use eventmap_pipeline::delivery::{
+    BatchOutcome, DeadReason, OutgoingEvent, Rejection, Sink, Transient,
+};
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::Url;
 

@@ -29,7 +29,7 @@
 //!
 //! struct Letters;
 //! impl DeliveryObserver for Letters {
-//!     fn dead_lettered(&self, letter: &DeadLetter) {
+//!     fn dead_lettered(&self, _event: &OutgoingEvent, letter: &DeadLetter) {
 //!         assert_eq!(letter.id.as_deref(), Some("bad-1"));
 //!     }
 //! }

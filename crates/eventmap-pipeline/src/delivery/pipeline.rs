@@ -48,7 +48,8 @@ impl Default for DeliveryConfig {
 /// Called from the delivery tasks: keep it quick.
 pub trait DeliveryObserver: Send + Sync + 'static {
     fn delivered(&self, _events: &[OutgoingEvent], _test_mode: bool) {}
-    fn dead_lettered(&self, letter: &DeadLetter);
+    /// `event` is the event as it was submitted; `letter` says why it can never go.
+    fn dead_lettered(&self, event: &OutgoingEvent, letter: &DeadLetter);
     fn retrying(&self, _notice: &RetryNotice) {}
 }
 
@@ -125,7 +126,7 @@ impl Shared {
             payload: DeadPayload::Mapped(event.event.clone()),
         };
         self.with_report(|r| *r.dead_lettered.entry(rejection.reason).or_default() += 1);
-        self.observer.dead_lettered(&letter);
+        self.observer.dead_lettered(event, &letter);
     }
 
     pub fn retrying(&self, notice: &RetryNotice) {

@@ -18,6 +18,9 @@ pub struct OutgoingEvent {
     pub json: String,
     /// Test mode for this event: the destination validates it but records nothing.
     pub test_mode: bool,
+    /// The host's own reference to the event (a spool's sequence number, say); it comes
+    /// back to the [`DeliveryObserver`](crate::delivery::DeliveryObserver) untouched.
+    pub tag: u64,
 }
 
 impl OutgoingEvent {
@@ -28,7 +31,14 @@ impl OutgoingEvent {
             event,
             json,
             test_mode,
+            tag: 0,
         }
+    }
+
+    /// The event with the host's reference `tag`.
+    pub fn with_tag(mut self, tag: u64) -> Self {
+        self.tag = tag;
+        self
     }
 }
 

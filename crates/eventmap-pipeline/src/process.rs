@@ -1,14 +1,22 @@
-//! One input line through the mapping and the destination's validator: what `map` and
-//! `send` both do before they part ways.
+//! One input event through the mapping and the destination's validator: what `map`,
+//! `send` and `serve` all do before they part ways.
 
-use eventmap_pipeline::delivery::{DeadLetter, DeadPayload};
+use crate::delivery::{DeadLetter, DeadPayload};
 use eventmap::{EventContext, KeyError, MappedEvent, Mapping, Outcome, Validator, Violation};
 use serde_json::Value;
 
-use crate::input::text_of;
+/// The line as text, or why it is not: where its first byte that is not UTF-8 sits.
+pub fn text_of(line: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(line).map_err(|e| {
+        format!(
+            "invalid UTF-8 at byte {} of the line (counting from 0)",
+            e.valid_up_to()
+        )
+    })
+}
 
 /// What became of one line.
-pub(crate) enum Processed {
+pub enum Processed {
     /// Mapped and valid.
     Mapped {
         event: Value,
@@ -36,14 +44,14 @@ pub(crate) enum Processed {
 }
 
 /// A processed line and the id reports name it by.
-pub(crate) struct Line {
+pub struct Line {
     pub processed: Processed,
     pub id: Option<String>,
     /// The line was a dead letter being replayed.
     pub replayed: bool,
 }
 
-pub(crate) struct Processor<'a> {
+pub struct Processor<'a> {
     pub mapping: &'a Mapping,
     pub validator: Option<&'a dyn Validator>,
     /// Lines that are dead-letter records are replayed rather than mapped as events.
@@ -178,4 +186,16 @@ impl Processor<'_> {
 /// A cheap test before parsing a line twice: only dead letters have this key.
 fn looks_like_dead_letter(text: &str) -> bool {
     text.contains("\"dead_letter\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_of;
+
+    #[test]
+    fn invalid_utf8_is_located_not_replaced() {
+        assert_eq!(text_of(b"{\"a\":1}"), Ok("{\"a\":1}"));
+        let err = text_of(b"{\"id\":\"\xff\"}").unwrap_err();
+        assert!(err.contains("byte 7"), "{err}");
+    }
 }

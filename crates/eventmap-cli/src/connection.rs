@@ -1,10 +1,14 @@
-//! The flags `send` and `connect` share: where the Conversions API is, the credentials,
-//! and the timeouts.
+//! The flags `send`, `serve` and `connect` share: where the Conversions API is, the
+//! credentials and the timeouts; and for `send` and `serve`, how delivery batches and
+//! retries.
 
 use std::time::Duration;
 
-use eventmap_openai::delivery::{Timeouts, DEFAULT_ENDPOINT};
+use eventmap_openai::delivery::{
+    Timeouts, DEFAULT_BATCH_EVENTS, DEFAULT_ENDPOINT, MAX_BATCH_EVENTS,
+};
 use eventmap_openai::{Credentials, OpenAiSinkConfig};
+use eventmap_pipeline::delivery::{DeliveryConfig, RetryPolicy};
 
 use crate::options::parse_duration;
 
@@ -54,5 +58,55 @@ impl ConnectionArgs {
                 total: self.timeout,
             },
         })
+    }
+}
+
+#[derive(clap::Args)]
+pub(crate) struct DeliveryArgs {
+    /// Events per request, 1 to 1000. Small batches limit what one bad event holds up.
+    #[arg(long, default_value_t = DEFAULT_BATCH_EVENTS, value_parser = batch_size)]
+    pub batch_size: usize,
+    /// Bytes of event JSON per request at most.
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    max_batch_bytes: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// Attempts per batch on transient failures (timeouts, 408, 429, 5xx), the first included.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
+    max_attempts: u32,
+    /// No retry starts later than this after a batch's first attempt.
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    max_retry_time: Duration,
+    /// The backoff ceiling after the first failure (it doubles, up to 30s; full jitter).
+    #[arg(long, default_value = "500ms", value_parser = parse_duration, value_name = "DURATION")]
+    retry_delay: Duration,
+    /// How long a part-full batch waits for more events (slow streams such as stdin).
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    linger: Duration,
+}
+
+impl DeliveryArgs {
+    pub fn config(&self) -> DeliveryConfig {
+        DeliveryConfig {
+            batch_size: self.batch_size,
+            max_batch_bytes: self.max_batch_bytes,
+            concurrency: usize::from(self.concurrency),
+            linger: self.linger,
+            retry: RetryPolicy {
+                max_attempts: self.max_attempts,
+                base_delay: self.retry_delay,
+                max_elapsed: self.max_retry_time,
+                ..RetryPolicy::default()
+            },
+            ..DeliveryConfig::default()
+        }
+    }
+}
+
+fn batch_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_BATCH_EVENTS).contains(&n) => Ok(n),
+        _ => Err(format!("must be a number from 1 to {MAX_BATCH_EVENTS}")),
     }
 }

@@ -12,6 +12,8 @@ mod options;
 mod progress;
 mod report;
 mod send;
+mod serve;
+mod spool_cmd;
 mod test_cmd;
 
 use std::process::ExitCode;
@@ -38,6 +40,11 @@ enum Command {
     /// Map, validate and deliver events to the OpenAI Conversions API, with batching,
     /// retries and a dead-letter file; ends with a summary of what became of every event.
     Send(Box<send::Args>),
+    /// Run the Segment-compatible intake: events posted by SDKs and analytics.js are
+    /// spooled durably (a 200 means they are on disk) and delivered continuously.
+    Serve(Box<serve::Args>),
+    /// Export the dead letters a `serve` spool keeps, as NDJSON that `send` replays.
+    DeadLetters(spool_cmd::Args),
     /// Check the OpenAI credentials with one test (validate_only) request.
     Connect(connect::Args),
     /// Run mapping fixtures (input events with their expected outputs); ends with
@@ -70,6 +77,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Map(args) => map::run(&args),
         Command::Send(args) => send::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::DeadLetters(args) => spool_cmd::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Test(args) => test_cmd::run(&args),
         Command::Transforms => {

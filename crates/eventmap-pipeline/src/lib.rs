@@ -6,10 +6,17 @@
 //! - [`process`]: one event through the mapping and the destination's validator, with
 //!   what a dead letter keeps when it cannot go on.
 //! - [`spool`]: the durable, group-committed queue of `eventmap serve`.
+//! - [`intake`]: Segment's HTTP tracking API in front of the spool.
+//! - [`forward`]: delivery from the spool through the processor and [`delivery`].
+//! - [`metrics`]: what the server counts, for `/metrics`; [`log`]: its JSON log lines.
 //!
 //! The core `eventmap` crate stays pure mapping: a host that only maps pulls no async
 //! runtime.
 
 pub mod delivery;
+pub mod forward;
+pub mod intake;
+pub mod log;
+pub mod metrics;
 pub mod process;
 pub mod spool;

@@ -14,15 +14,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use eventmap::EventContext;
-use eventmap_openai::delivery::{DEFAULT_BATCH_EVENTS, MAX_BATCH_EVENTS};
 use eventmap_openai::OpenAiSink;
 use eventmap_pipeline::delivery::{
-    Clock, DeadLetter, DeadPayload, DeadReason, Delivery, DeliveryConfig, DeliveryObserver,
-    DeliveryReport, OutgoingEvent, RetryPolicy,
+    Clock, DeadLetter, DeadPayload, DeadReason, Delivery, DeliveryObserver, DeliveryReport,
+    OutgoingEvent,
 };
 use serde_json::{json, Value};
 
-use crate::connection::ConnectionArgs;
+use crate::connection::{ConnectionArgs, DeliveryArgs};
 use crate::console::Console;
 use crate::dead_letters::DeadLetterFile;
 use crate::exit;
@@ -40,15 +39,8 @@ pub(crate) struct Args {
     mapping: PathBuf,
     #[command(flatten)]
     connection: ConnectionArgs,
-    /// Events per request, 1 to 1000. Small batches limit what one bad event holds up.
-    #[arg(long, default_value_t = DEFAULT_BATCH_EVENTS, value_parser = batch_size)]
-    batch_size: usize,
-    /// Bytes of event JSON per request at most.
-    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
-    max_batch_bytes: usize,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
-    concurrency: u16,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
     /// Test mode for every event: the API validates but records nothing.
     #[arg(long)]
     validate_only: bool,
@@ -62,18 +54,6 @@ pub(crate) struct Args {
     /// Set a mapping parameter; also read from EVENTMAP_PARAM_<KEY>.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
-    /// Attempts per batch on transient failures (timeouts, 408, 429, 5xx), the first included.
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
-    max_attempts: u32,
-    /// No retry starts later than this after a batch's first attempt.
-    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
-    max_retry_time: Duration,
-    /// The backoff ceiling after the first failure (it doubles, up to 30s; full jitter).
-    #[arg(long, default_value = "500ms", value_parser = parse_duration, value_name = "DURATION")]
-    retry_delay: Duration,
-    /// How long a part-full batch waits for more events (slow streams such as stdin).
-    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
-    linger: Duration,
     /// After Ctrl-C or SIGTERM, how long what was read may take to deliver; then (or at a
     /// second Ctrl-C) the rest is dead-lettered `interrupted`, to be replayed.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
@@ -87,13 +67,6 @@ pub(crate) struct Args {
     resume_from: Option<String>,
     /// Newline-delimited JSON events or dead-letter files; stdin when none is given or for `-`.
     inputs: Vec<String>,
-}
-
-fn batch_size(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if (1..=MAX_BATCH_EVENTS).contains(&n) => Ok(n),
-        _ => Err(format!("must be a number from 1 to {MAX_BATCH_EVENTS}")),
-    }
 }
 
 /// What happened before delivery.
@@ -184,7 +157,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let delivery = runtime.block_on(async {
         Delivery::start(
             sink,
-            delivery_config(args),
+            args.delivery.config(),
             clock,
             Arc::clone(&observer) as Arc<dyn DeliveryObserver>,
         )
@@ -213,7 +186,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         validate_only: args.validate_only,
         interrupted: &interrupted,
         inputs: &inputs,
-        gate: args.batch_size,
+        gate: args.delivery.batch_size,
         max_line_bytes: args.max_line_bytes,
     };
     let mut counts = Counts::default();
@@ -265,22 +238,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         Ending::Done if report.fatal.is_none() => exit::OK,
         _ => exit::INTERRUPTED,
     })
-}
-
-fn delivery_config(args: &Args) -> DeliveryConfig {
-    DeliveryConfig {
-        batch_size: args.batch_size,
-        max_batch_bytes: args.max_batch_bytes,
-        concurrency: usize::from(args.concurrency),
-        linger: args.linger,
-        retry: RetryPolicy {
-            max_attempts: args.max_attempts,
-            base_delay: args.retry_delay,
-            max_elapsed: args.max_retry_time,
-            ..RetryPolicy::default()
-        },
-        ..DeliveryConfig::default()
-    }
 }
 
 /// `--resume-from INPUT:LINE`: INPUT must be one of the inputs given.

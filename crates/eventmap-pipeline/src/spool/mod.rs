@@ -87,6 +87,8 @@ pub enum Admission {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spooled {
     pub seq: u64,
+    /// When the intake received it (epoch ms).
+    pub received_ms: i64,
     pub json: Vec<u8>,
 }
 
@@ -216,10 +218,12 @@ impl Spool {
         let start = after.map_or(0, |seq| seq.saturating_add(1));
         let mut out = Vec::new();
         for entry in events.range(start..).map_err(redb::Error::from)? {
-            let (seq, json) = entry.map_err(redb::Error::from)?;
+            let (seq, value) = entry.map_err(redb::Error::from)?;
+            let (received_ms, json) = value.value();
             out.push(Spooled {
                 seq: seq.value(),
-                json: json.value().to_vec(),
+                received_ms: i64::try_from(received_ms).unwrap_or(i64::MAX),
+                json: json.to_vec(),
             });
             if out.len() >= limit {
                 break;

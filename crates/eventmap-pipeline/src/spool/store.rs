@@ -10,8 +10,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTran
 
 use super::SpoolError;
 
-/// Accepted events by sequence number: the enriched event's JSON.
-pub(super) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// Accepted events by sequence number: (received at, epoch ms; the enriched event's JSON).
+pub(super) const EVENTS: TableDefinition<u64, (u64, &[u8])> = TableDefinition::new("events");
 /// `messageId` → when it was accepted (epoch ms), for the dedup window.
 pub(super) const SEEN: TableDefinition<&str, u64> = TableDefinition::new("seen");
 /// The same ids in the order they were accepted, so the window can be pruned from the
@@ -81,7 +81,7 @@ pub(super) fn totals(db: &Database) -> Result<Totals, redb::Error> {
     for entry in events.iter()? {
         let (seq, event) = entry?;
         totals.depth += 1;
-        totals.bytes += event.value().len() as u64;
+        totals.bytes += event.value().1.len() as u64;
         totals.next_event = seq.value() + 1;
     }
     let dead = txn.open_table(DEAD)?;

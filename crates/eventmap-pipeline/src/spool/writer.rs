@@ -182,7 +182,7 @@ impl Writer {
                         continue; // Settled before (a resend after a restart, say).
                     };
                     delta.removed_events += 1;
-                    delta.removed_bytes += removed.value().len() as u64;
+                    delta.removed_bytes += removed.value().1.len() as u64;
                     drop(removed);
                     if let Some(letter) = letter {
                         let record = letter.to_json().to_string();
@@ -223,7 +223,7 @@ impl Writer {
                 }
                 store::remember(txn, id, now_ms, seq)?;
             }
-            table.insert(seq, event.json.as_slice())?;
+            table.insert(seq, (now_ms, event.json.as_slice()))?;
             delta.next_event += 1;
             delta.added_events += 1;
             delta.added_bytes += event.json.len() as u64;

@@ -1,0 +1,337 @@
+//! `eventmap serve`: the Segment-compatible intake in front of the crash-safe spool,
+//! delivering continuously through the same mapping and delivery code as `send`.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use eventmap::LoadError;
+use eventmap_openai::OpenAiSink;
+use eventmap_pipeline::delivery::Clock;
+use eventmap_pipeline::forward::{self, Compiled, Ended, Forwarding, MappingSlot};
+use eventmap_pipeline::intake::{self, Intake, IntakeConfig, Limits};
+use eventmap_pipeline::log;
+use eventmap_pipeline::metrics::{Metrics, OutcomeLabel};
+use eventmap_pipeline::spool::{Spool, SpoolConfig};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::connection::{ConnectionArgs, DeliveryArgs};
+use crate::exit;
+use crate::options::{compile_options, parse_bytes, parse_duration};
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The mapping file (its `destination:` must be `openai`); SIGHUP reloads it.
+    #[arg(long, short)]
+    mapping: PathBuf,
+    /// Where to listen. Loopback unless `--allow-remote` says otherwise.
+    #[arg(long, default_value = "127.0.0.1:8088", value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+    /// Listen on an address other machines can reach.
+    #[arg(long)]
+    allow_remote: bool,
+    /// The spool directory (created 0700): accepted events wait here until delivered.
+    #[arg(long, default_value = "spool", value_name = "DIR")]
+    spool: PathBuf,
+    /// A write key clients must present (repeat for several).
+    #[arg(long = "write-key", value_name = "KEY", hide_env_values = true)]
+    write_keys: Vec<String>,
+    /// A file of write keys, one a line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    write_keys_file: Option<PathBuf>,
+    /// Browser origins allowed to post (CORS), e.g. https://shop.example; `*` for any.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+    /// Largest event accepted, in bytes (Segment: 32 KB).
+    #[arg(long, default_value = "32KiB", value_parser = parse_bytes, value_name = "BYTES")]
+    max_event_bytes: u64,
+    /// Largest request accepted, decompressed, in bytes (Segment: 500 KB a batch).
+    #[arg(long, default_value = "500KiB", value_parser = parse_bytes, value_name = "BYTES")]
+    max_request_bytes: u64,
+    /// The spool holds at most this much; past it, requests get 503 with Retry-After.
+    #[arg(long, default_value = "1GiB", value_parser = parse_bytes, value_name = "BYTES")]
+    max_spool_bytes: u64,
+    /// An event whose messageId was accepted within this window is answered 200 but not
+    /// spooled again (SDK retries after a lost answer).
+    #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    dedup_window: Duration,
+    /// Dead letters are kept in the spool this long (export them with `eventmap dead-letters`).
+    #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
+    dead_letter_retention: Duration,
+    /// On SIGTERM or Ctrl-C, how long requests and deliveries in flight may take; what is
+    /// undelivered then stays in the spool.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    drain_timeout: Duration,
+    /// After the destination refuses the credentials, wait this long before trying again
+    /// (events keep arriving in the spool meanwhile).
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    refused_backoff: Duration,
+    /// Test mode for every event: the API validates but records nothing.
+    #[arg(long)]
+    validate_only: bool,
+    /// Set a mapping parameter; also read from EVENTMAP_PARAM_<KEY>.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
+    if !args.listen.ip().is_loopback() && !args.allow_remote {
+        bail!(
+            "--listen {} is reachable from other machines: add --allow-remote to mean it",
+            args.listen
+        );
+    }
+    let write_keys = write_keys(args)?;
+    let compiled = match compile(&args.mapping, &args.params) {
+        Ok(compiled) => compiled,
+        Err(errors) => {
+            for line in &errors {
+                eprintln!("{line}");
+            }
+            return Ok(exit::ERROR);
+        }
+    };
+    let sink_config = match args.connection.sink_config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("eventmap: error: {e}");
+            return Ok(exit::CREDENTIALS);
+        }
+    };
+    let spool_config = SpoolConfig {
+        max_bytes: args.max_spool_bytes,
+        dedup_window: args.dedup_window,
+        dead_retention: args.dead_letter_retention,
+    };
+    let spool = Spool::open(&args.spool, spool_config)
+        .with_context(|| format!("cannot open the spool in {}", args.spool.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let metrics = Metrics::default();
+    let clock = Clock::system();
+    let ready = Arc::new(AtomicBool::new(true));
+    let slot: MappingSlot = Arc::new(RwLock::new(Arc::new(compiled)));
+    let intake = Arc::new(Intake {
+        config: IntakeConfig {
+            write_keys,
+            limits: Limits {
+                max_event_bytes: usize::try_from(args.max_event_bytes).unwrap_or(usize::MAX),
+                max_batch_bytes: usize::try_from(args.max_request_bytes).unwrap_or(usize::MAX),
+            },
+            cors_origins: args.cors_origins.clone(),
+            ..IntakeConfig::default()
+        },
+        spool: spool.clone(),
+        metrics: metrics.clone(),
+        ready: Arc::clone(&ready),
+        clock,
+    });
+    let forwarding = Forwarding {
+        spool: spool.clone(),
+        mapping: Arc::clone(&slot),
+        metrics: metrics.clone(),
+        clock,
+        delivery: args.delivery.config(),
+        validate_only: args.validate_only,
+        drain: args.drain_timeout,
+    };
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(watch_signals(
+            stop,
+            args.mapping.clone(),
+            args.params.clone(),
+            slot,
+            metrics,
+        ));
+        log::line(
+            "start",
+            json!({"listen": listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                "spool": args.spool.display().to_string(), "spool_depth": spool.depth(),
+                "mapping": args.mapping.display().to_string(),
+                "write_keys": intake.config.write_keys.len(), "validate_only": args.validate_only}),
+        );
+        let delivering = tokio::spawn(deliver(
+            forwarding,
+            sink_config,
+            stopped.clone(),
+            args.refused_backoff,
+        ));
+        let mut shutdown = stopped.clone();
+        let asked = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        intake::serve(listener, intake, asked, args.drain_timeout).await;
+        ready.store(false, Ordering::SeqCst);
+        let _ = delivering.await;
+        log::line("stopped", json!({"spool_depth": spool.depth()}));
+        anyhow::Ok(())
+    })?;
+    Ok(exit::OK)
+}
+
+/// Forwards from the spool; after a refusal by the destination, waits and tries again
+/// (with a fresh client), until asked to stop.
+async fn deliver(
+    forwarding: Forwarding,
+    sink_config: eventmap_openai::OpenAiSinkConfig,
+    mut stop: watch::Receiver<bool>,
+    backoff: Duration,
+) {
+    while !*stop.borrow() {
+        let sink = match OpenAiSink::new(&sink_config) {
+            Ok(sink) => sink,
+            Err(e) => {
+                log::line("delivery_unavailable", json!({"error": e.to_string()}));
+                return;
+            }
+        };
+        match forward::forward(&forwarding, sink, stop.clone()).await {
+            Ended::Stopped(_) => return,
+            Ended::Refused(fatal) => {
+                log::line(
+                    "delivery_refused",
+                    json!({"reason": fatal.reason.as_str(), "status": fatal.status,
+                        "message": fatal.message, "retry_in_s": backoff.as_secs_f64(),
+                        "note": "events stay in the spool"}),
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|stop| *stop) => return,
+                }
+            }
+        }
+    }
+}
+
+/// SIGTERM / Ctrl-C stop the server; SIGHUP reloads the mapping (one that does not
+/// compile is refused, with its errors logged, and the running one stays).
+async fn watch_signals(
+    stop: watch::Sender<bool>,
+    mapping: PathBuf,
+    params: Vec<String>,
+    slot: MappingSlot,
+    metrics: Metrics,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            log::line("signals_unavailable", json!({}));
+            return;
+        };
+        loop {
+            let name = tokio::select! {
+                Some(()) = term.recv() => "SIGTERM",
+                Some(()) = int.recv() => "SIGINT",
+                Some(()) = hup.recv() => {
+                    reload(&mapping, &params, &slot, &metrics);
+                    continue;
+                }
+                else => return,
+            };
+            log::line("stopping", json!({"signal": name}));
+            stop.send_replace(true);
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (mapping, params, slot, metrics);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            log::line("stopping", json!({"signal": "Ctrl-C"}));
+            stop.send_replace(true);
+        }
+    }
+}
+
+fn reload(mapping: &Path, params: &[String], slot: &MappingSlot, metrics: &Metrics) {
+    let outcome = match compile(mapping, params) {
+        Ok(compiled) => {
+            *slot.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(compiled);
+            log::line(
+                "reloaded",
+                json!({"mapping": mapping.display().to_string()}),
+            );
+            "reloaded"
+        }
+        Err(errors) => {
+            log::line(
+                "reload_refused",
+                json!({"mapping": mapping.display().to_string(), "errors": errors,
+                    "note": "the running mapping stays"}),
+            );
+            "refused"
+        }
+    };
+    metrics
+        .reloads
+        .get_or_create(&OutcomeLabel { outcome })
+        .inc();
+}
+
+/// Compiles the mapping and picks its validator; errors as `FILE:LINE:COL: message`.
+fn compile(path: &Path, params: &[String]) -> Result<Compiled, Vec<String>> {
+    let options = compile_options(params).map_err(|e| vec![format!("{e:#}")])?;
+    let mapping = match eventmap::Mapping::from_file(path, &options) {
+        Ok(mapping) => mapping,
+        Err(LoadError::Compile(err)) => {
+            return Err(err.diagnostics.iter().map(ToString::to_string).collect())
+        }
+        Err(e) => return Err(vec![e.to_string()]),
+    };
+    if mapping.destination() != Some("openai") {
+        return Err(vec![format!(
+            "{}: `serve` delivers to OpenAI, so the mapping needs `destination: openai`",
+            mapping.file()
+        )]);
+    }
+    let validator =
+        eventmap_cli::destinations::validator_for(&mapping).map_err(|e| vec![format!("{e:#}")])?;
+    Ok(Compiled { mapping, validator })
+}
+
+/// Write keys from the flags, a file and `EVENTMAP_WRITE_KEYS` (comma-separated).
+fn write_keys(args: &Args) -> anyhow::Result<HashSet<String>> {
+    let mut keys: HashSet<String> = args.write_keys.iter().cloned().collect();
+    if let Some(file) = &args.write_keys_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read write keys from {}", file.display()))?;
+        keys.extend(
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or_default().trim())
+                .filter(|l| !l.is_empty())
+                .map(str::to_string),
+        );
+    }
+    if let Ok(env) = std::env::var("EVENTMAP_WRITE_KEYS") {
+        keys.extend(
+            env.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_string),
+        );
+    }
+    keys.retain(|k| !k.is_empty());
+    if keys.is_empty() {
+        bail!("no write key: give --write-key, --write-keys-file or EVENTMAP_WRITE_KEYS");
+    }
+    Ok(keys)
+}

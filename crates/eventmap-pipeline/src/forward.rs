@@ -1,0 +1,306 @@
+//! Delivery from the spool: each spooled event goes through the same processor (mapping
+//! and validation) and the same [`Delivery`] as `eventmap send`, and leaves the spool
+//! only once it is delivered, skipped with a reason, or dead-lettered.
+//!
+//! Events dead-lettered because delivery was *stopped* (an interrupt at shutdown, refused
+//! credentials) are not settled: they stay in the spool for the next start, which reads
+//! the spool from its beginning again. Sends after a crash reuse the event ids, which
+//! the destination deduplicates on.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use eventmap::{EventContext, Mapping, Validator, Violation};
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+
+use crate::delivery::{
+    Clock, DeadLetter, DeadPayload, DeadReason, Delivery, DeliveryConfig, DeliveryObserver,
+    DeliveryReport, Fatal, OutgoingEvent, RetryNotice, Sink,
+};
+use crate::log;
+use crate::metrics::{Metrics, ReasonLabel};
+use crate::process::{Line, Processed, Processor};
+use crate::spool::{Settle, Spool, Spooled};
+
+/// A compiled mapping with its destination's validator: what a reload replaces whole.
+pub struct Compiled {
+    pub mapping: Mapping,
+    pub validator: Option<Box<dyn Validator>>,
+}
+
+/// The mapping in use; a reload swaps it between two spool reads.
+pub type MappingSlot = Arc<RwLock<Arc<Compiled>>>;
+
+/// Events read from the spool at a time.
+const READ_AHEAD: usize = 256;
+
+/// What forwarding needs besides the sink.
+#[derive(Clone)]
+pub struct Forwarding {
+    pub spool: Spool,
+    pub mapping: MappingSlot,
+    pub metrics: Metrics,
+    pub clock: Clock,
+    pub delivery: DeliveryConfig,
+    /// Test mode for every event (`validate_only`).
+    pub validate_only: bool,
+    /// After a stop is asked for, how long what is in flight may take to deliver.
+    pub drain: Duration,
+}
+
+/// Why forwarding ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// A stop was asked for.
+    Stopped(DeliveryReport),
+    /// The destination stopped delivery (credentials refused, endpoint refused): the
+    /// events stay in the spool; try again later.
+    Refused(Fatal),
+}
+
+/// Forwards from the spool until `stop` turns true or the destination refuses us.
+pub async fn forward<S: Sink>(f: &Forwarding, sink: S, mut stop: watch::Receiver<bool>) -> Ended {
+    let (settles, settled) = mpsc::unbounded_channel();
+    let settler = tokio::spawn(settle(f.spool.clone(), settled, f.clock));
+    let observer = Arc::new(SpoolObserver {
+        settles: settles.clone(),
+        metrics: f.metrics.clone(),
+        clock: f.clock,
+        received: Mutex::new(HashMap::new()),
+        down: AtomicBool::new(false),
+    });
+    let delivery = Delivery::start(
+        sink,
+        f.delivery.clone(),
+        f.clock,
+        Arc::clone(&observer) as Arc<dyn DeliveryObserver>,
+    );
+    let mut cursor = None;
+    while !*stop.borrow() && delivery.stopped().is_none() {
+        let batch = match f.spool.read_after(cursor, READ_AHEAD) {
+            Ok(batch) => batch,
+            Err(e) => {
+                log::line("spool_read_failed", json!({"error": e.to_string()}));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                () = f.spool.wait_beyond(cursor) => {}
+                _ = stop.changed() => {}
+                // Notice a destination stop while idle.
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        }
+        let compiled = Arc::clone(&f.mapping.read().unwrap_or_else(PoisonError::into_inner));
+        let processor = Processor {
+            mapping: &compiled.mapping,
+            validator: compiled.validator.as_deref(),
+            replay: false,
+        };
+        for spooled in batch {
+            cursor = Some(spooled.seq);
+            let Some(event) = route(f, &processor, &observer, spooled, &settles) else {
+                continue;
+            };
+            if delivery.submit(event).await.is_err() {
+                break;
+            }
+        }
+    }
+    let fatal = delivery.stopped();
+    let stopper = delivery.stopper();
+    let finish = delivery.finish();
+    tokio::pin!(finish);
+    let report = tokio::select! {
+        report = &mut finish => report,
+        () = tokio::time::sleep(f.drain) => {
+            stopper.abort("shutdown: the drain deadline passed; the events stay in the spool");
+            finish.await
+        }
+    };
+    // Every settle is sent once `finish` returns; wait until they are on disk (the
+    // settler ends when the last sender, held by the observer, is gone).
+    drop(stopper);
+    drop(observer);
+    drop(settles);
+    let _ = settler.await;
+    match fatal {
+        Some(fatal) if fatal.reason != DeadReason::Interrupted => Ended::Refused(fatal),
+        _ => Ended::Stopped(report),
+    }
+}
+
+/// One spooled event through the processor: the event to deliver, or `None` when it
+/// was settled here (skipped, or dead-lettered before delivery).
+fn route(
+    f: &Forwarding,
+    processor: &Processor<'_>,
+    observer: &SpoolObserver,
+    spooled: Spooled,
+    settles: &mpsc::UnboundedSender<Settle>,
+) -> Option<OutgoingEvent> {
+    let now_ms = f.clock.now_ms();
+    let Line { processed, id, .. } = processor.bytes(&spooled.json, &EventContext { now_ms });
+    let seq = spooled.seq;
+    let (reason, message, payload) = match processed {
+        Processed::Mapped { event, test_mode } => {
+            let id = id.unwrap_or_else(|| format!("spool-{seq}"));
+            observer.received(seq, spooled.received_ms);
+            let test_mode = test_mode || f.validate_only;
+            return Some(OutgoingEvent::new(id, event, test_mode).with_tag(seq));
+        }
+        Processed::Skipped { .. } => {
+            f.metrics.skipped.inc();
+            let _ = settles.send(Settle::Done(seq));
+            return None;
+        }
+        Processed::Invalid { event, violations } => {
+            let reason = if aged_out(&violations) {
+                DeadReason::Expired
+            } else {
+                DeadReason::Invalid
+            };
+            let message: Vec<String> = violations.iter().map(ToString::to_string).collect();
+            (reason, message.join("; "), DeadPayload::Mapped(event))
+        }
+        Processed::Failed { errors, source } => {
+            let message: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            let payload = match source {
+                Some(source) => DeadPayload::Source(source),
+                None => DeadPayload::Line(String::from_utf8_lossy(&spooled.json).into_owned()),
+            };
+            (DeadReason::MappingFailed, message.join("; "), payload)
+        }
+        Processed::Malformed { message, payload } => (DeadReason::Malformed, message, payload),
+    };
+    let letter = DeadLetter {
+        id,
+        reason,
+        status: None,
+        code: None,
+        message,
+        attempts: 0,
+        at_ms: now_ms,
+        payload,
+    };
+    observer.record_dead(&letter);
+    let _ = settles.send(Settle::Dead { seq, letter });
+    None
+}
+
+/// The only thing wrong is the time window's far end: the event waited too long (the
+/// destination was down) rather than being made wrong.
+fn aged_out(violations: &[Violation]) -> bool {
+    !violations.is_empty()
+        && violations
+            .iter()
+            .all(|v| v.path == "timestamp_ms" && v.message.contains("older"))
+}
+
+/// Settles go to the spool in groups: whatever piled up while the last commit synced.
+async fn settle(spool: Spool, mut settled: mpsc::UnboundedReceiver<Settle>, clock: Clock) {
+    let mut group = Vec::new();
+    while settled.recv_many(&mut group, 4096).await > 0 {
+        let items = std::mem::take(&mut group);
+        loop {
+            match spool.settle(items.clone(), clock.now_ms()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    // Unsettled events would be delivered again after a restart: keep
+                    // trying rather than drop the record of their delivery.
+                    log::line("spool_settle_failed", json!({"error": e.to_string()}));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Turns what the delivery reports into settles, metrics and log lines.
+struct SpoolObserver {
+    settles: mpsc::UnboundedSender<Settle>,
+    metrics: Metrics,
+    clock: Clock,
+    /// When each event in delivery was received, for the latency histogram.
+    received: Mutex<HashMap<u64, i64>>,
+    /// The destination is failing (retries): logged once when it starts and ends.
+    down: AtomicBool,
+}
+
+impl SpoolObserver {
+    fn received(&self, seq: u64, at_ms: i64) {
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(seq, at_ms);
+    }
+
+    fn record_dead(&self, letter: &DeadLetter) {
+        self.metrics
+            .dead_lettered
+            .get_or_create(&ReasonLabel {
+                reason: letter.reason.as_str(),
+            })
+            .inc();
+        // The id and why; never the event's data.
+        log::line(
+            "dead_letter",
+            json!({"id": letter.id, "reason": letter.reason.as_str(), "message": letter.message,
+                "status": letter.status, "attempts": letter.attempts}),
+        );
+    }
+}
+
+impl DeliveryObserver for SpoolObserver {
+    fn delivered(&self, events: &[OutgoingEvent], _test_mode: bool) {
+        let now_ms = self.clock.now_ms();
+        let mut received = self.received.lock().unwrap_or_else(PoisonError::into_inner);
+        for event in events {
+            if let Some(at_ms) = received.remove(&event.tag) {
+                let seconds = (now_ms - at_ms).max(0) as f64 / 1000.0;
+                self.metrics.delivery_latency.observe(seconds);
+            }
+            let _ = self.settles.send(Settle::Done(event.tag));
+        }
+        drop(received);
+        self.metrics.delivered.inc_by(events.len() as u64);
+        if self.down.swap(false, Ordering::SeqCst) {
+            log::line("destination_up", json!({}));
+        }
+    }
+
+    fn dead_lettered(&self, event: &OutgoingEvent, letter: &DeadLetter) {
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&event.tag);
+        let stopped = matches!(
+            letter.reason,
+            DeadReason::Interrupted | DeadReason::CredentialsRefused | DeadReason::Refused
+        );
+        if stopped {
+            return; // Not the event's fault: it stays in the spool for the next start.
+        }
+        self.record_dead(letter);
+        let _ = self.settles.send(Settle::Dead {
+            seq: event.tag,
+            letter: letter.clone(),
+        });
+    }
+
+    fn retrying(&self, notice: &RetryNotice) {
+        self.metrics.retries.inc();
+        if !self.down.swap(true, Ordering::SeqCst) {
+            log::line(
+                "destination_down",
+                json!({"error": notice.error.message, "status": notice.error.status}),
+            );
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! The HTTP side of the intake: routing, write keys, CORS, gzip, limits and timeouts,
+//! then the spool. A 200 is sent only once the events are on disk.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::json;
+
+use super::segment::{self, Endpoint, Limits, PayloadError};
+use crate::delivery::Clock;
+use crate::metrics::{AnswerLabel, Metrics, OutcomeLabel};
+use crate::spool::{Admission, Incoming as SpoolIncoming, Spool};
+
+/// How the intake answers.
+#[derive(Clone)]
+pub struct IntakeConfig {
+    /// The write keys accepted (as the Basic user name, or `writeKey` in the body).
+    pub write_keys: HashSet<String>,
+    pub limits: Limits,
+    /// Browser origins answered with CORS headers (`*` for any).
+    pub cors_origins: Vec<String>,
+    /// A request body must arrive within this.
+    pub body_timeout: Duration,
+    /// Seconds a client is told to wait when the spool is full.
+    pub retry_after_secs: u64,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self {
+            write_keys: HashSet::new(),
+            limits: Limits::default(),
+            cors_origins: Vec::new(),
+            body_timeout: Duration::from_secs(10),
+            retry_after_secs: 5,
+        }
+    }
+}
+
+/// The intake's state, shared by every connection.
+pub struct Intake {
+    pub config: IntakeConfig,
+    pub spool: Spool,
+    pub metrics: Metrics,
+    /// The mapping compiled and delivery running: `/readyz` answers 200.
+    pub ready: Arc<AtomicBool>,
+    pub clock: Clock,
+}
+
+type Answer = Response<Full<Bytes>>;
+
+impl Intake {
+    /// Answers one request.
+    pub async fn handle(&self, request: Request<Incoming>) -> Answer {
+        let started = Instant::now();
+        let origin = request.headers().get(header::ORIGIN).cloned();
+        let mut answer = self.route(request).await;
+        if let Some(origin) = origin.filter(|o| self.origin_allowed(o)) {
+            let headers = answer.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        self.metrics
+            .requests
+            .get_or_create(&AnswerLabel {
+                answer: answer.status().as_u16(),
+            })
+            .inc();
+        self.metrics
+            .request_duration
+            .observe(started.elapsed().as_secs_f64());
+        answer
+    }
+
+    fn origin_allowed(&self, origin: &HeaderValue) -> bool {
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        self.config
+            .cors_origins
+            .iter()
+            .any(|allowed| allowed == "*" || allowed == origin)
+    }
+
+    async fn route(&self, request: Request<Incoming>) -> Answer {
+        let path = request.uri().path().to_string();
+        match (request.method(), path.as_str()) {
+            (&Method::GET, "/healthz") => json_answer(StatusCode::OK, &json!({"status": "alive"})),
+            (&Method::GET, "/readyz") => self.readiness(),
+            (&Method::GET, "/metrics") => self.metrics_page(),
+            (&Method::OPTIONS, p) if segment::endpoint_for(p).is_some() => preflight(),
+            (&Method::POST, p) => match segment::endpoint_for(p) {
+                Some(endpoint) => self.intake(endpoint, request).await,
+                None => refusal(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    &format!("no endpoint {p}"),
+                ),
+            },
+            _ => refusal(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                &format!("no endpoint {path}"),
+            ),
+        }
+    }
+
+    fn readiness(&self) -> Answer {
+        let writable = self.spool.is_writable();
+        let ready = self.ready.load(Ordering::SeqCst);
+        let status = if writable && ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        json_answer(
+            status,
+            &json!({"spool_writable": writable, "mapping_compiled": ready}),
+        )
+    }
+
+    fn metrics_page(&self) -> Answer {
+        let m = &self.metrics;
+        m.spool_depth.set(self.spool.depth() as i64);
+        m.spool_bytes.set(self.spool.bytes() as i64);
+        m.dead_letters_kept.set(self.spool.dead() as i64);
+        m.spool_commits.set(self.spool.commits() as i64);
+        let mut answer = Response::new(Full::new(Bytes::from(m.encode())));
+        answer.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        answer
+    }
+
+    async fn intake(&self, endpoint: Endpoint, request: Request<Incoming>) -> Answer {
+        let header_key = match basic_user(&request) {
+            Ok(key) => key,
+            Err(message) => return refusal(StatusCode::UNAUTHORIZED, "unauthorized", message),
+        };
+        // Known early: a wrong key in the header is refused before the body is read.
+        if let Some(key) = &header_key {
+            if !self.config.write_keys.contains(key) {
+                return refusal(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "unknown write key",
+                );
+            }
+        }
+        let gzipped = request
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+        let body = match self.read_body(request, gzipped).await {
+            Ok(body) => body,
+            Err(answer) => return answer,
+        };
+        let payload = match segment::parse(endpoint, &body, &self.config.limits) {
+            Ok(payload) => payload,
+            Err(PayloadError::Malformed(message)) => {
+                return refusal(StatusCode::BAD_REQUEST, "bad_request", &message)
+            }
+            Err(e @ PayloadError::TooLarge { .. }) => {
+                return refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &e.to_string())
+            }
+        };
+        match header_key.as_ref().or(payload.write_key.as_ref()) {
+            None => {
+                return refusal(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "no write key: send it as the Basic user name or as `writeKey`",
+                )
+            }
+            Some(key) if !self.config.write_keys.contains(key) => {
+                return refusal(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "unknown write key",
+                )
+            }
+            Some(_) => {}
+        }
+        let now_ms = self.clock.now_ms();
+        let events: Vec<SpoolIncoming> = payload
+            .enrich(now_ms)
+            .into_iter()
+            .map(|e| SpoolIncoming {
+                dedup_id: e.dedup_id,
+                json: e.json,
+            })
+            .collect();
+        let offered = events.len() as u64;
+        match self.spool.append(events, now_ms).await {
+            Ok(Admission::Accepted {
+                spooled,
+                duplicates,
+            }) => {
+                self.count_events("accepted", spooled as u64);
+                self.count_events("duplicate", duplicates as u64);
+                json_answer(StatusCode::OK, &json!({"success": true}))
+            }
+            Ok(Admission::Full) => {
+                self.count_events("refused", offered);
+                let mut answer = refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "spool_full",
+                    "the spool is full while delivery catches up; retry later",
+                );
+                answer.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(self.config.retry_after_secs),
+                );
+                answer
+            }
+            Err(e) => {
+                self.count_events("refused", offered);
+                refusal(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "spool_error",
+                    &e.to_string(),
+                )
+            }
+        }
+    }
+
+    fn count_events(&self, outcome: &'static str, n: u64) {
+        if n > 0 {
+            self.metrics
+                .events
+                .get_or_create(&OutcomeLabel { outcome })
+                .inc_by(n);
+        }
+    }
+
+    /// The body, decompressed, within the size cap and the time limit.
+    async fn read_body(
+        &self,
+        request: Request<Incoming>,
+        gzipped: bool,
+    ) -> Result<Vec<u8>, Answer> {
+        let cap = self.config.limits.max_batch_bytes;
+        let too_large = |what: &str| {
+            refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                &format!("{what} is over the limit of {cap} bytes"),
+            )
+        };
+        let limited = Limited::new(request.into_body(), cap);
+        let collected = tokio::time::timeout(self.config.body_timeout, limited.collect()).await;
+        let raw = match collected {
+            Err(_) => {
+                return Err(refusal(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    "the request body did not arrive in time",
+                ))
+            }
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                return Err(too_large("the request body"))
+            }
+            Ok(Err(_)) => {
+                return Err(refusal(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "the body could not be read",
+                ))
+            }
+            Ok(Ok(body)) => body.to_bytes(),
+        };
+        if !gzipped {
+            return Ok(raw.to_vec());
+        }
+        // Decompress at most one byte past the cap: a gzip bomb costs the cap, no more.
+        let mut out = Vec::new();
+        let decoder = flate2::read::GzDecoder::new(raw.as_ref());
+        match decoder.take(cap as u64 + 1).read_to_end(&mut out) {
+            Ok(_) if out.len() > cap => Err(too_large("the decompressed body")),
+            Ok(_) => Ok(out),
+            Err(e) => Err(refusal(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                &format!("the body is not valid gzip: {e}"),
+            )),
+        }
+    }
+}
+
+/// The write key as the HTTP Basic user name (the server SDKs' way).
+fn basic_user(request: &Request<Incoming>) -> Result<Option<String>, &'static str> {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| "the Authorization header is not text")?;
+    let Some(encoded) = text
+        .strip_prefix("Basic ")
+        .or_else(|| text.strip_prefix("basic "))
+    else {
+        return Err("Authorization must be Basic, with the write key as the user name");
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| "the Basic credentials are not base64")?;
+    let decoded = String::from_utf8(decoded).map_err(|_| "the Basic credentials are not UTF-8")?;
+    let user = decoded
+        .split_once(':')
+        .map_or(decoded.as_str(), |(user, _)| user);
+    Ok((!user.is_empty()).then(|| user.to_string()))
+}
+
+fn preflight() -> Answer {
+    let mut answer = Response::new(Full::new(Bytes::new()));
+    *answer.status_mut() = StatusCode::NO_CONTENT;
+    let headers = answer.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type, Authorization, Content-Encoding"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    answer
+}
+
+fn json_answer(status: StatusCode, body: &serde_json::Value) -> Answer {
+    let mut answer = Response::new(Full::new(Bytes::from(body.to_string())));
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    answer
+}
+
+fn refusal(status: StatusCode, code: &str, message: &str) -> Answer {
+    json_answer(
+        status,
+        &json!({"success": false, "error": {"code": code, "message": message}}),
+    )
+}

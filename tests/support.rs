@@ -2,6 +2,8 @@
 
 #[path = "delivery_support.rs"]
 pub mod delivery;
+#[path = "serve_support.rs"]
+pub mod serve;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

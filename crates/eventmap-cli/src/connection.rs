@@ -78,9 +78,13 @@ pub(crate) struct DeliveryArgs {
     /// No retry starts later than this after a batch's first attempt.
     #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     max_retry_time: Duration,
-    /// The backoff ceiling after the first failure (it doubles, up to 30s; full jitter).
+    /// The backoff ceiling after the first failure (it doubles, up to --max-retry-delay;
+    /// full jitter).
     #[arg(long, default_value = "500ms", value_parser = parse_duration, value_name = "DURATION")]
     retry_delay: Duration,
+    /// The most the backoff ceiling grows to.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    max_retry_delay: Duration,
     /// How long a part-full batch waits for more events (slow streams such as stdin).
     #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
     linger: Duration,
@@ -96,8 +100,8 @@ impl DeliveryArgs {
             retry: RetryPolicy {
                 max_attempts: self.max_attempts,
                 base_delay: self.retry_delay,
+                max_delay: self.max_retry_delay,
                 max_elapsed: self.max_retry_time,
-                ..RetryPolicy::default()
             },
             ..DeliveryConfig::default()
         }

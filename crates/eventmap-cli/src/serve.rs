@@ -71,6 +71,9 @@ pub(crate) struct Args {
     /// (events keep arriving in the spool meanwhile).
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     refused_backoff: Duration,
+    /// A request body must arrive within this (a client that stalls gets 408).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    body_timeout: Duration,
     /// Test mode for every event: the API validates but records nothing.
     #[arg(long)]
     validate_only: bool,
@@ -130,6 +133,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
                 max_batch_bytes: usize::try_from(args.max_request_bytes).unwrap_or(usize::MAX),
             },
             cors_origins: args.cors_origins.clone(),
+            body_timeout: args.body_timeout,
             ..IntakeConfig::default()
         },
         spool: spool.clone(),

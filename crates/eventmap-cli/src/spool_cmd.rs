@@ -18,7 +18,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
-    if !args.spool.join("spool.redb").exists() {
+    if !Spool::exists(&args.spool) {
         anyhow::bail!("{} holds no spool", args.spool.display());
     }
     let spool = Spool::open(&args.spool, SpoolConfig::default()).with_context(|| {

@@ -178,6 +178,11 @@ impl Spool {
         })
     }
 
+    /// Whether `dir` holds a spool.
+    pub fn exists(dir: impl AsRef<Path>) -> bool {
+        dir.as_ref().join(store::FILE_NAME).exists()
+    }
+
     /// Writes `events` and returns once they are on disk (or refused as a whole when the
     /// spool is full). `now_ms` is when they were received (for the dedup window).
     pub async fn append(

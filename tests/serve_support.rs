@@ -1,0 +1,293 @@
+//! What the tests of `eventmap serve` share: a real server process on a free port of
+//! 127.0.0.1, raw HTTP/1.1 requests to it, and events stamped with the present time.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::delivery::{KEY, MAPPING, PIXEL};
+
+/// The write key the test servers accept.
+pub const WRITE_KEY: &str = "wk-test-4c1d";
+
+/// A port nothing listens on (yet): bound, read, released.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A running `eventmap serve`; killed (SIGKILL) when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `eventmap serve` on a free port with `spool`, delivering to `endpoint`,
+    /// and waits until it answers `/healthz`.
+    pub fn start(spool: &Path, endpoint: &str, extra: &[&str]) -> Self {
+        Self::start_with(MAPPING, spool, endpoint, extra)
+    }
+
+    pub fn start_with(mapping: &str, spool: &Path, endpoint: &str, extra: &[&str]) -> Self {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let spool = spool.display().to_string();
+        let mut child = Command::new(crate::binary())
+            .args([
+                "serve",
+                "--mapping",
+                mapping,
+                "--listen",
+                &addr,
+                "--spool",
+                &spool,
+                "--write-key",
+                WRITE_KEY,
+                "--endpoint",
+                endpoint,
+                "--linger",
+                "20ms",
+                "--retry-delay",
+                "20ms",
+                "--max-retry-delay",
+                "200ms",
+                "--max-attempts",
+                "1000",
+                "--max-retry-time",
+                "1h",
+                "--connect-timeout",
+                "500ms",
+            ])
+            .args(extra)
+            .current_dir(crate::repo())
+            .env("OPENAI_CAPI_KEY", KEY)
+            .env("OPENAI_PIXEL_ID", PIXEL)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("eventmap serve starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let server = Self { child, addr, log };
+        let started = Instant::now();
+        loop {
+            if let Ok(answer) = server.try_request("GET", "/healthz", &[], b"") {
+                if answer.status == 200 {
+                    return server;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "serve did not come up: {}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log has a line containing `text`.
+    pub fn wait_for_log(&self, text: &str) {
+        wait_until(&format!("log line {text}"), || self.log().contains(text));
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
+        self.try_request(method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    pub fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Answer> {
+        let mut stream = TcpStream::connect(&self.addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        Answer::read(stream)
+    }
+
+    /// POSTs `body` (JSON) to `path` with the write key as the Basic user.
+    pub fn post(&self, path: &str, body: &Value) -> Answer {
+        let auth = basic(WRITE_KEY);
+        self.request(
+            "POST",
+            path,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    /// The value of one unlabelled metric (0 when absent).
+    pub fn metric(&self, name: &str) -> f64 {
+        let page = self.request("GET", "/metrics", &[], b"").body;
+        page.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill_9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM with the shell's own `kill`; returns the exit code and the log.
+    pub fn terminate(mut self) -> (Option<i32>, String) {
+        let kill = format!("kill -TERM {}", self.child.id());
+        let _ = Command::new("sh").args(["-c", &kill]).status();
+        let status = self.child.wait().expect("serve exits");
+        std::thread::sleep(Duration::from_millis(100));
+        (status.code(), self.log())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    fn read(mut stream: TcpStream) -> std::io::Result<Self> {
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        let text = String::from_utf8_lossy(&raw);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Ok(Self {
+            status,
+            headers,
+            body: body.to_string(),
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// `Basic base64(key:)`.
+pub fn basic(key: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = format!("{key}:").into_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    format!("Basic {out}")
+}
+
+/// The present, in epoch ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// An order that maps and delivers, stamped a minute ago.
+pub fn order(id: &str) -> Value {
+    json!({"type": "track", "event": "Order Completed", "messageId": id,
+        "timestamp": now_ms() - 60_000,
+        "properties": {"order_id": format!("o-{id}"), "currency": "USD",
+            "products": [{"product_id": "p-1", "price": 12.5, "quantity": 2}]},
+        "context": {"page": {"url": "https://shop.example/checkout"},
+            "ip": "203.0.113.9", "userAgent": "Mozilla/5.0"}})
+}
+
+/// A batch of orders `prefix-0` … `prefix-(n-1)`; returns it and the ids.
+pub fn order_batch(prefix: &str, n: usize) -> (Value, Vec<String>) {
+    let ids: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
+    let batch: Vec<Value> = ids.iter().map(|id| order(id)).collect();
+    (json!({"batch": batch}), ids)
+}
+
+/// Polls `done` until it holds (20 s at most).
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}

@@ -80,6 +80,8 @@ pub struct Record {
     pub unanswered: HashSet<String>,
     /// The `(type, id)` pairs the mock accepted; OpenAI deduplicates on these.
     pub types: HashMap<String, String>,
+    /// The last event accepted under each id, as it was sent.
+    pub events: HashMap<String, Value>,
 }
 
 struct Server {
@@ -294,7 +296,9 @@ async fn handle(
             );
             {
                 let mut record = server.record();
-                for (id, event_type) in &events {
+                for event in &events {
+                    let text = |k: &str| event[k].as_str().unwrap_or_default().to_string();
+                    let (id, event_type) = (text("id"), text("type"));
                     let counts = if validate_only {
                         &mut record.validated
                     } else {
@@ -302,9 +306,10 @@ async fn handle(
                     };
                     *counts.entry(id.clone()).or_default() += 1;
                     if !validate_only {
-                        record.types.insert(id.clone(), event_type.clone());
+                        record.types.insert(id.clone(), event_type);
+                        record.events.insert(id.clone(), event.clone());
                         if unanswered {
-                            record.unanswered.insert(id.clone());
+                            record.unanswered.insert(id);
                         }
                     }
                 }

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 pub(crate) enum Verdict {
     /// The events are valid: accept them (and record them unless `validate_only`).
     Accept {
-        events: Vec<(String, String)>,
+        /// The events as sent.
+        events: Vec<Value>,
         validate_only: bool,
     },
     Refuse {
@@ -119,15 +120,8 @@ impl Rules<'_> {
                 "errors": errors}}),
             );
         }
-        let events = events
-            .iter()
-            .map(|e| {
-                let text = |k: &str| e[k].as_str().unwrap_or_default().to_string();
-                (text("id"), text("type"))
-            })
-            .collect();
         Verdict::Accept {
-            events,
+            events: events.clone(),
             validate_only,
         }
     }

@@ -1,0 +1,81 @@
+//! The real server SDKs as clients of `eventmap serve`: `@segment/analytics-node` and
+//! `@rudderstack/rudder-sdk-node` (which gzips its batches), pinned in
+//! tests/node/package-lock.json, post events as a customer's backend would; every event
+//! must reach the mock Conversions API mapped as expected.
+//!
+//! Needs `npm ci --prefix tests/node` first (the README's test command and `.ci/run` do
+//! it); without it this test fails and says so.
+
+use std::process::Command;
+
+use eventmap_mock_capi::{MockCapi, MockConfig};
+use eventmap_tests::delivery::{KEY, PIXEL};
+use eventmap_tests::serve::{wait_until, Server, WRITE_KEY};
+use eventmap_tests::{repo, Scratch};
+use serde_json::json;
+
+fn post_through(sdk: &str, server: &Server, prefix: &str, count: usize) {
+    let node_dir = repo().join("tests/node");
+    assert!(
+        node_dir
+            .join("node_modules/@segment/analytics-node")
+            .exists()
+            && node_dir
+                .join("node_modules/@rudderstack/rudder-sdk-node")
+                .exists(),
+        "the SDKs are not installed: run `npm ci --prefix tests/node`"
+    );
+    let host = format!("http://{}", server.addr);
+    let output = Command::new("node")
+        .arg("post-events.mjs")
+        .args([sdk, &host, WRITE_KEY, prefix, &count.to_string()])
+        .current_dir(&node_dir)
+        .output()
+        .expect("node runs (Node.js 18 or later is needed)");
+    assert!(
+        output.status.success(),
+        "{sdk}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn assert_orders_arrived(mock: &MockCapi, prefix: &str, count: usize) {
+    let ids: Vec<String> = (0..count).map(|i| format!("{prefix}-{i}")).collect();
+    wait_until(&format!("{prefix} events at the mock"), || {
+        let record = mock.record();
+        ids.iter().all(|id| record.delivered.contains_key(id))
+    });
+    let record = mock.record();
+    for id in &ids {
+        assert_eq!(record.delivered[id], 1, "{id}");
+        let event = &record.events[id];
+        assert_eq!(event["type"], "order_created", "{event}");
+        assert_eq!(
+            event["data"],
+            json!({"type": "contents", "currency": "EUR", "amount": 3998,
+                "contents": [{"id": "kettle-01", "quantity": 2, "amount": 1999}]}),
+            "{event}"
+        );
+        assert_eq!(event["source_url"], "https://shop.example/checkout");
+        assert_eq!(event["user"]["ip_address"], "203.0.113.9");
+        assert_eq!(event["action_source"], "web");
+    }
+}
+
+#[test]
+fn segment_and_rudderstack_sdks_deliver_every_event_through_serve() {
+    let mock = MockCapi::start(MockConfig::new(KEY, PIXEL)).expect("mock starts");
+    let dir = Scratch::new("serve-sdks");
+    let server = Server::start(&dir.0.join("spool"), &mock.endpoint(), &[]);
+    post_through("segment", &server, "segment", 120);
+    post_through("rudderstack", &server, "rudder", 120);
+    assert_orders_arrived(&mock, "segment", 120);
+    assert_orders_arrived(&mock, "rudder", 120);
+    assert_eq!(mock.record().delivered.len(), 240);
+    let page = server.request("GET", "/metrics", &[], b"").body;
+    assert!(
+        page.contains("eventmap_events_total{outcome=\"accepted\"} 240"),
+        "{page}"
+    );
+}

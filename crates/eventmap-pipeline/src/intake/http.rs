@@ -193,8 +193,11 @@ impl Intake {
             Some(_) => {}
         }
         let now_ms = self.clock.now_ms();
-        let events: Vec<SpoolIncoming> = payload
-            .enrich(now_ms)
+        let enriched = match payload.enrich(now_ms) {
+            Ok(enriched) => enriched,
+            Err(e) => return refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &e.to_string()),
+        };
+        let events: Vec<SpoolIncoming> = enriched
             .into_iter()
             .map(|e| SpoolIncoming {
                 dedup_id: e.dedup_id,

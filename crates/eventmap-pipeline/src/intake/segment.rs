@@ -71,6 +71,10 @@ pub struct Payload {
     pub sent_at: Option<Value>,
     /// Batch-level `context` and `integrations`, applied to each event.
     shared: Map<String, Value>,
+    /// The events came as `batch[i]` (for messages naming them).
+    batched: bool,
+    /// The size limit, checked on each event as it will be spooled.
+    max_event_bytes: usize,
 }
 
 /// Unpacks a request body (already decompressed).
@@ -98,12 +102,14 @@ pub fn parse(endpoint: Endpoint, body: &[u8], limits: &Limits) -> Result<Payload
         write_key,
         sent_at: None,
         shared: Map::new(),
+        batched: endpoint == Endpoint::Batch,
+        max_event_bytes: limits.max_event_bytes,
     };
     match endpoint {
         Endpoint::Single(call) => {
             body.entry("type").or_insert_with(|| Value::from(call));
             payload.sent_at = body.get("sentAt").cloned();
-            payload.events.push(checked(body, "the event", limits)?);
+            payload.events.push(checked(body, "the event")?);
         }
         Endpoint::Batch => {
             let Some(Value::Array(items)) = body.remove("batch") else {
@@ -124,20 +130,14 @@ pub fn parse(endpoint: Endpoint, body: &[u8], limits: &Limits) -> Result<Payload
                     )));
                 };
                 event.remove("writeKey");
-                payload
-                    .events
-                    .push(checked(event, &format!("batch[{i}]"), limits)?);
+                payload.events.push(checked(event, &format!("batch[{i}]"))?);
             }
         }
     }
     Ok(payload)
 }
 
-fn checked(
-    event: Map<String, Value>,
-    what: &str,
-    limits: &Limits,
-) -> Result<Map<String, Value>, PayloadError> {
+fn checked(event: Map<String, Value>, what: &str) -> Result<Map<String, Value>, PayloadError> {
     match event.get("type") {
         Some(Value::String(t)) if !t.is_empty() => {}
         _ => {
@@ -145,14 +145,6 @@ fn checked(
                 "{what} has no `type` (track, page, screen, identify, group or alias)"
             )))
         }
-    }
-    let size = serde_json::to_vec(&event).map_or(0, |v| v.len());
-    if size > limits.max_event_bytes {
-        return Err(PayloadError::TooLarge {
-            what: what.to_string(),
-            size,
-            limit: limits.max_event_bytes,
-        });
     }
     Ok(event)
 }
@@ -167,17 +159,21 @@ pub struct Enriched {
 
 impl Payload {
     /// Adds what the intake owes each event: batch-level fields, a `messageId` when
-    /// missing, `receivedAt`, and the skew-corrected `timestamp`.
-    pub fn enrich(self, received_at_ms: i64) -> Vec<Enriched> {
+    /// missing, `receivedAt`, and the skew-corrected `timestamp`. An event that is then
+    /// over the size limit refuses the request (measured once, on the JSON spooled).
+    pub fn enrich(self, received_at_ms: i64) -> Result<Vec<Enriched>, PayloadError> {
         let Payload {
             events,
             sent_at,
             shared,
+            batched,
+            max_event_bytes,
             ..
         } = self;
         events
             .into_iter()
-            .map(|mut event| {
+            .enumerate()
+            .map(|(i, mut event)| {
                 for (key, value) in &shared {
                     merge_missing(&mut event, key, value);
                 }
@@ -194,7 +190,19 @@ impl Payload {
                     Value::from(format_rfc3339_ms(received_at_ms)),
                 );
                 let json = serde_json::to_vec(&Value::Object(event)).unwrap_or_default();
-                Enriched { json, dedup_id }
+                if json.len() > max_event_bytes {
+                    let what = if batched {
+                        format!("batch[{i}]")
+                    } else {
+                        "the event".to_string()
+                    };
+                    return Err(PayloadError::TooLarge {
+                        what,
+                        size: json.len(),
+                        limit: max_event_bytes,
+                    });
+                }
+                Ok(Enriched { json, dedup_id })
             })
             .collect()
     }
@@ -278,6 +286,7 @@ mod tests {
         let payload = parse(endpoint, body.to_string().as_bytes(), &Limits::default()).unwrap();
         payload
             .enrich(RECEIVED)
+            .unwrap()
             .into_iter()
             .map(|e| serde_json::from_slice(&e.json).unwrap())
             .collect()
@@ -345,7 +354,10 @@ mod tests {
             max_event_bytes: 100,
             max_batch_bytes: 1000,
         };
-        let refuse = |endpoint, body: &str| parse(endpoint, body.as_bytes(), &limits).unwrap_err();
+        let refuse = |endpoint, body: &str| match parse(endpoint, body.as_bytes(), &limits) {
+            Ok(payload) => payload.enrich(RECEIVED).map(|_| ()).unwrap_err(),
+            Err(e) => e,
+        };
         assert!(
             matches!(refuse(Endpoint::Batch, "{nope"), PayloadError::Malformed(m) if m.contains("not JSON"))
         );

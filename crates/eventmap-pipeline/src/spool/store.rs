@@ -92,28 +92,6 @@ pub(super) fn totals(db: &Database) -> Result<Totals, redb::Error> {
     Ok(totals)
 }
 
-/// Whether `id` was accepted at or after `since_ms`.
-pub(super) fn seen_since(
-    txn: &WriteTransaction,
-    id: &str,
-    since_ms: u64,
-) -> Result<bool, redb::Error> {
-    let seen = txn.open_table(SEEN)?;
-    let fresh = seen.get(id)?.is_some_and(|at| at.value() >= since_ms);
-    Ok(fresh)
-}
-
-pub(super) fn remember(
-    txn: &WriteTransaction,
-    id: &str,
-    at_ms: u64,
-    tiebreak: u64,
-) -> Result<(), redb::Error> {
-    txn.open_table(SEEN)?.insert(id, at_ms)?;
-    txn.open_table(SEEN_ORDER)?.insert((at_ms, tiebreak), id)?;
-    Ok(())
-}
-
 /// Forgets ids accepted before `before_ms`.
 pub(super) fn forget_before(txn: &WriteTransaction, before_ms: u64) -> Result<(), redb::Error> {
     let mut order = txn.open_table(SEEN_ORDER)?;

@@ -7,10 +7,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use redb::{Database, WriteTransaction};
+use redb::{Database, ReadableTable, WriteTransaction};
 use tokio::sync::{oneshot, watch};
 
-use super::store::{self, DEAD, EVENTS};
+use super::store::{self, DEAD, EVENTS, SEEN, SEEN_ORDER};
 use super::{Admission, Counters, Incoming, Settle, SpoolConfig, SpoolError};
 
 /// Operations in one commit at most: bounds a commit's latency under a flood.
@@ -212,16 +212,20 @@ impl Writer {
         }
         let since = now_ms.saturating_sub(self.config.dedup_window.as_millis() as u64);
         let mut table = txn.open_table(EVENTS)?;
+        let mut seen = txn.open_table(SEEN)?;
+        let mut order = txn.open_table(SEEN_ORDER)?;
         let mut in_request = HashSet::new();
         let (mut spooled, mut duplicates) = (0, 0);
         for event in events {
             let seq = delta.next_event;
             if let Some(id) = &event.dedup_id {
-                if !in_request.insert(id.clone()) || store::seen_since(txn, id, since)? {
+                let fresh = seen.get(id.as_str())?.is_some_and(|at| at.value() >= since);
+                if !in_request.insert(id.clone()) || fresh {
                     duplicates += 1;
                     continue;
                 }
-                store::remember(txn, id, now_ms, seq)?;
+                seen.insert(id.as_str(), now_ms)?;
+                order.insert((now_ms, seq), id.as_str())?;
             }
             table.insert(seq, (now_ms, event.json.as_slice()))?;
             delta.next_event += 1;

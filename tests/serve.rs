@@ -395,19 +395,50 @@ fn dead_letters_are_kept_and_export_to_what_send_replays() {
     bad["properties"]["products"][0]["price"] = json!("twelve");
     assert_eq!(server.post("/v1/track", &bad).status, 200);
     server.wait_for_log("\"reason\":\"mapping_failed\"");
+    // Eight days old: past the API's window, so never sent.
+    let mut old = order("dead-old");
+    old["timestamp"] = json!(now_ms() - 8 * 86_400_000);
+    assert_eq!(server.post("/v1/track", &old).status, 200);
+    server.wait_for_log("\"reason\":\"expired\"");
+    // One process at a time holds a spool.
+    let spool_arg = spool.display().to_string();
+    let second = eventmap_tests::eventmap_env(
+        &[
+            "serve",
+            "--mapping",
+            "mappings/openai.yaml",
+            "--spool",
+            &spool_arg,
+            "--write-key",
+            "k",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        "",
+        &[("OPENAI_CAPI_KEY", KEY), ("OPENAI_PIXEL_ID", PIXEL)],
+    );
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("cannot open the spool"),
+        "{}",
+        second.stderr
+    );
     let (code, _) = server.terminate();
     assert_eq!(code, Some(0));
-    let spool_arg = spool.display().to_string();
     let export = eventmap(&["dead-letters", "--spool", &spool_arg], "");
     assert_eq!(export.code, 0, "{}", export.stderr);
     let letters: Vec<Value> = export.stdout_json();
-    assert_eq!(letters.len(), 1);
+    assert_eq!(letters.len(), 2);
+    assert_eq!(letters[1]["id"], "dead-old");
+    assert_eq!(letters[1]["dead_letter"]["reason"], "expired");
+    assert!(!mock.record().delivered.contains_key("dead-old"));
     assert_eq!(letters[0]["id"], "dead-1");
     assert_eq!(letters[0]["dead_letter"]["reason"], "mapping_failed");
     assert_eq!(letters[0]["source"]["messageId"], "dead-1");
     // `send` takes the export back: the source event is mapped again (and fails again
     // until someone fixes its price).
-    let file = dir.write("dead.ndjson", &export.stdout);
+    let first = export.stdout.lines().next().unwrap_or_default();
+    let file = dir.write("dead.ndjson", &format!("{first}\n"));
     let again = dir.path("dead-again.ndjson");
     let endpoint = mock.endpoint();
     let replay = eventmap_tests::eventmap_env(

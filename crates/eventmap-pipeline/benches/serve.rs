@@ -90,7 +90,9 @@ fn main() {
         "  ingest / fsync rate {:>10.1} events per possible fsync",
         rate / fsyncs.max(1.0)
     );
-    println!("  delivery            {delivered_rate:>10.0} events/s to the mock, over the whole run");
+    println!(
+        "  delivery            {delivered_rate:>10.0} events/s to the mock, over the whole run"
+    );
     println!(
         "  backlog at the end  {backlog:>10} events, drained in {:.2} s ({:.0} events/s with the intake idle)",
         drained_after.as_secs_f64(),

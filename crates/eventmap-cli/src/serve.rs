@@ -13,6 +13,7 @@ use eventmap::LoadError;
 use eventmap_openai::OpenAiSink;
 use eventmap_pipeline::delivery::Clock;
 use eventmap_pipeline::forward::{self, Compiled, Ended, Forwarding, MappingSlot};
+use eventmap_pipeline::intake::idsync::CookieConfig;
 use eventmap_pipeline::intake::{self, Intake, IntakeConfig, Limits};
 use eventmap_pipeline::log;
 use eventmap_pipeline::metrics::{Metrics, OutcomeLabel};
@@ -71,6 +72,19 @@ pub(crate) struct Args {
     /// (events keep arriving in the spool meanwhile).
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     refused_backoff: Duration,
+    /// The ID sync cookie `/v1/idsync` sets (the name OpenAI's pixel uses by default).
+    #[arg(long, default_value = "__oppref", value_name = "NAME")]
+    idsync_cookie: String,
+    /// The ID sync cookie's `Domain`, e.g. shop.example so every subdomain reads it
+    /// (default: the host serve answers on).
+    #[arg(long, value_name = "DOMAIN")]
+    idsync_domain: Option<String>,
+    /// The ID sync cookie's lifetime.
+    #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    idsync_lifetime: Duration,
+    /// Mark the ID sync cookie `Secure` even when no proxy says the request came over https.
+    #[arg(long)]
+    idsync_secure: bool,
     /// A request body must arrive within this (a client that stalls gets 408).
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     body_timeout: Duration,
@@ -134,6 +148,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             },
             cors_origins: args.cors_origins.clone(),
             body_timeout: args.body_timeout,
+            idsync: CookieConfig {
+                name: args.idsync_cookie.clone(),
+                domain: args.idsync_domain.clone(),
+                lifetime: args.idsync_lifetime,
+                secure: args.idsync_secure,
+            },
             ..IntakeConfig::default()
         },
         spool: spool.clone(),

@@ -15,6 +15,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
+use super::idsync::{self, CookieConfig};
 use super::segment::{self, Endpoint, Limits, PayloadError};
 use crate::delivery::Clock;
 use crate::metrics::{AnswerLabel, Metrics, OutcomeLabel};
@@ -32,6 +33,8 @@ pub struct IntakeConfig {
     pub body_timeout: Duration,
     /// Seconds a client is told to wait when the spool is full.
     pub retry_after_secs: u64,
+    /// How `/v1/idsync` sets the oppref cookie.
+    pub idsync: CookieConfig,
 }
 
 impl Default for IntakeConfig {
@@ -42,6 +45,7 @@ impl Default for IntakeConfig {
             cors_origins: Vec::new(),
             body_timeout: Duration::from_secs(10),
             retry_after_secs: 5,
+            idsync: CookieConfig::default(),
         }
     }
 }
@@ -63,11 +67,19 @@ impl Intake {
     pub async fn handle(&self, request: Request<Incoming>) -> Answer {
         let started = Instant::now();
         let origin = request.headers().get(header::ORIGIN).cloned();
+        let idsync = request.uri().path() == "/v1/idsync";
         let mut answer = self.route(request).await;
         if let Some(origin) = origin.filter(|o| self.origin_allowed(o)) {
             let headers = answer.headers_mut();
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
             headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+            if idsync {
+                // The script's fetch sends and receives cookies.
+                headers.insert(
+                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                    HeaderValue::from_static("true"),
+                );
+            }
         }
         self.metrics
             .requests
@@ -97,7 +109,11 @@ impl Intake {
             (&Method::GET, "/healthz") => json_answer(StatusCode::OK, &json!({"status": "alive"})),
             (&Method::GET, "/readyz") => self.readiness(),
             (&Method::GET, "/metrics") => self.metrics_page(),
-            (&Method::OPTIONS, p) if segment::endpoint_for(p).is_some() => preflight(),
+            (&Method::GET, "/idsync.js") => script(&request),
+            (&Method::POST | &Method::GET, "/v1/idsync") => self.set_oppref_cookie(&request),
+            (&Method::OPTIONS, p) if segment::endpoint_for(p).is_some() || p == "/v1/idsync" => {
+                preflight()
+            }
             (&Method::POST, p) => match segment::endpoint_for(p) {
                 Some(endpoint) => self.intake(endpoint, request).await,
                 None => refusal(
@@ -112,6 +128,34 @@ impl Intake {
                 &format!("no endpoint {path}"),
             ),
         }
+    }
+
+    /// `/v1/idsync?oppref=…`: the oppref back as a first-party cookie set by the server.
+    fn set_oppref_cookie(&self, request: &Request<Incoming>) -> Answer {
+        let query = request.uri().query().unwrap_or_default();
+        let oppref = eventmap::transforms::query_param_of(&format!("?{query}"), "oppref");
+        let Some(oppref) = oppref.filter(|v| idsync::valid_oppref(v)) else {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "oppref must be 1 to 256 URL-safe characters",
+            );
+        };
+        let https = request
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+        let cookie = self.config.idsync.set_cookie(&oppref, https);
+        let mut answer = Response::new(Full::new(Bytes::new()));
+        *answer.status_mut() = StatusCode::NO_CONTENT;
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            answer.headers_mut().insert(header::SET_COOKIE, value);
+        }
+        answer
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        answer
     }
 
     fn readiness(&self) -> Answer {
@@ -326,6 +370,37 @@ fn basic_user(request: &Request<Incoming>) -> Result<Option<String>, &'static st
         .split_once(':')
         .map_or(decoded.as_str(), |(user, _)| user);
     Ok((!user.is_empty()).then(|| user.to_string()))
+}
+
+/// The ID sync script, cacheable and revalidated by its ETag.
+fn script(request: &Request<Incoming>) -> Answer {
+    let etag = idsync::etag();
+    let fresh = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+    let mut answer = if fresh {
+        let mut answer = Response::new(Full::new(Bytes::new()));
+        *answer.status_mut() = StatusCode::NOT_MODIFIED;
+        answer
+    } else {
+        let mut answer = Response::new(Full::new(Bytes::from_static(idsync::SCRIPT.as_bytes())));
+        answer.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/javascript; charset=utf-8"),
+        );
+        answer
+    };
+    let headers = answer.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    answer
 }
 
 fn preflight() -> Answer {

@@ -1,9 +1,11 @@
 //! The intake of `eventmap serve`: Segment's HTTP tracking API on a TCP listener.
 //!
 //! - [`segment`]: payloads (paths, batches, enrichment, skew correction);
-//! - [`http`]: answers (write keys, CORS, gzip, limits, timeouts, the spool).
+//! - [`http`]: answers (write keys, CORS, gzip, limits, timeouts, the spool);
+//! - [`idsync`]: the ID sync's script and its server-set cookie.
 
 pub mod http;
+pub mod idsync;
 pub mod segment;
 
 use std::future::Future;

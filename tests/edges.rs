@@ -386,3 +386,26 @@ fn a_dead_letter_file_that_cannot_be_written_is_fatal_and_never_claimed() {
         "nothing after the failure was read"
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn map_onto_a_full_disk_fails_plainly_and_still_prints_its_summary() {
+    let (events, _) = good_orders("full-out", 20_000);
+    let dir = Scratch::new("edges-map-full");
+    let input = dir.write("events.ndjson", &events);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = std::process::Command::new(eventmap_tests::binary())
+        .args(["map", "--mapping", MAPPING, "--now", NOW, &input])
+        .current_dir(eventmap_tests::repo())
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write output"), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(stderr.contains("\"summary\""), "{stderr}");
+}

@@ -182,3 +182,38 @@ fn the_spool_is_private_to_its_user() {
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join(store::FILE_NAME)), 0o600);
 }
+
+#[test]
+fn dead_letters_are_dropped_after_their_retention() {
+    let dir = scratch("retention");
+    let rt = runtime();
+    let config = SpoolConfig {
+        dead_retention: Duration::from_secs(60),
+        ..SpoolConfig::default()
+    };
+    let spool = Spool::open(&dir, config).unwrap();
+    rt.block_on(spool.append(vec![incoming("r")], NOW)).unwrap();
+    let letter = DeadLetter {
+        id: Some("r".into()),
+        reason: DeadReason::Rejected,
+        status: Some(400),
+        code: None,
+        message: "refused".into(),
+        attempts: 1,
+        at_ms: NOW,
+        payload: DeadPayload::Line("{}".into()),
+    };
+    rt.block_on(spool.settle(vec![Settle::Dead { seq: 0, letter }], NOW))
+        .unwrap();
+    assert_eq!(spool.dead(), 1);
+    // Pruning runs at most once a second, with the clock of the work it commits.
+    std::thread::sleep(Duration::from_millis(1100));
+    rt.block_on(spool.append(vec![incoming("s")], NOW + 30_000))
+        .unwrap();
+    assert_eq!(spool.dead(), 1, "kept within its retention");
+    std::thread::sleep(Duration::from_millis(1100));
+    rt.block_on(spool.append(vec![incoming("t")], NOW + 61_000))
+        .unwrap();
+    assert_eq!(spool.dead(), 0);
+    assert!(spool.dead_letters().unwrap().is_empty());
+}

@@ -22,30 +22,35 @@ pub fn mock(configure: impl FnOnce(&mut MockConfig)) -> MockCapi {
     MockCapi::start(config).expect("mock starts")
 }
 
-/// `eventmap send` against `mock`, with fast retries and the dead letters in `dir`.
-pub fn send(mock: &MockCapi, dir: &Scratch, key: &str, extra: &[&str], inputs: &[&str]) -> Run {
-    let endpoint = mock.endpoint();
-    let dead = dir.path("dead.ndjson");
-    let mut args = vec![
-        "send",
-        "--mapping",
-        MAPPING,
-        "--now",
-        NOW,
-        "--endpoint",
-        &endpoint,
-        "--retry-delay",
-        "5ms",
-        "--read-timeout",
-        "300ms",
-        "--linger",
-        "20ms",
+/// The arguments of `eventmap send` against `mock` with the dead letters in `dir` and
+/// fast retries; a flag in `extra` replaces its default here.
+pub fn send_args(mock: &MockCapi, dir: &Scratch, extra: &[&str]) -> Vec<String> {
+    let defaults = [
+        ("--endpoint", mock.endpoint()),
+        ("--dead-letter", dir.path("dead.ndjson")),
+        ("--retry-delay", "5ms".to_string()),
+        ("--read-timeout", "300ms".to_string()),
+        ("--linger", "20ms".to_string()),
     ];
-    if !extra.contains(&"--dead-letter") {
-        args.extend_from_slice(&["--dead-letter", &dead]);
+    let mut args: Vec<String> = ["send", "--mapping", MAPPING, "--now", NOW]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            args.push(flag.to_string());
+            args.push(value);
+        }
     }
-    args.extend_from_slice(extra);
-    args.extend_from_slice(inputs);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+/// `eventmap send` against `mock` with `key`, reading `inputs`.
+pub fn send(mock: &MockCapi, dir: &Scratch, key: &str, extra: &[&str], inputs: &[&str]) -> Run {
+    let mut args = send_args(mock, dir, extra);
+    args.extend(inputs.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     eventmap_env(
         &args,
         "",
@@ -106,23 +111,8 @@ pub fn good_orders(prefix: &str, count: usize) -> (String, Vec<String>) {
 /// `eventmap send` against `mock` as a child process with stdin piped, for tests that
 /// signal it or feed it slowly.
 pub fn spawn_send(mock: &MockCapi, dir: &Scratch, extra: &[&str]) -> std::process::Child {
-    let endpoint = mock.endpoint();
-    let dead = dir.path("dead.ndjson");
     std::process::Command::new(crate::binary())
-        .args([
-            "send",
-            "--mapping",
-            MAPPING,
-            "--now",
-            NOW,
-            "--endpoint",
-            &endpoint,
-            "--dead-letter",
-            &dead,
-            "--linger",
-            "20ms",
-        ])
-        .args(extra)
+        .args(send_args(mock, dir, extra))
         .current_dir(crate::repo())
         .env("OPENAI_CAPI_KEY", KEY)
         .env("OPENAI_PIXEL_ID", PIXEL)

@@ -459,35 +459,11 @@ fn connect_says_whether_the_credentials_work() {
 #[test]
 fn ctrl_c_stops_reading_delivers_what_was_read_and_says_where_to_resume() {
     use std::io::Write;
-    use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
     let mock = mock(|_| {});
     let dir = Scratch::new("send-interrupt");
-    let endpoint = mock.endpoint();
-    let dead = dir.path("dead.ndjson");
-    let mut child = Command::new(eventmap_tests::binary())
-        .args([
-            "send",
-            "--mapping",
-            MAPPING,
-            "--now",
-            NOW,
-            "--endpoint",
-            &endpoint,
-            "--dead-letter",
-            &dead,
-            "--linger",
-            "20ms",
-        ])
-        .current_dir(eventmap_tests::repo())
-        .env("OPENAI_CAPI_KEY", KEY)
-        .env("OPENAI_PIXEL_ID", PIXEL)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_send(&mock, &dir, &[]);
     let examples = std::fs::read_to_string(eventmap_tests::repo().join(EXAMPLES)).unwrap();
     let mut stdin = child.stdin.take().unwrap();
     // The first five example lines are events that map.
@@ -503,24 +479,13 @@ fn ctrl_c_stops_reading_delivers_what_was_read_and_says_where_to_resume() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    // The shell's own `kill`, so no procps package is needed.
-    let kill = format!("kill -INT {}", child.id());
-    assert!(Command::new("sh")
-        .args(["-c", &kill])
-        .status()
-        .unwrap()
-        .success());
+    signal(&child, "INT");
     // stdin stays open with nothing more to give: the run must end all the same.
-    let output = child.wait_with_output().unwrap();
+    let run = finish(child);
     drop(stdin);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    let summary: Value = stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find_map(|v| v.get("summary").cloned())
-        .unwrap();
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(run.stderr.contains("SIGINT"), "{}", run.stderr);
+    let summary = run.summary();
     assert_eq!(summary["read"], 5);
     assert_eq!(summary["delivered"], 5);
     assert_eq!(summary["resume_from"], json!({"input": "-", "line": 6}));

@@ -19,6 +19,18 @@ pub(crate) struct Counts {
     pub malformed: u64,
 }
 
+impl Counts {
+    /// Adds another part's counts (the parallel `map` sums its chunks').
+    pub fn add(&mut self, other: &Counts) {
+        self.read += other.read;
+        self.mapped += other.mapped;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+        self.invalid += other.invalid;
+        self.malformed += other.malformed;
+    }
+}
+
 /// Where an event came from, for reports.
 pub(crate) struct Origin<'a> {
     pub input: &'a str,

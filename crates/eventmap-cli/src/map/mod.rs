@@ -1,0 +1,254 @@
+//! `eventmap map`: stream events through a mapping, in input order.
+//!
+//! Every way out prints the summary: the end of the input, an input that cannot be read,
+//! output that cannot be written. A closed stdout (`map … | head`) ends the run quietly.
+//! With more than one thread, chunks of lines are mapped in parallel (`parallel.rs`) and
+//! written in input order; each line goes through the same `LineMapper` either way.
+
+mod line;
+mod parallel;
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use eventmap::{EventContext, Mapping, Outcome, Validator};
+use serde_json::json;
+
+use crate::exit;
+use crate::input::{self, Next, Source, DEFAULT_MAX_LINE_BYTES};
+use crate::options::{compile_options, load_mapping, parse_now};
+use crate::progress::Progress;
+use crate::report::{self, Counts};
+use eventmap_pipeline::process::Processor;
+use line::{LineMapper, Produced};
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The mapping file.
+    #[arg(long, short)]
+    mapping: PathBuf,
+    /// Fix the clock (RFC 3339 or epoch ms) for anything time-dependent.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Set a mapping parameter; also read from EVENTMAP_PARAM_<KEY>.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    /// Instead of the mapped events, explain each key of each event: where its value came
+    /// from (input path, constant, expression, default) and its mapping line, or why it is
+    /// absent. Meant for one event at a time.
+    #[arg(long)]
+    explain: bool,
+    /// Exit with status 3 when any event failed, was invalid or any line was malformed.
+    #[arg(long)]
+    fail_on_error: bool,
+    /// A longer input line is reported malformed and skipped without being held in memory.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES, value_name = "BYTES")]
+    max_line_bytes: usize,
+    /// Threads that map [default: this machine's cores]. The output is in input order
+    /// and the same, byte for byte, whatever the number.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
+    /// Newline-delimited JSON files; stdin when none is given or for `-`.
+    inputs: Vec<String>,
+}
+
+/// Why a run ended before the end of its input.
+enum Stop {
+    /// The reader of stdout went away; nothing to say about it.
+    StdoutClosed,
+    Failed(anyhow::Error),
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            Stop::StdoutClosed
+        } else {
+            Stop::Failed(anyhow::Error::new(e).context("cannot write output"))
+        }
+    }
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
+    let options = compile_options(&args.params)?;
+    let Some(mapping) = load_mapping(&args.mapping, &options)? else {
+        return Ok(exit::ERROR);
+    };
+    let validator = eventmap_cli::destinations::validator_for(&mapping)?;
+    let fixed_now = args.now.as_deref().map(parse_now).transpose()?;
+    let inputs: Vec<String> = if args.inputs.is_empty() {
+        vec!["-".into()]
+    } else {
+        args.inputs.clone()
+    };
+    let started = Instant::now();
+    let mut sink = Sink {
+        out: BufWriter::with_capacity(1 << 16, io::stdout().lock()),
+        progress: Progress::new(),
+        counts: Counts::default(),
+        at: None,
+    };
+    let mapper = LineMapper {
+        processor: Processor {
+            mapping: &mapping,
+            validator: validator.as_deref(),
+            replay: false,
+        },
+        fixed_now,
+        max_line_bytes: args.max_line_bytes,
+    };
+    let threads = args.threads.map_or_else(default_threads, usize::from);
+    let ended = if args.explain {
+        explain_all(
+            &mapping,
+            validator.as_deref(),
+            fixed_now,
+            args.max_line_bytes,
+            &inputs,
+            &mut sink,
+        )
+    } else if threads > 1 {
+        parallel::run(&mapper, &inputs, threads, &mut sink)
+    } else {
+        sequential(&mapper, &inputs, &mut sink)
+    };
+    let ended = ended.and_then(|()| Ok(sink.out.flush()?));
+    sink.progress.clear();
+    let mut summary = report::summary_json(&sink.counts, started.elapsed().as_secs_f64());
+    if let (Err(_), Some((input, line))) = (&ended, &sink.at) {
+        summary["summary"]["stopped_at"] = json!({"input": input, "line": line});
+    }
+    // The summary goes out whatever happened; if stderr is gone too, there is no one to tell.
+    let _ = writeln!(io::stderr(), "{summary}");
+    match ended {
+        Ok(()) => {
+            let counts = sink.counts;
+            let any_bad = counts.failed + counts.invalid + counts.malformed > 0;
+            Ok(if args.fail_on_error && any_bad {
+                exit::EVENTS_FAILED
+            } else {
+                exit::OK
+            })
+        }
+        Err(Stop::StdoutClosed) => Ok(exit::OK),
+        Err(Stop::Failed(e)) => Err(e),
+    }
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Where output goes, in input order, and what has been counted so far.
+struct Sink<'a> {
+    out: BufWriter<io::StdoutLock<'a>>,
+    progress: Progress,
+    counts: Counts,
+    /// The line last handled: where a run that stops early stopped.
+    at: Option<(String, u64)>,
+}
+
+impl Sink<'_> {
+    /// Writes the output and reports of one line or one chunk of lines.
+    fn write_chunk(&mut self, produced: &Produced) -> Result<(), Stop> {
+        if !produced.err.is_empty() {
+            self.progress.clear();
+            let mut stderr = io::stderr().lock();
+            stderr.write_all(&produced.err)?;
+            stderr.flush()?;
+        }
+        self.out.write_all(&produced.out)?;
+        self.counts.add(&produced.counts);
+        self.progress.tick(self.counts.read, self.counts.mapped);
+        Ok(())
+    }
+}
+
+/// One thread: read, map and write line by line.
+fn sequential(mapper: &LineMapper<'_>, inputs: &[String], sink: &mut Sink<'_>) -> Result<(), Stop> {
+    let (mut line, mut produced) = (Vec::new(), Produced::default());
+    for name in inputs {
+        sink.at = Some((name.clone(), 1));
+        let mut source = Source::open(name).map_err(|e| Stop::Failed(e.into()))?;
+        let mut line_no = 0u64;
+        loop {
+            line_no += 1;
+            sink.at = Some((name.clone(), line_no));
+            let next = source
+                .next_line(&mut line, mapper.max_line_bytes)
+                .map_err(|e| Stop::Failed(e.into()))?;
+            if next == Next::End {
+                break;
+            }
+            mapper.line(name, line_no, &next, &line, &mut produced);
+            sink.write_chunk(&produced)?;
+            produced.clear();
+        }
+    }
+    Ok(())
+}
+
+/// `--explain`: a readable account of each event instead of the mapped events.
+fn explain_all(
+    mapping: &Mapping,
+    validator: Option<&dyn Validator>,
+    fixed_now: Option<i64>,
+    max: usize,
+    inputs: &[String],
+    sink: &mut Sink<'_>,
+) -> Result<(), Stop> {
+    let mut line = Vec::new();
+    for name in inputs {
+        sink.at = Some((name.clone(), 1));
+        let mut source = Source::open(name).map_err(|e| Stop::Failed(e.into()))?;
+        let mut line_no = 0u64;
+        loop {
+            line_no += 1;
+            sink.at = Some((name.clone(), line_no));
+            let next = source
+                .next_line(&mut line, max)
+                .map_err(|e| Stop::Failed(e.into()))?;
+            let event = match next {
+                Next::End => break,
+                Next::TooLong { bytes } => Err(input::too_long_message(bytes, max)),
+                Next::Line if line.iter().all(u8::is_ascii_whitespace) => continue,
+                Next::Line => eventmap_pipeline::process::text_of(&line).and_then(|text| {
+                    match serde_json::from_str::<serde_json::Value>(text) {
+                        Ok(event) if event.is_object() => Ok(event),
+                        Ok(_) => Err("not an event: an event is a JSON object".to_string()),
+                        Err(e) => Err(format!("invalid JSON: {e}")),
+                    }
+                }),
+            };
+            sink.counts.read += 1;
+            let event = match event {
+                Ok(event) => event,
+                Err(message) => {
+                    sink.counts.malformed += 1;
+                    writeln!(sink.out, "event at {name}:{line_no}: {message}\n")?;
+                    continue;
+                }
+            };
+            let cx = EventContext {
+                now_ms: fixed_now.unwrap_or_else(|| EventContext::now().now_ms),
+            };
+            let explanation = mapping.explain(&event, &cx);
+            match &explanation.outcome {
+                Outcome::Mapped(_) => sink.counts.mapped += 1,
+                Outcome::Skipped { .. } => sink.counts.skipped += 1,
+                Outcome::Failed(_) => sink.counts.failed += 1,
+            }
+            crate::explain::write(
+                &mut sink.out,
+                mapping.file(),
+                name,
+                line_no,
+                &explanation,
+                validator,
+                cx.now_ms,
+            )?;
+        }
+    }
+    Ok(())
+}

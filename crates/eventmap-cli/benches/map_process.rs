@@ -16,8 +16,8 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The corpus's clock (its events are minutes to days before this).
-const NOW_MS: &str = "1795600000000";
+/// The corpus's clock: its events fall on the six days before it, inside the API's window.
+const NOW: &str = "2026-11-21T12:00:00Z";
 
 fn main() {
     if let Ok(file) = std::env::var("EVENTMAP_BENCH_BASELINE") {
@@ -29,7 +29,10 @@ fn main() {
         .collect();
     let events: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
-    let file = std::env::temp_dir().join(format!("eventmap-bench-corpus-{}.ndjson", std::process::id()));
+    let file = std::env::temp_dir().join(format!(
+        "eventmap-bench-corpus-{}.ndjson",
+        std::process::id()
+    ));
     let bytes = write_corpus(&file, events);
     let file = file.display().to_string();
     let mapping = concat!(env!("CARGO_MANIFEST_DIR"), "/../../mappings/openai.yaml");
@@ -38,22 +41,54 @@ fn main() {
 
     let (mut base, mut one, mut two) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        base.push(time(Command::new(&me).env("EVENTMAP_BENCH_BASELINE", &file)));
+        base.push(time(
+            Command::new(&me).env("EVENTMAP_BENCH_BASELINE", &file),
+        ));
         for (threads, times) in [("1", &mut one), ("2", &mut two)] {
             let mut map = Command::new(eventmap);
-            map.args(["map", "--mapping", mapping, "--now", NOW_MS, "--threads", threads, &file]);
+            map.args([
+                "map",
+                "--mapping",
+                mapping,
+                "--now",
+                NOW,
+                "--threads",
+                threads,
+                &file,
+            ]);
             times.push(time(&mut map));
         }
     }
     let _ = std::fs::remove_file(&file);
     let (b, o, t) = (median(&mut base), median(&mut one), median(&mut two));
     let rate = |d: Duration| events as f64 / d.as_secs_f64();
-    println!("map_process: {events} events, {:.0} bytes a line, {rounds} rounds (median)", bytes as f64 / events as f64);
-    println!("  baseline (serde_json round trip) {:>8.3} s  {:>9.0} events/s", b.as_secs_f64(), rate(b));
-    println!("  eventmap map --threads 1         {:>8.3} s  {:>9.0} events/s", o.as_secs_f64(), rate(o));
-    println!("  eventmap map --threads 2         {:>8.3} s  {:>9.0} events/s", t.as_secs_f64(), rate(t));
-    println!("  ratio threads 1 / baseline       {:>8.2}", b.as_secs_f64() / o.as_secs_f64());
-    println!("  ratio threads 2 / threads 1      {:>8.2}", o.as_secs_f64() / t.as_secs_f64());
+    println!(
+        "map_process: {events} events, {:.0} bytes a line, {rounds} rounds (median)",
+        bytes as f64 / events as f64
+    );
+    println!(
+        "  baseline (serde_json round trip) {:>8.3} s  {:>9.0} events/s",
+        b.as_secs_f64(),
+        rate(b)
+    );
+    println!(
+        "  eventmap map --threads 1         {:>8.3} s  {:>9.0} events/s",
+        o.as_secs_f64(),
+        rate(o)
+    );
+    println!(
+        "  eventmap map --threads 2         {:>8.3} s  {:>9.0} events/s",
+        t.as_secs_f64(),
+        rate(t)
+    );
+    println!(
+        "  ratio threads 1 / baseline       {:>8.2}",
+        b.as_secs_f64() / o.as_secs_f64()
+    );
+    println!(
+        "  ratio threads 2 / threads 1      {:>8.2}",
+        o.as_secs_f64() / t.as_secs_f64()
+    );
 }
 
 fn write_corpus(path: &std::path::Path, events: usize) -> usize {

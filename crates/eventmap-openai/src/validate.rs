@@ -109,14 +109,37 @@ fn describe_ms(ms: i64) -> String {
     }
 }
 
+/// Where a check looks in the event; spelled out (`data.contents[1].amount`) only when the
+/// check fails, so a valid event costs no path strings.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Field(&'static str),
+    Key(&'a At<'a>, &'a str),
+    Item(&'a At<'a>, usize),
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Field(name) => f.write_str(name),
+            At::Key(parent, key) => write!(f, "{parent}.{key}"),
+            At::Item(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+const USER: At<'static> = At::Field("user");
+const CONTENTS: At<'static> = At::Field("data.contents");
+
 #[derive(Default)]
 struct Check {
     violations: Vec<Violation>,
 }
 
 impl Check {
-    fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.violations.push(Violation::new(path, message));
+    fn fail(&mut self, path: impl std::fmt::Display, message: impl Into<String>) {
+        self.violations
+            .push(Violation::new(path.to_string(), message));
     }
 
     fn event(&mut self, event: &Value, now_ms: i64) {
@@ -242,25 +265,25 @@ impl Check {
             return;
         };
         for (key, value) in fields {
-            let path = format!("user.{key}");
+            let path = At::Key(&USER, key);
             match key.as_str() {
-                "email_sha256" | "external_id_sha256" => self.hash(&path, value),
+                "email_sha256" | "external_id_sha256" => self.hash(path, value),
                 "emails_sha256"
                 | "phone_numbers_sha256"
                 | "external_ids_sha256"
                 | "first_names_sha256"
-                | "last_names_sha256" => self.list(&path, value, |c, p, v| c.hash(p, v)),
-                "country" => self.country(&path, value),
-                "countries" => self.list(&path, value, |c, p, v| c.country(p, v)),
-                "city" => self.text(&path, value, 128),
-                "cities" | "regions" => self.list(&path, value, |c, p, v| c.text(p, v, 128)),
-                "zip_code" => self.zip(&path, value),
-                "postal_codes" => self.list(&path, value, |c, p, v| c.zip(p, v)),
+                | "last_names_sha256" => self.list(path, value, |c, p, v| c.hash(p, v)),
+                "country" => self.country(path, value),
+                "countries" => self.list(path, value, |c, p, v| c.country(p, v)),
+                "city" => self.text(path, value, 128),
+                "cities" | "regions" => self.list(path, value, |c, p, v| c.text(p, v, 128)),
+                "zip_code" => self.zip(path, value),
+                "postal_codes" => self.list(path, value, |c, p, v| c.zip(p, v)),
                 "ip_address" => match value.as_str().map(IpAddr::from_str) {
                     Some(Ok(_)) => {}
                     _ => self.fail(path, "must be an IPv4 or IPv6 address"),
                 },
-                "user_agent" | "obref" => self.text(&path, value, usize::MAX),
+                "user_agent" | "obref" => self.text(path, value, usize::MAX),
                 "android_advertising_id" => {
                     if !value.as_str().is_some_and(is_uuid) {
                         self.fail(path, "must be a UUID");
@@ -271,11 +294,11 @@ impl Check {
         }
     }
 
-    fn list(&mut self, path: &str, value: &Value, each: impl Fn(&mut Self, &str, &Value)) {
+    fn list(&mut self, path: At<'_>, value: &Value, each: impl Fn(&mut Self, At<'_>, &Value)) {
         match value.as_array() {
             Some(items) if !items.is_empty() => {
                 for (i, item) in items.iter().enumerate() {
-                    each(self, &format!("{path}[{i}]"), item);
+                    each(self, At::Item(&path, i), item);
                 }
             }
             Some(_) => self.fail(path, "must not be empty"),
@@ -283,7 +306,7 @@ impl Check {
         }
     }
 
-    fn hash(&mut self, path: &str, value: &Value) {
+    fn hash(&mut self, path: At<'_>, value: &Value) {
         let ok = value.as_str().is_some_and(|s| {
             s.len() == 64
                 && s.bytes()
@@ -297,7 +320,7 @@ impl Check {
         }
     }
 
-    fn country(&mut self, path: &str, value: &Value) {
+    fn country(&mut self, path: At<'_>, value: &Value) {
         let ok = value.as_str().is_some_and(|s| {
             s.len() == 2
                 && s.bytes().all(|b| b.is_ascii_uppercase())
@@ -308,7 +331,7 @@ impl Check {
         }
     }
 
-    fn text(&mut self, path: &str, value: &Value, max_chars: usize) {
+    fn text(&mut self, path: At<'_>, value: &Value, max_chars: usize) {
         match value.as_str() {
             Some(s) if !s.trim().is_empty() && s.chars().count() <= max_chars => {}
             Some(s) if s.trim().is_empty() => self.fail(path, "must not be empty"),
@@ -317,7 +340,7 @@ impl Check {
         }
     }
 
-    fn zip(&mut self, path: &str, value: &Value) {
+    fn zip(&mut self, path: At<'_>, value: &Value) {
         let ok = value.as_str().is_some_and(|s| {
             !s.is_empty()
                 && s.chars().count() <= 32
@@ -385,11 +408,11 @@ impl Check {
         }
         let has_amount = fields.get("amount").is_some();
         if let Some(amount) = fields.get("amount") {
-            self.amount("data.amount", amount);
+            self.amount(At::Field("data.amount"), amount);
         }
         let currency = fields.get("currency");
         if let Some(c) = currency {
-            self.currency("data.currency", c);
+            self.currency(At::Field("data.currency"), c);
         }
         if has_amount && currency.is_none() {
             self.fail("data.currency", "is required when data.amount is present");
@@ -412,16 +435,16 @@ impl Check {
             return;
         };
         for (i, item) in items.iter().enumerate() {
-            let path = format!("data.contents[{i}]");
+            let path = At::Item(&CONTENTS, i);
             let Some(fields) = item.as_object() else {
                 self.fail(path, "must be an object");
                 continue;
             };
             if fields.is_empty() {
-                self.fail(&path, "must have at least one field");
+                self.fail(path, "must have at least one field");
             }
             for (key, value) in fields {
-                let field_path = format!("{path}.{key}");
+                let field_path = At::Key(&path, key);
                 match key.as_str() {
                     "id" | "name" | "content_type" | "group_id" => {
                         if value.as_str().is_none_or(str::is_empty) {
@@ -433,8 +456,8 @@ impl Check {
                             self.fail(field_path, "must be a positive integer");
                         }
                     }
-                    "amount" => self.amount(&field_path, value),
-                    "currency" => self.currency(&field_path, value),
+                    "amount" => self.amount(field_path, value),
+                    "currency" => self.currency(field_path, value),
                     "variant_dict" => {
                         let ok = value
                             .as_object()
@@ -461,7 +484,7 @@ impl Check {
         }
     }
 
-    fn amount(&mut self, path: &str, value: &Value) {
+    fn amount(&mut self, path: At<'_>, value: &Value) {
         match value.as_i64() {
             Some(a) if a >= 0 => {}
             Some(_) => self.fail(path, "must not be negative"),
@@ -473,11 +496,11 @@ impl Check {
         }
     }
 
-    fn currency(&mut self, path: &str, value: &Value) {
+    fn currency(&mut self, path: At<'_>, value: &Value) {
         let ok = value.as_str().is_some_and(|s| {
             s.len() == 3
                 && s.bytes().all(|b| b.is_ascii_uppercase())
-                && iso_currency::Currency::from_code(s).is_some()
+                && eventmap::transforms::currency_from_code(s).is_some()
         });
         if !ok {
             self.fail(path, "must be an uppercase ISO 4217 currency code");

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 pub use country::country_alpha2;
 pub use hash::{sha256_email, sha256_external_id, sha256_name, sha256_phone};
-pub use money::{minor_units, total_minor_units};
+pub use money::{currency_from_code, minor_units, total_minor_units};
 pub use text::query_param_of;
 pub use time::{format_rfc3339_ms, to_epoch_ms};
 

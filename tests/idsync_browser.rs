@@ -88,7 +88,7 @@ fn the_id_sync_keeps_oppref_first_party_and_every_event_carries_it() {
     let last = stdout.lines().last().unwrap_or_default();
     let report: Value = serde_json::from_str(last).expect("the browser test's report");
     let expected = report["expected"].as_object().expect("expected orders");
-    assert_eq!(expected.len(), 5, "{report}");
+    assert_eq!(expected.len(), 6, "{report}");
 
     // Each order the browser sent, mapped, at the mock: with its oppref, or without.
     let amount_of = |event: &Value| event["data"]["amount"].as_i64();

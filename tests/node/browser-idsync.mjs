@@ -183,6 +183,21 @@ async function session() {
   await s.context.close();
 }
 
+// 6. Cookies unavailable (blocked, or a sandboxed frame): localStorage keeps the id.
+{
+  const s = await session();
+  await s.context.addInitScript(() => {
+    Object.defineProperty(Document.prototype, 'cookie', { get: () => '', set: () => {} });
+  });
+  await s.visit('/s/plain/landing.html?oppref=opp_local_6');
+  assert.equal(await s.tab.evaluate(() => localStorage.getItem('__oppref')), 'opp_local_6');
+  await s.visit('/s/plain/checkout.html?price=61');
+  const track = s.posted.find((e) => e.type === 'track');
+  assert.equal(s.oppref(track), 'opp_local_6');
+  expected[61] = 'opp_local_6';
+  await s.context.close();
+}
+
 await browser.close();
 server.close();
 console.log(JSON.stringify({ expected }));

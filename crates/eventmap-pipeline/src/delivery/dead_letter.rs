@@ -75,7 +75,7 @@ impl FromStr for DeadReason {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s == "auth" {
-            // Written by eventmap before 0.2 for what is now `credentials_refused`.
+            // What earlier versions wrote for what is now `credentials_refused`.
             return Ok(DeadReason::CredentialsRefused);
         }
         Self::ALL

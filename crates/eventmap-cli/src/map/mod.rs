@@ -165,38 +165,13 @@ impl Sink<'_> {
     }
 }
 
-/// One thread: read, map and write line by line.
-fn sequential(mapper: &LineMapper<'_>, inputs: &[String], sink: &mut Sink<'_>) -> Result<(), Stop> {
-    let (mut line, mut produced) = (Vec::new(), Produced::default());
-    for name in inputs {
-        sink.at = Some((name.clone(), 1));
-        let mut source = Source::open(name).map_err(|e| Stop::Failed(e.into()))?;
-        let mut line_no = 0u64;
-        loop {
-            line_no += 1;
-            sink.at = Some((name.clone(), line_no));
-            let next = source
-                .next_line(&mut line, mapper.max_line_bytes)
-                .map_err(|e| Stop::Failed(e.into()))?;
-            if next == Next::End {
-                break;
-            }
-            mapper.line(name, line_no, &next, &line, &mut produced);
-            sink.write_chunk(&produced)?;
-            produced.clear();
-        }
-    }
-    Ok(())
-}
-
-/// `--explain`: a readable account of each event instead of the mapped events.
-fn explain_all(
-    mapping: &Mapping,
-    validator: Option<&dyn Validator>,
-    fixed_now: Option<i64>,
-    max: usize,
+/// Reads every input line by line, with `sink.at` on the line being handled (where a run
+/// that stops early stopped), and hands each line to `handle`.
+fn each_line(
     inputs: &[String],
+    max: usize,
     sink: &mut Sink<'_>,
+    mut handle: impl FnMut(&mut Sink<'_>, &str, u64, &Next, &[u8]) -> Result<(), Stop>,
 ) -> Result<(), Stop> {
     let mut line = Vec::new();
     for name in inputs {
@@ -209,11 +184,47 @@ fn explain_all(
             let next = source
                 .next_line(&mut line, max)
                 .map_err(|e| Stop::Failed(e.into()))?;
-            let event = match next {
-                Next::End => break,
-                Next::TooLong { bytes } => Err(input::too_long_message(bytes, max)),
-                Next::Line if line.iter().all(u8::is_ascii_whitespace) => continue,
-                Next::Line => eventmap_pipeline::process::text_of(&line).and_then(|text| {
+            if next == Next::End {
+                break;
+            }
+            handle(sink, name, line_no, &next, &line)?;
+        }
+    }
+    Ok(())
+}
+
+/// One thread: read, map and write line by line.
+fn sequential(mapper: &LineMapper<'_>, inputs: &[String], sink: &mut Sink<'_>) -> Result<(), Stop> {
+    let mut produced = Produced::default();
+    each_line(
+        inputs,
+        mapper.max_line_bytes,
+        sink,
+        |sink, name, line_no, next, line| {
+            mapper.line(name, line_no, next, line, &mut produced);
+            let written = sink.write_chunk(&produced);
+            produced.clear();
+            written
+        },
+    )
+}
+
+/// `--explain`: a readable account of each event instead of the mapped events.
+fn explain_all(
+    mapping: &Mapping,
+    validator: Option<&dyn Validator>,
+    fixed_now: Option<i64>,
+    max: usize,
+    inputs: &[String],
+    sink: &mut Sink<'_>,
+) -> Result<(), Stop> {
+    each_line(inputs, max, sink, |sink, name, line_no, next, line| {
+        let event =
+            match next {
+                Next::End => return Ok(()),
+                Next::TooLong { bytes } => Err(input::too_long_message(*bytes, max)),
+                Next::Line if line.iter().all(u8::is_ascii_whitespace) => return Ok(()),
+                Next::Line => eventmap_pipeline::process::text_of(line).and_then(|text| {
                     match serde_json::from_str::<serde_json::Value>(text) {
                         Ok(event) if event.is_object() => Ok(event),
                         Ok(_) => Err("not an event: an event is a JSON object".to_string()),
@@ -221,34 +232,33 @@ fn explain_all(
                     }
                 }),
             };
-            sink.counts.read += 1;
-            let event = match event {
-                Ok(event) => event,
-                Err(message) => {
-                    sink.counts.malformed += 1;
-                    writeln!(sink.out, "event at {name}:{line_no}: {message}\n")?;
-                    continue;
-                }
-            };
-            let cx = EventContext {
-                now_ms: fixed_now.unwrap_or_else(|| EventContext::now().now_ms),
-            };
-            let explanation = mapping.explain(&event, &cx);
-            match &explanation.outcome {
-                Outcome::Mapped(_) => sink.counts.mapped += 1,
-                Outcome::Skipped { .. } => sink.counts.skipped += 1,
-                Outcome::Failed(_) => sink.counts.failed += 1,
+        sink.counts.read += 1;
+        let event = match event {
+            Ok(event) => event,
+            Err(message) => {
+                sink.counts.malformed += 1;
+                writeln!(sink.out, "event at {name}:{line_no}: {message}\n")?;
+                return Ok(());
             }
-            crate::explain::write(
-                &mut sink.out,
-                mapping.file(),
-                name,
-                line_no,
-                &explanation,
-                validator,
-                cx.now_ms,
-            )?;
+        };
+        let cx = EventContext {
+            now_ms: fixed_now.unwrap_or_else(|| EventContext::now().now_ms),
+        };
+        let explanation = mapping.explain(&event, &cx);
+        match &explanation.outcome {
+            Outcome::Mapped(_) => sink.counts.mapped += 1,
+            Outcome::Skipped { .. } => sink.counts.skipped += 1,
+            Outcome::Failed(_) => sink.counts.failed += 1,
         }
-    }
-    Ok(())
+        crate::explain::write(
+            &mut sink.out,
+            mapping.file(),
+            name,
+            line_no,
+            &explanation,
+            validator,
+            cx.now_ms,
+        )?;
+        Ok(())
+    })
 }

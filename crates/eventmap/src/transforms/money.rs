@@ -351,7 +351,11 @@ mod currency_memo_tests {
         ];
         for _ in 0..3 {
             for code in codes {
-                assert_eq!(currency_from_code(code), Currency::from_code(code), "{code}");
+                assert_eq!(
+                    currency_from_code(code),
+                    Currency::from_code(code),
+                    "{code}"
+                );
             }
         }
     }

@@ -13,7 +13,7 @@
 mod store;
 mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -112,7 +112,6 @@ struct Counters {
 
 struct Inner {
     db: Arc<Database>,
-    dir: PathBuf,
     ops: mpsc::Sender<writer::Op>,
     counters: Arc<Counters>,
     /// The highest sequence number on disk (`None` before the first event).
@@ -169,7 +168,6 @@ impl Spool {
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
-                dir,
                 ops,
                 counters,
                 last_seq,
@@ -276,11 +274,6 @@ impl Spool {
     /// Commits (fsyncs) so far: with group commit, fewer than the appends.
     pub fn commits(&self) -> u64 {
         self.inner.counters.commits.load(Ordering::Relaxed)
-    }
-
-    /// The spool's directory.
-    pub fn dir(&self) -> &Path {
-        &self.inner.dir
     }
 
     /// Whether the writer still takes work (for a readiness check).

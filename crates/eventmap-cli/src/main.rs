@@ -4,6 +4,7 @@ mod check;
 mod connect;
 mod connection;
 mod console;
+mod consume;
 mod dead_letters;
 mod explain;
 mod input;
@@ -50,6 +51,9 @@ enum Command {
     /// Run the Segment-compatible intake: events posted by SDKs and analytics.js are
     /// spooled durably (a 200 means they are on disk) and delivered continuously.
     Serve(Box<serve::Args>),
+    /// Consume Kafka topics in a consumer group, mapping and delivering each record as
+    /// `send` does; offsets are committed only past records that are done.
+    Consume(Box<consume::Args>),
     /// Export the dead letters a `serve` spool keeps, as NDJSON that `send` replays.
     DeadLetters(spool_cmd::Args),
     /// Check the OpenAI credentials with one test (validate_only) request.
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Command::Map(args) => map::run(&args),
         Command::Send(args) => send::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Consume(args) => consume::run(&args),
         Command::DeadLetters(args) => spool_cmd::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Test(args) => test_cmd::run(&args),

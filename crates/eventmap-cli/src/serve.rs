@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use eventmap::LoadError;
+use eventmap_kafka::{Brokers, KafkaStore};
 use eventmap_openai::OpenAiSink;
 use eventmap_pipeline::delivery::Clock;
 use eventmap_pipeline::forward::{self, Compiled, Ended, Forwarding, MappingSlot};
 use eventmap_pipeline::intake::idsync::CookieConfig;
-use eventmap_pipeline::intake::{self, Intake, IntakeConfig, Limits};
+use eventmap_pipeline::intake::{self, EventStore, Intake, IntakeConfig, Limits};
 use eventmap_pipeline::log;
 use eventmap_pipeline::metrics::{Metrics, OutcomeLabel};
 use eventmap_pipeline::spool::{Spool, SpoolConfig};
@@ -27,9 +28,10 @@ use crate::options::{compile_options, parse_bytes, parse_duration};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// The mapping file (its `destination:` must be `openai`); SIGHUP reloads it.
-    #[arg(long, short)]
-    mapping: PathBuf,
+    /// The mapping file (its `destination:` must be `openai`); SIGHUP reloads it. Not used
+    /// with `--to-kafka` (the consumers map).
+    #[arg(long, short, required_unless_present = "to_kafka")]
+    mapping: Option<PathBuf>,
     /// Where to listen. Loopback unless `--allow-remote` says otherwise.
     #[arg(long, default_value = "127.0.0.1:8088", value_name = "ADDR:PORT")]
     listen: SocketAddr,
@@ -91,6 +93,20 @@ pub(crate) struct Args {
     /// Test mode for every event: the API validates but records nothing.
     #[arg(long)]
     validate_only: bool,
+    /// Produce accepted events to a Kafka topic (idempotent, acks=all) instead of the
+    /// spool, answering 200 once the broker has them; `eventmap consume` delivers them.
+    #[arg(long, requires_all = ["brokers", "topic"])]
+    to_kafka: bool,
+    /// With `--to-kafka`: the brokers to start from.
+    #[arg(long, value_name = "HOST:PORT[,HOST:PORT…]")]
+    brokers: Option<String>,
+    /// With `--to-kafka`: the topic accepted events go to, keyed by userId (else
+    /// anonymousId) so one user's events stay in order.
+    #[arg(long, value_name = "TOPIC")]
+    topic: Option<String>,
+    /// With `--to-kafka`: a librdkafka property, passed through; repeat for several.
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = crate::consume::key_value)]
+    kafka_options: Vec<(String, String)>,
     /// Set a mapping parameter; also read from EVENTMAP_PARAM_<KEY>.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
@@ -108,37 +124,21 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         );
     }
     let write_keys = write_keys(args)?;
-    let compiled = match compile(&args.mapping, &args.params) {
-        Ok(compiled) => compiled,
-        Err(errors) => {
-            for line in &errors {
-                eprintln!("{line}");
-            }
-            return Ok(exit::ERROR);
-        }
-    };
-    let sink_config = match args.connection.sink_config() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("eventmap: error: {e}");
-            return Ok(exit::CREDENTIALS);
-        }
-    };
-    let spool_config = SpoolConfig {
-        max_bytes: args.max_spool_bytes,
-        dedup_window: args.dedup_window,
-        dead_retention: args.dead_letter_retention,
-    };
-    let spool = Spool::open(&args.spool, spool_config)
-        .with_context(|| format!("cannot open the spool in {}", args.spool.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let metrics = Metrics::default();
     let clock = Clock::system();
+    let (store, local): (Arc<dyn EventStore>, Option<LocalDelivery>) = if args.to_kafka {
+        (kafka_store(args)?, None)
+    } else {
+        match local_delivery(args, &metrics, clock)? {
+            Ok(local) => (Arc::new(local.forwarding.spool.clone()), Some(local)),
+            Err(code) => return Ok(code),
+        }
+    };
     let ready = Arc::new(AtomicBool::new(true));
-    let slot: MappingSlot = Arc::new(RwLock::new(Arc::new(compiled)));
     let intake = Arc::new(Intake {
         config: IntakeConfig {
             write_keys,
@@ -156,20 +156,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             },
             ..IntakeConfig::default()
         },
-        spool: spool.clone(),
+        store,
         metrics: metrics.clone(),
         ready: Arc::clone(&ready),
         clock,
     });
-    let forwarding = Forwarding {
-        spool: spool.clone(),
-        mapping: Arc::clone(&slot),
-        metrics: metrics.clone(),
-        clock,
-        delivery: args.delivery.config(),
-        validate_only: args.validate_only,
-        drain: args.drain_timeout,
-    };
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -177,32 +168,40 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(watch_signals(
             stop,
-            args.mapping.clone(),
-            args.params.clone(),
-            slot,
+            local.as_ref().map(|l| l.reloading.clone()),
             metrics,
         ));
+        let spool = local.as_ref().map(|l| l.forwarding.spool.clone());
         log::line(
             "start",
             json!({"listen": listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-                "spool": args.spool.display().to_string(), "spool_depth": spool.depth(),
-                "mapping": args.mapping.display().to_string(),
+                "spool": spool.as_ref().map(|_| args.spool.display().to_string()),
+                "spool_depth": spool.as_ref().map(Spool::depth),
+                "to_kafka": args.topic.as_ref().filter(|_| args.to_kafka),
+                "mapping": args.mapping.as_ref().map(|m| m.display().to_string()),
                 "write_keys": intake.config.write_keys.len(), "validate_only": args.validate_only}),
         );
-        let delivering = tokio::spawn(deliver(
-            forwarding,
-            sink_config,
-            stopped.clone(),
-            args.refused_backoff,
-        ));
+        let delivering = local.map(|local| {
+            tokio::spawn(deliver(
+                local.forwarding,
+                local.sink_config,
+                stopped.clone(),
+                args.refused_backoff,
+            ))
+        });
         let mut shutdown = stopped.clone();
         let asked = async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         };
         intake::serve(listener, intake, asked, args.drain_timeout).await;
         ready.store(false, Ordering::SeqCst);
-        let _ = delivering.await;
-        log::line("stopped", json!({"spool_depth": spool.depth()}));
+        if let Some(delivering) = delivering {
+            let _ = delivering.await;
+        }
+        log::line(
+            "stopped",
+            json!({"spool_depth": spool.as_ref().map(Spool::depth)}),
+        );
         anyhow::Ok(())
     })?;
     Ok(exit::OK)
@@ -244,13 +243,7 @@ async fn deliver(
 
 /// SIGTERM / Ctrl-C stop the server; SIGHUP reloads the mapping (one that does not
 /// compile is refused, with its errors logged, and the running one stays).
-async fn watch_signals(
-    stop: watch::Sender<bool>,
-    mapping: PathBuf,
-    params: Vec<String>,
-    slot: MappingSlot,
-    metrics: Metrics,
-) {
+async fn watch_signals(stop: watch::Sender<bool>, reloading: Option<Reloading>, metrics: Metrics) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -267,7 +260,10 @@ async fn watch_signals(
                 Some(()) = term.recv() => "SIGTERM",
                 Some(()) = int.recv() => "SIGINT",
                 Some(()) = hup.recv() => {
-                    reload(&mapping, &params, &slot, &metrics);
+                    match &reloading {
+                        Some(r) => reload(&r.mapping, &r.params, &r.slot, &metrics),
+                        None => log::line("reload_ignored", json!({"note": "with --to-kafka there is no mapping here; reload the consumers"})),
+                    }
                     continue;
                 }
                 else => return,
@@ -278,12 +274,98 @@ async fn watch_signals(
     }
     #[cfg(not(unix))]
     {
-        let _ = (mapping, params, slot, metrics);
+        let _ = (reloading, metrics);
         if tokio::signal::ctrl_c().await.is_ok() {
             log::line("stopping", json!({"signal": "Ctrl-C"}));
             stop.send_replace(true);
         }
     }
+}
+
+/// Delivery from the local spool (without `--to-kafka`).
+struct LocalDelivery {
+    forwarding: Forwarding,
+    sink_config: eventmap_openai::OpenAiSinkConfig,
+    reloading: Reloading,
+}
+
+/// Compiles the mapping, checks the credentials and opens the spool; `Err(code)` when
+/// the mapping or the credentials are wrong (already reported).
+fn local_delivery(
+    args: &Args,
+    metrics: &Metrics,
+    clock: Clock,
+) -> anyhow::Result<Result<LocalDelivery, u8>> {
+    let Some(mapping) = &args.mapping else {
+        bail!("--mapping is needed unless --to-kafka");
+    };
+    let compiled = match compile(mapping, &args.params) {
+        Ok(compiled) => compiled,
+        Err(errors) => {
+            for line in &errors {
+                eprintln!("{line}");
+            }
+            return Ok(Err(exit::ERROR));
+        }
+    };
+    let sink_config = match args.connection.sink_config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("eventmap: error: {e}");
+            return Ok(Err(exit::CREDENTIALS));
+        }
+    };
+    let spool_config = SpoolConfig {
+        max_bytes: args.max_spool_bytes,
+        dedup_window: args.dedup_window,
+        dead_retention: args.dead_letter_retention,
+    };
+    let spool = Spool::open(&args.spool, spool_config)
+        .with_context(|| format!("cannot open the spool in {}", args.spool.display()))?;
+    let slot: MappingSlot = Arc::new(RwLock::new(Arc::new(compiled)));
+    Ok(Ok(LocalDelivery {
+        forwarding: Forwarding {
+            spool,
+            mapping: Arc::clone(&slot),
+            metrics: metrics.clone(),
+            clock,
+            delivery: args.delivery.config(),
+            validate_only: args.validate_only,
+            drain: args.drain_timeout,
+        },
+        sink_config,
+        reloading: Reloading {
+            mapping: mapping.clone(),
+            params: args.params.clone(),
+            slot,
+        },
+    }))
+}
+
+/// What a SIGHUP reloads: the mapping file into the slot delivery reads.
+#[derive(Clone)]
+struct Reloading {
+    mapping: PathBuf,
+    params: Vec<String>,
+    slot: MappingSlot,
+}
+
+/// The Kafka producer behind `--to-kafka`.
+fn kafka_store(args: &Args) -> anyhow::Result<Arc<dyn EventStore>> {
+    let (Some(brokers), Some(topic)) = (&args.brokers, &args.topic) else {
+        bail!("--to-kafka needs --brokers and --topic");
+    };
+    let brokers = Brokers {
+        bootstrap: brokers.clone(),
+        options: args.kafka_options.clone(),
+    };
+    let producer = brokers
+        .durable_producer()
+        .context("cannot set up the Kafka producer")?;
+    Ok(Arc::new(KafkaStore {
+        producer,
+        topic: topic.clone(),
+    }))
 }
 
 fn reload(mapping: &Path, params: &[String], slot: &MappingSlot, metrics: &Metrics) {
@@ -312,7 +394,7 @@ fn reload(mapping: &Path, params: &[String], slot: &MappingSlot, metrics: &Metri
 }
 
 /// Compiles the mapping and picks its validator; errors as `FILE:LINE:COL: message`.
-fn compile(path: &Path, params: &[String]) -> Result<Compiled, Vec<String>> {
+pub(crate) fn compile(path: &Path, params: &[String]) -> Result<Compiled, Vec<String>> {
     let options = compile_options(params).map_err(|e| vec![format!("{e:#}")])?;
     let mapping = match eventmap::Mapping::from_file(path, &options) {
         Ok(mapping) => mapping,

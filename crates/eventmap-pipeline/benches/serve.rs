@@ -141,7 +141,7 @@ async fn start_server(spool: &Spool, endpoint: &str) -> (String, watch::Sender<b
             write_keys: HashSet::from([WRITE_KEY.to_string()]),
             ..IntakeConfig::default()
         },
-        spool: spool.clone(),
+        store: Arc::new(spool.clone()),
         metrics: metrics.clone(),
         ready: Arc::new(AtomicBool::new(true)),
         clock,

@@ -12,17 +12,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use eventmap::{EventContext, Mapping, Validator, Violation};
+use eventmap::{EventContext, Mapping, Validator};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use crate::delivery::{
-    Clock, DeadLetter, DeadPayload, DeadReason, Delivery, DeliveryConfig, DeliveryObserver,
-    DeliveryReport, Fatal, OutgoingEvent, RetryNotice, Sink,
+    Clock, DeadLetter, DeadReason, Delivery, DeliveryConfig, DeliveryObserver, DeliveryReport,
+    Fatal, OutgoingEvent, RetryNotice, Sink,
 };
 use crate::log;
 use crate::metrics::{Metrics, ReasonLabel};
-use crate::process::{Line, Processed, Processor};
+use crate::process::{Next, Processor};
 use crate::spool::{Settle, Spool, Spooled};
 
 /// A compiled mapping with its destination's validator: what a reload replaces whole.
@@ -146,61 +146,26 @@ fn route(
     settles: &mpsc::UnboundedSender<Settle>,
 ) -> Option<OutgoingEvent> {
     let now_ms = f.clock.now_ms();
-    let Line { processed, id, .. } = processor.bytes(&spooled.json, &EventContext { now_ms });
     let seq = spooled.seq;
-    let (reason, message, payload) = match processed {
-        Processed::Mapped { event, test_mode } => {
-            let id = id.unwrap_or_else(|| format!("spool-{seq}"));
+    let line = processor.bytes(&spooled.json, &EventContext { now_ms });
+    match line.next(&spooled.json, now_ms, f.validate_only, || {
+        format!("spool-{seq}")
+    }) {
+        Next::Deliver(event) => {
             observer.received(seq, spooled.received_ms);
-            let test_mode = test_mode || f.validate_only;
-            return Some(OutgoingEvent::new(id, event, test_mode).with_tag(seq));
+            Some(event.with_tag(seq))
         }
-        Processed::Skipped { .. } => {
+        Next::Skip { .. } => {
             f.metrics.skipped.inc();
             let _ = settles.send(Settle::Done(seq));
-            return None;
+            None
         }
-        Processed::Invalid { event, violations } => {
-            let reason = if aged_out(&violations) {
-                DeadReason::Expired
-            } else {
-                DeadReason::Invalid
-            };
-            let message: Vec<String> = violations.iter().map(ToString::to_string).collect();
-            (reason, message.join("; "), DeadPayload::Mapped(event))
+        Next::DeadLetter(letter) => {
+            observer.record_dead(&letter);
+            let _ = settles.send(Settle::Dead { seq, letter });
+            None
         }
-        Processed::Failed { errors, source } => {
-            let message: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            let payload = match source {
-                Some(source) => DeadPayload::Source(source),
-                None => DeadPayload::Line(String::from_utf8_lossy(&spooled.json).into_owned()),
-            };
-            (DeadReason::MappingFailed, message.join("; "), payload)
-        }
-        Processed::Malformed { message, payload } => (DeadReason::Malformed, message, payload),
-    };
-    let letter = DeadLetter {
-        id,
-        reason,
-        status: None,
-        code: None,
-        message,
-        attempts: 0,
-        at_ms: now_ms,
-        payload,
-    };
-    observer.record_dead(&letter);
-    let _ = settles.send(Settle::Dead { seq, letter });
-    None
-}
-
-/// The only thing wrong is the time window's far end: the event waited too long (the
-/// destination was down) rather than being made wrong.
-fn aged_out(violations: &[Violation]) -> bool {
-    !violations.is_empty()
-        && violations
-            .iter()
-            .all(|v| v.path == "timestamp_ms" && v.message.contains("older"))
+    }
 }
 
 /// Settles go to the spool in groups: whatever piled up while the last commit synced.

@@ -1,7 +1,7 @@
 //! One input event through the mapping and the destination's validator: what `map`,
 //! `send` and `serve` all do before they part ways.
 
-use crate::delivery::{DeadLetter, DeadPayload};
+use crate::delivery::{DeadLetter, DeadPayload, DeadReason, OutgoingEvent};
 use eventmap::{EventContext, KeyError, MappedEvent, Mapping, Outcome, Validator, Violation};
 use serde_json::Value;
 
@@ -181,6 +181,71 @@ impl Processor<'_> {
             replayed,
         }
     }
+}
+
+/// Where one processed event goes next, for hosts that deliver (`serve`, `consume`).
+pub enum Next {
+    Deliver(OutgoingEvent),
+    Skip { reason: String },
+    DeadLetter(DeadLetter),
+}
+
+impl Line {
+    /// What happens to this event next. `raw` is the event as received, which a dead letter
+    /// keeps when the mapping failed before it had the input as an object; `fallback_id`
+    /// names an event that has no id of its own.
+    pub fn next(
+        self,
+        raw: &[u8],
+        now_ms: i64,
+        validate_only: bool,
+        fallback_id: impl FnOnce() -> String,
+    ) -> Next {
+        let (reason, message, payload) = match self.processed {
+            Processed::Mapped { event, test_mode } => {
+                let id = self.id.unwrap_or_else(fallback_id);
+                return Next::Deliver(OutgoingEvent::new(id, event, test_mode || validate_only));
+            }
+            Processed::Skipped { reason } => return Next::Skip { reason },
+            Processed::Invalid { event, violations } => {
+                let reason = if aged_out(&violations) {
+                    DeadReason::Expired
+                } else {
+                    DeadReason::Invalid
+                };
+                let message: Vec<String> = violations.iter().map(ToString::to_string).collect();
+                (reason, message.join("; "), DeadPayload::Mapped(event))
+            }
+            Processed::Failed { errors, source } => {
+                let message: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                let payload = match source {
+                    Some(source) => DeadPayload::Source(source),
+                    None => DeadPayload::Line(String::from_utf8_lossy(raw).into_owned()),
+                };
+                (DeadReason::MappingFailed, message.join("; "), payload)
+            }
+            Processed::Malformed { message, payload } => (DeadReason::Malformed, message, payload),
+        };
+        Next::DeadLetter(DeadLetter {
+            id: self.id,
+            reason,
+            status: None,
+            code: None,
+            message,
+            attempts: 0,
+            at_ms: now_ms,
+            payload,
+        })
+    }
+}
+
+/// The only thing wrong is the time window's far end: the event waited too long (the
+/// destination was down, the queue was long) rather than being made wrong.
+fn aged_out(violations: &[Violation]) -> bool {
+    !violations.is_empty()
+        && violations
+            .iter()
+            .all(|v| v.path == "timestamp_ms" && v.message.contains("older"))
 }
 
 /// A cheap test before parsing a line twice: only dead letters have this key.

@@ -1,5 +1,6 @@
 //! The HTTP side of the intake: routing, write keys, CORS, gzip, limits and timeouts,
-//! then the spool. A 200 is sent only once the events are on disk.
+//! then the store (the spool, or Kafka). A 200 is sent only once the store has the events
+//! safe.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -17,9 +18,10 @@ use serde_json::json;
 
 use super::idsync::{self, CookieConfig};
 use super::segment::{self, Endpoint, Limits, PayloadError};
+use super::store::EventStore;
 use crate::delivery::Clock;
 use crate::metrics::{AnswerLabel, Metrics, OutcomeLabel};
-use crate::spool::{Admission, Incoming as SpoolIncoming, Spool};
+use crate::spool::Admission;
 
 /// How the intake answers.
 #[derive(Clone)]
@@ -31,7 +33,7 @@ pub struct IntakeConfig {
     pub cors_origins: Vec<String>,
     /// A request body must arrive within this.
     pub body_timeout: Duration,
-    /// Seconds a client is told to wait when the spool is full.
+    /// Seconds a client is told to wait when the store is full.
     pub retry_after_secs: u64,
     /// How `/v1/idsync` sets the oppref cookie.
     pub idsync: CookieConfig,
@@ -53,7 +55,8 @@ impl Default for IntakeConfig {
 /// The intake's state, shared by every connection.
 pub struct Intake {
     pub config: IntakeConfig,
-    pub spool: Spool,
+    /// Where accepted events go: the spool, or a Kafka topic.
+    pub store: Arc<dyn EventStore>,
     pub metrics: Metrics,
     /// The mapping compiled and delivery running: `/readyz` answers 200.
     pub ready: Arc<AtomicBool>,
@@ -159,25 +162,19 @@ impl Intake {
     }
 
     fn readiness(&self) -> Answer {
-        let writable = self.spool.is_writable();
+        let writable = self.store.writable();
         let ready = self.ready.load(Ordering::SeqCst);
         let status = if writable && ready {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         };
-        json_answer(
-            status,
-            &json!({"spool_writable": writable, "mapping_compiled": ready}),
-        )
+        json_answer(status, &json!({"store_writable": writable, "ready": ready}))
     }
 
     fn metrics_page(&self) -> Answer {
         let m = &self.metrics;
-        m.spool_depth.set(self.spool.depth() as i64);
-        m.spool_bytes.set(self.spool.bytes() as i64);
-        m.dead_letters_kept.set(self.spool.dead() as i64);
-        m.spool_commits.set(self.spool.commits() as i64);
+        self.store.observe(m);
         let mut answer = Response::new(Full::new(Bytes::from(m.encode())));
         answer.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -241,15 +238,8 @@ impl Intake {
             Ok(enriched) => enriched,
             Err(e) => return refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &e.to_string()),
         };
-        let events: Vec<SpoolIncoming> = enriched
-            .into_iter()
-            .map(|e| SpoolIncoming {
-                dedup_id: e.dedup_id,
-                json: e.json,
-            })
-            .collect();
-        let offered = events.len() as u64;
-        match self.spool.append(events, now_ms).await {
+        let offered = enriched.len() as u64;
+        match self.store.append(enriched, now_ms).await {
             Ok(Admission::Accepted {
                 spooled,
                 duplicates,
@@ -262,8 +252,11 @@ impl Intake {
                 self.count_events("refused", offered);
                 let mut answer = refusal(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "spool_full",
-                    "the spool is full while delivery catches up; retry later",
+                    &format!("{}_full", self.store.name()),
+                    &format!(
+                        "the {} is full while delivery catches up; retry later",
+                        self.store.name()
+                    ),
                 );
                 answer.headers_mut().insert(
                     header::RETRY_AFTER,
@@ -275,7 +268,7 @@ impl Intake {
                 self.count_events("refused", offered);
                 refusal(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "spool_error",
+                    &format!("{}_error", self.store.name()),
                     &e.to_string(),
                 )
             }

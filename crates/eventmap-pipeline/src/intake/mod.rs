@@ -2,11 +2,13 @@
 //!
 //! - [`segment`]: payloads (paths, batches, enrichment, skew correction);
 //! - [`http`]: answers (write keys, CORS, gzip, limits, timeouts, the spool);
+//! - [`store`]: where accepted events go (the spool, or a Kafka topic);
 //! - [`idsync`]: the ID sync's script and its server-set cookie.
 
 pub mod http;
 pub mod idsync;
 pub mod segment;
+pub mod store;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,7 +19,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 pub use http::{Intake, IntakeConfig};
-pub use segment::Limits;
+pub use segment::{Enriched, Limits};
+pub use store::{Appending, EventStore, StoreError};
 
 /// A client that sends no complete request head within this is disconnected.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);

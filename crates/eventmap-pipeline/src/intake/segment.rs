@@ -155,6 +155,9 @@ pub struct Enriched {
     pub json: Vec<u8>,
     /// The client's `messageId`, for the dedup window; `None` when the intake made one.
     pub dedup_id: Option<String>,
+    /// What keeps one user's events in order where order is per partition (Kafka):
+    /// `userId`, else `anonymousId`.
+    pub partition_key: Option<String>,
 }
 
 impl Payload {
@@ -185,6 +188,7 @@ impl Payload {
                     }
                 };
                 correct_timestamp(&mut event, received_at_ms, sent_at.as_ref());
+                let partition_key = user_of(&event);
                 event.insert(
                     "receivedAt".into(),
                     Value::from(format_rfc3339_ms(received_at_ms)),
@@ -202,10 +206,25 @@ impl Payload {
                         limit: max_event_bytes,
                     });
                 }
-                Ok(Enriched { json, dedup_id })
+                Ok(Enriched {
+                    json,
+                    dedup_id,
+                    partition_key,
+                })
             })
             .collect()
     }
+}
+
+/// The user an event is about, as text: `userId`, else `anonymousId`.
+fn user_of(event: &Map<String, Value>) -> Option<String> {
+    ["userId", "anonymousId"]
+        .iter()
+        .find_map(|key| match event.get(*key) {
+            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+            Some(Value::Number(id)) => Some(id.to_string()),
+            _ => None,
+        })
 }
 
 /// Batch-level `context` / `integrations`: the event's own keys win.

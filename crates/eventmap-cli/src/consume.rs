@@ -1,0 +1,198 @@
+//! `eventmap consume`: a member of a Kafka consumer group that maps and delivers each
+//! record exactly as `send` does, committing only what is done.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use eventmap_kafka::metrics::{serve_metrics, ConsumeMetrics};
+use eventmap_kafka::{Brokers, ConsumeConfig, ConsumeReport};
+use eventmap_openai::OpenAiSink;
+use eventmap_pipeline::delivery::Clock;
+use eventmap_pipeline::log;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::connection::{ConnectionArgs, DeliveryArgs};
+use crate::exit;
+use crate::options::{parse_bytes, parse_duration};
+use crate::serve::compile;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The Kafka brokers to start from.
+    #[arg(long, value_name = "HOST:PORT[,HOST:PORT…]")]
+    brokers: String,
+    /// A topic to consume (repeat for several).
+    #[arg(long = "topic", value_name = "TOPIC", required = true)]
+    topics: Vec<String>,
+    /// The consumer group: processes in one group share the topics' partitions.
+    #[arg(long, value_name = "GROUP")]
+    group: String,
+    /// Where records that can never be delivered go, with their reason and source.
+    #[arg(long, value_name = "TOPIC")]
+    dead_letter_topic: String,
+    /// The mapping file (its `destination:` must be `openai`).
+    #[arg(long, short)]
+    mapping: PathBuf,
+    /// A record larger than this is dead-lettered unread.
+    #[arg(long, default_value = "1MiB", value_parser = parse_bytes, value_name = "BYTES")]
+    max_record_bytes: u64,
+    /// How soon the group moves the partitions of a member that stopped answering.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    session_timeout: Duration,
+    /// How often finished offsets are committed.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    commit_interval: Duration,
+    /// At a rebalance, how long records in work on a partition being given up may take;
+    /// what is unfinished then is read again by its next owner.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    revoke_timeout: Duration,
+    /// On SIGTERM or Ctrl-C, how long deliveries in flight may take; what is undelivered
+    /// stays uncommitted.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    drain_timeout: Duration,
+    /// Serve `/metrics` (Prometheus) and `/healthz` here.
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_listen: Option<SocketAddr>,
+    /// A librdkafka property, passed through (TLS, SASL, tuning); repeat for several.
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = key_value)]
+    kafka_options: Vec<(String, String)>,
+    /// Test mode for every event: the API validates but records nothing.
+    #[arg(long)]
+    validate_only: bool,
+    /// Set a mapping parameter; also read from EVENTMAP_PARAM_<KEY>.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+}
+
+pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
+    if args.dead_letter_topic.is_empty() || args.topics.iter().any(String::is_empty) {
+        bail!("topic names cannot be empty");
+    }
+    if args.topics.contains(&args.dead_letter_topic) {
+        bail!(
+            "--dead-letter-topic {} is also a --topic: dead letters would be consumed again",
+            args.dead_letter_topic
+        );
+    }
+    let compiled = match compile(&args.mapping, &args.params) {
+        Ok(compiled) => Arc::new(compiled),
+        Err(errors) => {
+            for line in &errors {
+                eprintln!("{line}");
+            }
+            return Ok(exit::ERROR);
+        }
+    };
+    let sink_config = match args.connection.sink_config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("eventmap: error: {e}");
+            return Ok(exit::CREDENTIALS);
+        }
+    };
+    let config = ConsumeConfig {
+        brokers: Brokers {
+            bootstrap: args.brokers.clone(),
+            options: args.kafka_options.clone(),
+        },
+        topics: args.topics.clone(),
+        group: args.group.clone(),
+        dead_letter_topic: args.dead_letter_topic.clone(),
+        max_record_bytes: usize::try_from(args.max_record_bytes).unwrap_or(usize::MAX),
+        session_timeout: args.session_timeout,
+        commit_interval: args.commit_interval,
+        revoke_timeout: args.revoke_timeout,
+        drain: args.drain_timeout,
+        validate_only: args.validate_only,
+        delivery: args.delivery.config(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = runtime.block_on(async {
+        let metrics = ConsumeMetrics::default();
+        if let Some(addr) = args.metrics_listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            tokio::spawn(serve_metrics(listener, metrics.clone()));
+        }
+        let sink = OpenAiSink::new(&sink_config).context("cannot set up the HTTP client")?;
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(stop_on_signals(stop));
+        let report =
+            eventmap_kafka::consume(&config, compiled, sink, Clock::system(), metrics, stopped)
+                .await?;
+        anyhow::Ok(report)
+    })?;
+    print_summary(&report);
+    Ok(match report.refused {
+        Some(_) => exit::CREDENTIALS,
+        None => exit::OK,
+    })
+}
+
+fn print_summary(report: &ConsumeReport) {
+    let dead: serde_json::Map<String, serde_json::Value> = report
+        .dead_lettered
+        .iter()
+        .map(|(reason, n)| (reason.as_str().to_string(), json!(n)))
+        .collect();
+    let refused = report.refused.as_ref().map(|f| {
+        json!({"reason": f.reason.as_str(), "status": f.status, "message": f.message,
+            "note": "the records stay uncommitted; they are read again"})
+    });
+    eprintln!(
+        "{}",
+        json!({"summary": {"records": report.records, "delivered": report.delivered,
+            "skipped": report.skipped, "dead_lettered": dead,
+            "handed_back": report.handed_back, "refused": refused}})
+    );
+}
+
+/// SIGTERM and Ctrl-C stop fetching; what is in flight drains, is committed, and the
+/// group is left.
+async fn stop_on_signals(stop: watch::Sender<bool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            log::line("signals_unavailable", json!({}));
+            return;
+        };
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        log::line("stopping", json!({"signal": name}));
+        stop.send_replace(true);
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            log::line("stopping", json!({"signal": "Ctrl-C"}));
+            stop.send_replace(true);
+        }
+    }
+}

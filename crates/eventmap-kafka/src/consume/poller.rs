@@ -1,0 +1,288 @@
+//! The thread that owns the Kafka consumer: it polls records into the processing
+//! channel, commits what is done, and answers rebalances.
+//!
+//! The consumer lives on a thread of its own because a rebalance must wait: before a
+//! partition is given up, its records in work get a while to finish and what is done is
+//! committed synchronously, inside librdkafka's rebalance callback. Blocking there is
+//! right on this thread; it would stall a runtime worker.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventmap_pipeline::log;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::Message;
+use rdkafka::statistics::Statistics;
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::dead_letters::SourceRecord;
+use crate::metrics::{ConsumeMetrics, PartitionLabel, RebalanceLabel};
+use crate::offsets::{Offsets, Partition};
+
+/// One record taken from Kafka.
+pub(crate) struct Record {
+    pub source: SourceRecord,
+    /// Why the record has no value to process: a tombstone, or over the size limit.
+    pub unreadable: Option<String>,
+}
+
+/// What the poll thread and the rest of the consumer share.
+pub(crate) struct Rebalancer {
+    pub offsets: Arc<Offsets>,
+    pub metrics: ConsumeMetrics,
+    /// How long a revoked partition's records in work may take before they are left to
+    /// the partition's next owner.
+    pub revoke_timeout: Duration,
+    /// Shutting down: a revocation waits for nothing (the drain already did).
+    pub closing: AtomicBool,
+}
+
+impl ClientContext for Rebalancer {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, stats) in &statistics.topics {
+            for (&partition, p) in &stats.partitions {
+                // -1 is librdkafka's internal partition; -1 lag means "not known yet".
+                if partition < 0 || p.consumer_lag < 0 {
+                    continue;
+                }
+                let label = PartitionLabel {
+                    topic: topic.clone(),
+                    partition,
+                };
+                self.metrics.lag.get_or_create(&label).set(p.consumer_lag);
+            }
+        }
+    }
+
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        if (level as i32) <= (RDKafkaLogLevel::Warning as i32) {
+            log::line(
+                "kafka_client",
+                json!({"level": format!("{level:?}"), "facility": facility, "message": message}),
+            );
+        }
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        log::line(
+            "kafka_error",
+            json!({"error": error.to_string(), "reason": reason}),
+        );
+    }
+}
+
+impl ConsumerContext for Rebalancer {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(list) = rebalance else {
+            return;
+        };
+        let partitions = partitions_of(list);
+        let deadline = if self.closing.load(Ordering::SeqCst) {
+            Instant::now()
+        } else {
+            Instant::now() + self.revoke_timeout
+        };
+        let finished = self.offsets.wait_settled(&partitions, deadline);
+        let (due, abandoned) = self.offsets.revoke(&partitions);
+        commit(consumer, &self.offsets, &due, CommitMode::Sync);
+        self.metrics.abandoned.inc_by(abandoned as u64);
+        self.metrics
+            .rebalances
+            .get_or_create(&RebalanceLabel { kind: "revoke" })
+            .inc();
+        for partition in &partitions {
+            self.metrics.lag.remove(&label(partition));
+        }
+        log::line(
+            "partitions_revoked",
+            json!({"partitions": names(&partitions), "finished": finished,
+                "abandoned": abandoned}),
+        );
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) => {
+                self.metrics
+                    .rebalances
+                    .get_or_create(&RebalanceLabel { kind: "assign" })
+                    .inc();
+                log::line(
+                    "partitions_assigned",
+                    json!({"partitions": names(&partitions_of(list))}),
+                );
+            }
+            Rebalance::Error(e) => {
+                log::line("rebalance_failed", json!({"error": e.to_string()}));
+            }
+            Rebalance::Revoke(_) => {}
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        match result {
+            Ok(()) => {
+                for element in offsets.elements() {
+                    if let Offset::Offset(offset) = element.offset() {
+                        let partition = Partition::new(element.topic(), element.partition());
+                        self.metrics
+                            .committed
+                            .get_or_create(&label(&partition))
+                            .set(offset);
+                    }
+                }
+            }
+            Err(e) => {
+                let partitions = partitions_of(offsets);
+                self.offsets.commit_failed(&partitions);
+                log::line(
+                    "commit_failed",
+                    json!({"error": e.to_string(), "partitions": names(&partitions)}),
+                );
+            }
+        }
+    }
+}
+
+/// When the poll thread stops fetching, and when it may leave the group.
+#[derive(Default)]
+pub(crate) struct Control {
+    /// Stop fetching; keep answering the group and committing.
+    pub stop_fetching: AtomicBool,
+    /// Every record handed out is settled or abandoned: commit and leave.
+    pub processing_done: AtomicBool,
+}
+
+pub(crate) struct Poller {
+    pub consumer: BaseConsumer<Rebalancer>,
+    pub records: mpsc::Sender<Record>,
+    pub control: Arc<Control>,
+    pub commit_interval: Duration,
+    pub max_record_bytes: usize,
+}
+
+impl Poller {
+    /// Runs until processing is done; then commits, leaves the group and returns.
+    pub fn run(self) {
+        let Poller {
+            consumer,
+            records,
+            control,
+            commit_interval,
+            max_record_bytes,
+        } = self;
+        let offsets = Arc::clone(&consumer.context().offsets);
+        let mut last_commit = Instant::now();
+        let mut records = Some(records);
+        while !control.processing_done.load(Ordering::SeqCst) {
+            let polled = consumer.poll(Duration::from_millis(100));
+            let fetching = !control.stop_fetching.load(Ordering::SeqCst);
+            if !fetching {
+                // Nothing more is handed out; what was polled is read again by whoever
+                // owns the partition next (it was never begun, so no commit passes it).
+                records = None;
+            }
+            match polled {
+                Some(Ok(message)) => {
+                    if let Some(sender) = &records {
+                        let record = record_of(&message, max_record_bytes);
+                        offsets.begin(&record.source.partition, record.source.offset);
+                        if sender.blocking_send(record).is_err() {
+                            records = None;
+                        }
+                    }
+                }
+                Some(Err(e)) => log::line("kafka_error", json!({"error": e.to_string()})),
+                None => {}
+            }
+            if last_commit.elapsed() >= commit_interval {
+                commit(&consumer, &offsets, &offsets.due(), CommitMode::Async);
+                last_commit = Instant::now();
+            }
+        }
+        commit(&consumer, &offsets, &offsets.due(), CommitMode::Sync);
+        consumer.context().closing.store(true, Ordering::SeqCst);
+        // Dropping the consumer closes it: the group is told at once (the partitions move
+        // now, not at the session timeout), after the revocation above commits.
+        drop(consumer);
+    }
+}
+
+fn record_of<M: Message>(message: &M, max_record_bytes: usize) -> Record {
+    let partition = Partition::new(message.topic(), message.partition());
+    let (value, unreadable) = match message.payload() {
+        Some(bytes) if bytes.len() > max_record_bytes => (
+            None,
+            Some(format!(
+                "the record is {} bytes, over the limit of {max_record_bytes} \
+                 (--max-record-bytes)",
+                bytes.len()
+            )),
+        ),
+        Some(bytes) => (Some(bytes.to_vec()), None),
+        None => (None, Some("the record has no value (a tombstone)".into())),
+    };
+    Record {
+        source: SourceRecord {
+            partition,
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            value,
+        },
+        unreadable,
+    }
+}
+
+/// Commits `due`; a failure offers the partitions again at the next commit.
+fn commit(
+    consumer: &BaseConsumer<Rebalancer>,
+    offsets: &Offsets,
+    due: &[(Partition, i64)],
+    mode: CommitMode,
+) {
+    if due.is_empty() {
+        return;
+    }
+    let mut list = TopicPartitionList::new();
+    for (partition, offset) in due {
+        if let Err(e) = list.add_partition_offset(
+            &partition.topic,
+            partition.partition,
+            Offset::Offset(*offset),
+        ) {
+            log::line("commit_failed", json!({"error": e.to_string()}));
+        }
+    }
+    if let Err(e) = consumer.commit(&list, mode) {
+        let partitions: Vec<Partition> = due.iter().map(|(p, _)| p.clone()).collect();
+        offsets.commit_failed(&partitions);
+        log::line(
+            "commit_failed",
+            json!({"error": e.to_string(), "partitions": names(&partitions)}),
+        );
+    }
+}
+
+fn partitions_of(list: &TopicPartitionList) -> Vec<Partition> {
+    list.elements()
+        .iter()
+        .map(|e| Partition::new(e.topic(), e.partition()))
+        .collect()
+}
+
+fn names(partitions: &[Partition]) -> Vec<String> {
+    partitions.iter().map(ToString::to_string).collect()
+}
+
+fn label(partition: &Partition) -> PartitionLabel {
+    PartitionLabel {
+        topic: partition.topic.to_string(),
+        partition: partition.partition,
+    }
+}

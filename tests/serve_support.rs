@@ -36,35 +36,38 @@ impl Server {
     }
 
     pub fn start_with(mapping: &str, spool: &Path, endpoint: &str, extra: &[&str]) -> Self {
-        let addr = format!("127.0.0.1:{}", free_port());
         let spool = spool.display().to_string();
+        let mut args = vec![
+            "--mapping",
+            mapping,
+            "--spool",
+            &spool,
+            "--endpoint",
+            endpoint,
+            "--linger",
+            "20ms",
+            "--retry-delay",
+            "20ms",
+            "--max-retry-delay",
+            "200ms",
+            "--max-attempts",
+            "1000",
+            "--max-retry-time",
+            "1h",
+            "--connect-timeout",
+            "500ms",
+        ];
+        args.extend_from_slice(extra);
+        Self::spawn(&args)
+    }
+
+    /// `eventmap serve ARGS` on a free port with the test write key, once it answers
+    /// `/healthz`.
+    pub fn spawn(args: &[&str]) -> Self {
+        let addr = format!("127.0.0.1:{}", free_port());
         let mut child = Command::new(crate::binary())
-            .args([
-                "serve",
-                "--mapping",
-                mapping,
-                "--listen",
-                &addr,
-                "--spool",
-                &spool,
-                "--write-key",
-                WRITE_KEY,
-                "--endpoint",
-                endpoint,
-                "--linger",
-                "20ms",
-                "--retry-delay",
-                "20ms",
-                "--max-retry-delay",
-                "200ms",
-                "--max-attempts",
-                "1000",
-                "--max-retry-time",
-                "1h",
-                "--connect-timeout",
-                "500ms",
-            ])
-            .args(extra)
+            .args(["serve", "--listen", &addr, "--write-key", WRITE_KEY])
+            .args(args)
             .current_dir(crate::repo())
             .env("OPENAI_CAPI_KEY", KEY)
             .env("OPENAI_PIXEL_ID", PIXEL)

@@ -2,6 +2,8 @@
 
 #[path = "delivery_support.rs"]
 pub mod delivery;
+#[path = "kafka_support.rs"]
+pub mod kafka;
 #[path = "serve_support.rs"]
 pub mod serve;
 

@@ -18,8 +18,17 @@ impl Brokers {
         config
             .set("bootstrap.servers", &self.bootstrap)
             .set("client.id", "eventmap")
-            .set_log_level(RDKafkaLogLevel::Warning);
+            .set_log_level(if self.debugging() {
+                RDKafkaLogLevel::Debug
+            } else {
+                RDKafkaLogLevel::Warning
+            });
         config
+    }
+
+    /// librdkafka's `debug` property was passed: its debug lines are logged too.
+    pub fn debugging(&self) -> bool {
+        self.options.iter().any(|(key, _)| key == "debug")
     }
 
     /// Applies the passed-through properties last.

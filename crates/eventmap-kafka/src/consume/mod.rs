@@ -259,6 +259,7 @@ fn group_member(
         metrics: metrics.clone(),
         revoke_timeout: config.revoke_timeout,
         closing: AtomicBool::new(false),
+        verbose: config.brokers.debugging(),
     };
     config.brokers.finish(client).create_with_context(context)
 }

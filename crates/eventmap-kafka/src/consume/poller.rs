@@ -41,6 +41,8 @@ pub(crate) struct Rebalancer {
     pub revoke_timeout: Duration,
     /// Shutting down: a revocation waits for nothing (the drain already did).
     pub closing: AtomicBool,
+    /// Log librdkafka's debug lines (`--kafka-option debug=…`), not only its warnings.
+    pub verbose: bool,
 }
 
 impl ClientContext for Rebalancer {
@@ -61,7 +63,7 @@ impl ClientContext for Rebalancer {
     }
 
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        if (level as i32) <= (RDKafkaLogLevel::Warning as i32) {
+        if self.verbose || (level as i32) <= (RDKafkaLogLevel::Warning as i32) {
             log::line(
                 "kafka_client",
                 json!({"level": format!("{level:?}"), "facility": facility, "message": message}),

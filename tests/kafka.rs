@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use eventmap_mock_capi::{MockCapi, MockConfig};
+use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig};
 use eventmap_tests::delivery::{KEY, PIXEL};
 use eventmap_tests::kafka::{wait_for, Broker, Consumer};
 use eventmap_tests::serve::{order, order_batch, Server};
@@ -305,4 +305,109 @@ fn serve_to_kafka_then_consume_delivers_everything_acknowledged_even_after_kill_
     let sample = &record.events["http-3-7"];
     assert_eq!(sample["data"]["amount"], 2500, "{sample}");
     drop(consumer);
+}
+
+#[test]
+fn a_rebalance_mid_stream_finishes_and_commits_the_revoked_work_so_nothing_is_sent_twice() {
+    let broker = Broker::start();
+    // Every request takes half a second, so delivery is still going when the second
+    // member joins.
+    let mut config = MockConfig::new(KEY, PIXEL);
+    config.faults = FaultPlan::Random {
+        seed: 7,
+        weights: vec![(
+            Fault::Slow {
+                delay: Duration::from_millis(250),
+                recorded: false,
+            },
+            1000,
+        )],
+    };
+    let mock = MockCapi::start(config).expect("mock starts");
+    let slow = ["--batch-size", "50", "--concurrency", "2"];
+    broker.create_topic("busy", 4);
+    let records = orders("busy", 3000);
+    let ids = ids_of(&records);
+    broker.produce("busy", &records);
+    let first = Consumer::start(&broker, "busy", "g-busy", &mock.endpoint(), &slow);
+    wait_for("delivery under way", Duration::from_secs(60), || {
+        mock.delivered_count() >= 100
+    });
+    // A member joins while the first has records in flight: the first gives up half of
+    // its partitions, after finishing and committing what it had taken from them.
+    let second = Consumer::start(&broker, "busy", "g-busy", &mock.endpoint(), &slow);
+    let started = std::time::Instant::now();
+    while !all_delivered(&mock, &ids) {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "not all 3000 delivered ({}):\n{}\n{}\n{}\n{}",
+            receipts(&mock).len(),
+            first.log(),
+            first.metrics(),
+            second.log(),
+            second.metrics()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(second.owns_partitions(), "{}", second.log());
+    let revoked = first.logged("partitions_revoked");
+    assert!(!revoked.is_empty(), "{}", first.log());
+    assert!(revoked
+        .iter()
+        .all(|r| r["finished"] == true && r["abandoned"] == 0));
+    let delivered = receipts(&mock);
+    let twice: Vec<_> = delivered.iter().filter(|(_, &n)| n > 1).collect();
+    assert!(twice.is_empty(), "sent twice: {twice:?}");
+    // What /metrics shows of it.
+    let page = first.metrics();
+    assert!(
+        page.contains("eventmap_consume_rebalances_total{kind=\"revoke\"}"),
+        "{page}"
+    );
+    assert!(
+        page.contains("eventmap_consume_committed_offset{"),
+        "{page}"
+    );
+}
+
+#[test]
+fn refused_credentials_stop_the_consumer_with_exit_4_and_commit_nothing_undelivered() {
+    let broker = Broker::start();
+    let mock = mock();
+    broker.create_topic("keyed", 1);
+    broker.produce("keyed", &orders("refused", 20));
+    let run = std::process::Command::new(eventmap_tests::binary())
+        .args([
+            "consume",
+            "--brokers",
+            &broker.bootstrap,
+            "--topic",
+            "keyed",
+            "--group",
+            "g-refused",
+            "--dead-letter-topic",
+            "keyed-dead",
+            "--mapping",
+            eventmap_tests::delivery::MAPPING,
+            "--endpoint",
+            &mock.endpoint(),
+            "--session-timeout",
+            "6s",
+        ])
+        .current_dir(eventmap_tests::repo())
+        .env("OPENAI_CAPI_KEY", "sk-wrong")
+        .env("OPENAI_PIXEL_ID", PIXEL)
+        .output()
+        .expect("consume runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(4), "{stderr}");
+    assert!(!stderr.contains("sk-wrong"), "the key is never logged");
+    assert!(stderr.contains("credentials_refused"), "{stderr}");
+    assert_eq!(mock.delivered_count(), 0);
+    // Nothing was delivered, so nothing is committed: the records wait for a good key.
+    assert!(broker.committed("g-refused", "keyed", 1)[0] <= 0);
+    assert!(
+        broker.read_all("keyed-dead", 1).is_empty(),
+        "not dead-lettered"
+    );
 }

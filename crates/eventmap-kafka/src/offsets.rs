@@ -39,11 +39,19 @@ struct Track {
     next: Option<i64>,
     /// The last offset committed (or asked to be).
     committed: Option<i64>,
+    /// The partition is being given up: records not yet processed are handed back.
+    revoking: bool,
+    /// The lowest offset handed back unprocessed: no commit may pass it.
+    cut: Option<i64>,
 }
 
 impl Track {
     fn committable(&self) -> Option<i64> {
-        self.in_work.first().copied().or(self.next)
+        let first = self.in_work.first().copied();
+        match (first, self.cut) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b).or(self.next),
+        }
     }
 }
 
@@ -78,6 +86,36 @@ impl Offsets {
                 self.settled.notify_all();
             }
         }
+    }
+
+    /// A rebalance is taking `partitions` away: records of theirs not yet processed are
+    /// handed back (see [`Offsets::hand_back`]) rather than waited for.
+    pub fn begin_revoke(&self, partitions: &[Partition]) {
+        let mut tracks = self.tracks();
+        for partition in partitions {
+            if let Some(track) = tracks.get_mut(partition) {
+                track.revoking = true;
+            }
+        }
+    }
+
+    /// Called before a record is processed: `true` when its partition is being (or was)
+    /// given up, so the record is left for the partition's next owner. No commit passes
+    /// it.
+    pub fn hand_back(&self, partition: &Partition, offset: i64) -> bool {
+        let mut tracks = self.tracks();
+        let Some(track) = tracks.get_mut(partition) else {
+            return true; // Given up already.
+        };
+        if !track.revoking {
+            return false;
+        }
+        track.in_work.remove(&offset);
+        track.cut = Some(track.cut.map_or(offset, |cut| cut.min(offset)));
+        if track.in_work.is_empty() {
+            self.settled.notify_all();
+        }
+        true
     }
 
     /// The partitions whose committable offset moved since the last commit, with it.
@@ -207,6 +245,35 @@ mod tests {
         offsets.settle(&p(2), 2);
         assert_eq!(offsets.due(), vec![]);
         assert_eq!(offsets.in_work(), 0);
+    }
+
+    #[test]
+    fn a_partition_being_revoked_hands_back_what_is_unprocessed_and_commits_below_it() {
+        let offsets = Offsets::default();
+        for offset in 0..6 {
+            offsets.begin(&p(0), offset);
+        }
+        offsets.begin(&p(1), 0);
+        offsets.begin_revoke(&[p(0)]);
+        // 0 and 1 were in delivery; 2..6 were still queued and are handed back.
+        for offset in 2..6 {
+            assert!(offsets.hand_back(&p(0), offset));
+        }
+        assert!(!offsets.hand_back(&p(1), 0), "not being revoked");
+        offsets.settle(&p(0), 1);
+        assert!(
+            !offsets.wait_settled(&[p(0)], Instant::now()),
+            "0 is in delivery"
+        );
+        offsets.settle(&p(0), 0);
+        assert!(offsets.wait_settled(&[p(0)], Instant::now()));
+        let (due, abandoned) = offsets.revoke(&[p(0)]);
+        assert_eq!(due, vec![(p(0), 2)], "up to the first record handed back");
+        assert_eq!(abandoned, 0);
+        assert!(
+            offsets.hand_back(&p(0), 7),
+            "records of a partition given up"
+        );
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub async fn consume<S: Sink>(
     });
     let delivery = Delivery::start(
         sink,
-        config.delivery.clone(),
+        bounded_queue(&config.delivery),
         clock,
         Arc::clone(&work) as Arc<dyn DeliveryObserver>,
     );
@@ -143,6 +143,9 @@ pub async fn consume<S: Sink>(
             () = tokio::time::sleep(Duration::from_secs(1)) => continue,
         };
         let Some(record) = record else { break };
+        if offsets.hand_back(&record.source.partition, record.source.offset) {
+            continue; // Its partition is going to another member, which reads it again.
+        }
         report.records += 1;
         let now_ms = clock.now_ms();
         match next_step(&processor, &record, now_ms, config.validate_only) {
@@ -176,6 +179,8 @@ pub async fn consume<S: Sink>(
             finish.await
         }
     };
+    // The stopper shares the delivery's observer, which holds the dead letters' sender.
+    drop(stopper);
     drop(work);
     let dead_lettered = dead_letters.finish(config.drain).await;
     report.handed_back = offsets.in_work() as u64;
@@ -233,6 +238,14 @@ fn next_step(processor: &Processor<'_>, record: &Record, now_ms: i64, validate_o
             },
         }),
     }
+}
+
+/// Delivery's queue holds a few requests' worth, not thousands of events: a rebalance
+/// waits for what is in delivery, and the rest of the partition stays in Kafka.
+fn bounded_queue(config: &DeliveryConfig) -> DeliveryConfig {
+    let mut config = config.clone();
+    config.queue = (config.batch_size * config.concurrency * 2).clamp(64, config.queue.max(64));
+    config
 }
 
 /// A consumer in the group, committing by hand (only what is done).

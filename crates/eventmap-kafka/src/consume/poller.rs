@@ -85,6 +85,7 @@ impl ConsumerContext for Rebalancer {
             return;
         };
         let partitions = partitions_of(list);
+        self.offsets.begin_revoke(&partitions);
         let deadline = if self.closing.load(Ordering::SeqCst) {
             Instant::now()
         } else {
@@ -129,17 +130,8 @@ impl ConsumerContext for Rebalancer {
 
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
         match result {
-            Ok(()) => {
-                for element in offsets.elements() {
-                    if let Offset::Offset(offset) = element.offset() {
-                        let partition = Partition::new(element.topic(), element.partition());
-                        self.metrics
-                            .committed
-                            .get_or_create(&label(&partition))
-                            .set(offset);
-                    }
-                }
-            }
+            // The gauge is set when the commit is made.
+            Ok(()) => {}
             Err(e) => {
                 let partitions = partitions_of(offsets);
                 self.offsets.commit_failed(&partitions);
@@ -261,13 +253,26 @@ fn commit(
             log::line("commit_failed", json!({"error": e.to_string()}));
         }
     }
-    if let Err(e) = consumer.commit(&list, mode) {
-        let partitions: Vec<Partition> = due.iter().map(|(p, _)| p.clone()).collect();
-        offsets.commit_failed(&partitions);
-        log::line(
-            "commit_failed",
-            json!({"error": e.to_string(), "partitions": names(&partitions)}),
-        );
+    match consumer.commit(&list, mode) {
+        Ok(()) => {
+            // An asynchronous commit that fails later is offered again by the callback.
+            for (partition, offset) in due {
+                consumer
+                    .context()
+                    .metrics
+                    .committed
+                    .get_or_create(&label(partition))
+                    .set(*offset);
+            }
+        }
+        Err(e) => {
+            let partitions: Vec<Partition> = due.iter().map(|(p, _)| p.clone()).collect();
+            offsets.commit_failed(&partitions);
+            log::line(
+                "commit_failed",
+                json!({"error": e.to_string(), "partitions": names(&partitions)}),
+            );
+        }
     }
 }
 

@@ -228,6 +228,25 @@ fn poisoned_records_go_to_the_dead_letter_topic_with_their_reason_and_the_partit
             value["dead_letter"]["reason"].as_str()
         );
     }
+    // A dump of the topic replays through `send`: each letter is read back and found
+    // bad again, nothing is lost.
+    let dir = eventmap_tests::Scratch::new("kafka-dead-replay");
+    let dump: String = dead
+        .iter()
+        .map(|r| format!("{}\n", String::from_utf8_lossy(&r.value)))
+        .collect();
+    std::fs::write(dir.path("dump.ndjson"), dump).unwrap();
+    let replay_mock = eventmap_tests::delivery::mock(|_| {});
+    let run = eventmap_tests::delivery::send(
+        &replay_mock,
+        &dir,
+        KEY,
+        &["--dead-letter", &dir.path("again.ndjson")],
+        &[&dir.path("dump.ndjson")],
+    );
+    let summary = run.summary();
+    assert_eq!(summary["read"], 5, "{}", run.stderr);
+    assert_eq!(summary["replayed"], 5, "{}", run.stderr);
     // Every record is done: the commit reaches the partition's end, and the process
     // is still running.
     wait_for(

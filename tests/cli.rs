@@ -424,3 +424,37 @@ fn explain_shows_where_each_key_came_from_and_why_keys_are_absent() {
     assert!(text.contains("outcome: mapped"), "{text}");
     assert_eq!(run.summary()["mapped"], 1);
 }
+
+#[test]
+fn explain_takes_a_pretty_printed_document_and_names_where_each_event_starts() {
+    let examples = std::fs::read_to_string(eventmap_tests::repo().join(EXAMPLES)).unwrap();
+    let order: serde_json::Value = serde_json::from_str(examples.lines().nth(4).unwrap()).unwrap();
+    // Pasted from a ticket: pretty-printed, then a broken one, then an NDJSON line.
+    let input = format!(
+        "{}\n{{\n  \"type\": \"track\",\n  \"event\": oops\n}}\n{}\n",
+        serde_json::to_string_pretty(&order).unwrap(),
+        examples.lines().nth(4).unwrap()
+    );
+    let pretty_lines = serde_json::to_string_pretty(&order)
+        .unwrap()
+        .lines()
+        .count() as u64;
+    let run = eventmap(
+        &["map", "--mapping", MAPPING, "--now", NOW, "--explain"],
+        &input,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = &run.stdout;
+    assert!(text.contains("event at -:1\n"), "{text}");
+    let broken = format!("event at -:{}: invalid JSON", pretty_lines + 1);
+    assert!(text.contains(&broken), "{text}");
+    assert!(
+        text.contains(&format!("event at -:{}\n", pretty_lines + 5)),
+        "{text}"
+    );
+    assert_eq!(text.matches("section `order_created`").count(), 2, "{text}");
+    let summary = run.summary();
+    assert_eq!(summary["read"], 3);
+    assert_eq!(summary["malformed"], 1);
+    assert_eq!(summary["mapped"], 2);
+}

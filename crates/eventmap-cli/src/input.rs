@@ -70,6 +70,29 @@ impl Source {
         })
     }
 
+    /// Reads the whole input, refusing one over `max_bytes` (`--explain` takes documents
+    /// that span lines, so it cannot go line by line).
+    pub fn read_whole(&mut self, max_bytes: usize) -> Result<Vec<u8>, InputError> {
+        let mut all = Vec::new();
+        let limit = u64::try_from(max_bytes)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let read = io::Read::read_to_end(&mut io::Read::take(&mut self.reader, limit), &mut all);
+        let error = |source| InputError {
+            verb: "read",
+            name: self.name.clone(),
+            source,
+        };
+        read.map_err(error)?;
+        if all.len() > max_bytes {
+            return Err(error(io::Error::other(format!(
+                "--explain reads an input whole, and this one is over {max_bytes} bytes: \
+                 explain a sample of it"
+            ))));
+        }
+        Ok(all)
+    }
+
     /// Reads the next line into `line`, holding at most `max_bytes` of it.
     pub fn next_line(&mut self, line: &mut Vec<u8>, max_bytes: usize) -> Result<Next, InputError> {
         match read_capped(&mut self.reader, line, max_bytes) {

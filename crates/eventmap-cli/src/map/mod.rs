@@ -5,6 +5,7 @@
 //! With more than one thread, chunks of lines are mapped in parallel (`parallel.rs`) and
 //! written in input order; each line goes through the same `LineMapper` either way.
 
+mod documents;
 mod line;
 mod parallel;
 
@@ -16,7 +17,7 @@ use eventmap::{EventContext, Mapping, Outcome, Validator};
 use serde_json::json;
 
 use crate::exit;
-use crate::input::{self, Next, Source, DEFAULT_MAX_LINE_BYTES};
+use crate::input::{Next, Source, DEFAULT_MAX_LINE_BYTES};
 use crate::options::{compile_options, load_mapping, parse_now};
 use crate::progress::Progress;
 use crate::report::{self, Counts};
@@ -36,7 +37,7 @@ pub(crate) struct Args {
     params: Vec<String>,
     /// Instead of the mapped events, explain each key of each event: where its value came
     /// from (input path, constant, expression, default) and its mapping line, or why it is
-    /// absent. Meant for one event at a time.
+    /// absent. Meant for a few events: the input may be NDJSON or pretty-printed JSON.
     #[arg(long)]
     explain: bool,
     /// Exit with status 3 when any event failed, was invalid or any line was malformed.
@@ -209,7 +210,8 @@ fn sequential(mapper: &LineMapper<'_>, inputs: &[String], sink: &mut Sink<'_>) -
     )
 }
 
-/// `--explain`: a readable account of each event instead of the mapped events.
+/// `--explain`: a readable account of each event instead of the mapped events. Each input
+/// is read whole, as JSON documents that may span lines (NDJSON, or pretty-printed).
 fn explain_all(
     mapping: &Mapping,
     validator: Option<&dyn Validator>,
@@ -218,47 +220,62 @@ fn explain_all(
     inputs: &[String],
     sink: &mut Sink<'_>,
 ) -> Result<(), Stop> {
-    each_line(inputs, max, sink, |sink, name, line_no, next, line| {
-        let event =
-            match next {
-                Next::End => return Ok(()),
-                Next::TooLong { bytes } => Err(input::too_long_message(*bytes, max)),
-                Next::Line if line.iter().all(u8::is_ascii_whitespace) => return Ok(()),
-                Next::Line => eventmap_pipeline::process::text_of(line).and_then(|text| {
-                    match serde_json::from_str::<serde_json::Value>(text) {
-                        Ok(event) if event.is_object() => Ok(event),
-                        Ok(_) => Err("not an event: an event is a JSON object".to_string()),
-                        Err(e) => Err(format!("invalid JSON: {e}")),
-                    }
-                }),
-            };
-        sink.counts.read += 1;
-        let event = match event {
-            Ok(event) => event,
-            Err(message) => {
-                sink.counts.malformed += 1;
-                writeln!(sink.out, "event at {name}:{line_no}: {message}\n")?;
-                return Ok(());
-            }
+    for name in inputs {
+        sink.at = Some((name.clone(), 1));
+        let mut source = Source::open(name).map_err(|e| Stop::Failed(e.into()))?;
+        let bytes = source
+            .read_whole(max.saturating_mul(64))
+            .map_err(|e| Stop::Failed(e.into()))?;
+        let found = match eventmap_pipeline::process::text_of(&bytes) {
+            Ok(text) => documents::documents(text),
+            Err(message) => vec![documents::Document {
+                line: 1,
+                event: Err(message.replace("of the line", "of the input")),
+            }],
         };
-        let cx = EventContext {
-            now_ms: fixed_now.unwrap_or_else(|| EventContext::now().now_ms),
-        };
-        let explanation = mapping.explain(&event, &cx);
-        match &explanation.outcome {
-            Outcome::Mapped(_) => sink.counts.mapped += 1,
-            Outcome::Skipped { .. } => sink.counts.skipped += 1,
-            Outcome::Failed(_) => sink.counts.failed += 1,
+        for document in found {
+            sink.at = Some((name.clone(), document.line));
+            explain_one(mapping, validator, fixed_now, name, document, sink)?;
         }
-        crate::explain::write(
-            &mut sink.out,
-            mapping.file(),
-            name,
-            line_no,
-            &explanation,
-            validator,
-            cx.now_ms,
-        )?;
-        Ok(())
-    })
+    }
+    Ok(())
+}
+
+fn explain_one(
+    mapping: &Mapping,
+    validator: Option<&dyn Validator>,
+    fixed_now: Option<i64>,
+    name: &str,
+    document: documents::Document,
+    sink: &mut Sink<'_>,
+) -> Result<(), Stop> {
+    let line_no = document.line;
+    sink.counts.read += 1;
+    let event = match document.event {
+        Ok(event) => event,
+        Err(message) => {
+            sink.counts.malformed += 1;
+            writeln!(sink.out, "event at {name}:{line_no}: {message}\n")?;
+            return Ok(());
+        }
+    };
+    let cx = EventContext {
+        now_ms: fixed_now.unwrap_or_else(|| EventContext::now().now_ms),
+    };
+    let explanation = mapping.explain(&event, &cx);
+    match &explanation.outcome {
+        Outcome::Mapped(_) => sink.counts.mapped += 1,
+        Outcome::Skipped { .. } => sink.counts.skipped += 1,
+        Outcome::Failed(_) => sink.counts.failed += 1,
+    }
+    crate::explain::write(
+        &mut sink.out,
+        mapping.file(),
+        name,
+        line_no,
+        &explanation,
+        validator,
+        cx.now_ms,
+    )?;
+    Ok(())
 }

@@ -458,3 +458,63 @@ fn explain_takes_a_pretty_printed_document_and_names_where_each_event_starts() {
     assert_eq!(summary["malformed"], 1);
     assert_eq!(summary["mapped"], 2);
 }
+
+#[test]
+fn a_mapping_relaxes_validator_rules_by_name_and_check_says_which() {
+    let dir = Scratch::new("relax");
+    let base = std::fs::read_to_string(eventmap_tests::repo().join(MAPPING)).unwrap();
+    let relaxing = dir.path("refunds.yaml");
+    std::fs::write(
+        &relaxing,
+        format!("{base}\nvalidate:\n  relax: [amount_non_negative]\n"),
+    )
+    .unwrap();
+    let check = eventmap(&["check", &relaxing], "");
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stdout.contains("relaxes amount_non_negative"),
+        "{}",
+        check.stdout
+    );
+
+    // A refund: the price is negative. Strict by default, mapped once relaxed.
+    let refund = json!({"type": "track", "event": "Order Completed", "messageId": "refund-1",
+        "timestamp": "2026-11-21T11:00:00Z",
+        "properties": {"order_id": "r-1", "currency": "USD",
+            "products": [{"product_id": "p-1", "price": -12.5, "quantity": 1}]},
+        "context": {"page": {"url": "https://shop.example/refunds"}}})
+    .to_string()
+        + "\n";
+    let strict = eventmap(&["map", "--mapping", MAPPING, "--now", NOW], &refund);
+    assert!(
+        strict.stderr.contains("\"status\":\"invalid\""),
+        "{}",
+        strict.stderr
+    );
+    let relaxed = eventmap(&["map", "--mapping", &relaxing, "--now", NOW], &refund);
+    let mapped = relaxed.stdout_json();
+    assert_eq!(mapped.len(), 1, "{}", relaxed.stderr);
+    assert_eq!(mapped[0]["data"]["amount"], -1250);
+
+    // A rule the destination does not know is reported where it is named.
+    let typo = dir.path("typo.yaml");
+    std::fs::write(
+        &typo,
+        format!("{base}\nvalidate:\n  relax: [amount_positive]\n"),
+    )
+    .unwrap();
+    let line = base.lines().count() + 3;
+    let check = eventmap(&["check", &typo], "");
+    assert_eq!(check.code, 1);
+    let expected = format!("{typo}:{line}:");
+    assert!(
+        check.stderr.contains(&expected),
+        "{expected} in {}",
+        check.stderr
+    );
+    assert!(
+        check.stderr.contains("`amount_positive` is not a rule"),
+        "{}",
+        check.stderr
+    );
+}

@@ -29,8 +29,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
                         .destination()
                         .map(|d| format!(", destination {d}"))
                         .unwrap_or_default();
+                    let relaxed: Vec<&str> = mapping
+                        .relaxed_rules()
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect();
+                    let relaxed = if relaxed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", relaxes {}", relaxed.join(", "))
+                    };
                     println!(
-                        "{}: ok ({sections} event sections{destination})",
+                        "{}: ok ({sections} event sections{destination}{relaxed})",
                         file.display()
                     );
                 }

@@ -85,7 +85,7 @@ impl Rules<'_> {
         let mut errors = Vec::new();
         let mut stale = None;
         for (i, event) in events.iter().enumerate() {
-            for v in OpenAiValidator.validate(event, self.now_ms) {
+            for v in OpenAiValidator::STRICT.validate(event, self.now_ms) {
                 let param = format!("events[{i}].{}", v.path);
                 if v.path == "timestamp_ms" && v.message.contains("older") {
                     stale.get_or_insert(i);

@@ -8,18 +8,21 @@
 
 pub mod delivery;
 pub mod model;
+mod rules;
 mod validate;
 
 pub use delivery::{Credentials, OpenAiSink, OpenAiSinkConfig};
 pub use model::{CapiEvent, ContentItem, DataType, EventData, EventType};
-pub use validate::{timestamp_violation, OpenAiValidator, MAX_AGE_MS, MAX_AHEAD_MS};
+pub use validate::{
+    timestamp_violation, OpenAiValidator, Rule, UnknownRule, MAX_AGE_MS, MAX_AHEAD_MS,
+};
 
 use eventmap::{Validator, Violation};
 use serde_json::Value;
 
 /// Validates a mapped event and returns it typed, or every reason it is invalid.
 pub fn parse_valid(event: &Value, now_ms: i64) -> Result<CapiEvent, Vec<Violation>> {
-    let violations = OpenAiValidator.validate(event, now_ms);
+    let violations = OpenAiValidator::STRICT.validate(event, now_ms);
     if !violations.is_empty() {
         return Err(violations);
     }

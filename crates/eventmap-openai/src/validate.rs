@@ -30,6 +30,7 @@ use eventmap::{Validator, Violation};
 use serde_json::Value;
 
 use crate::model::{ActionSource, DataType, EventType};
+pub use crate::rules::Rule;
 
 /// How far back and ahead the API accepts event times.
 pub const MAX_AGE_MS: i64 = 7 * 24 * 60 * 60 * 1000;
@@ -59,9 +60,40 @@ const ITEM_FIELDS: &[&str] = &[
     "variant_dict",
 ];
 
-/// The OpenAI Ads Conversions API's rules.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OpenAiValidator;
+/// The OpenAI Ads Conversions API's rules; strict (every rule) unless a mapping relaxes
+/// some by name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenAiValidator {
+    /// One bit per [`Rule`] turned off.
+    relaxed: u64,
+}
+
+/// A rule name the validator does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a rule of the OpenAI validator (its rules: {names})", names = Rule::names())]
+pub struct UnknownRule(pub String);
+
+impl OpenAiValidator {
+    /// Every rule enforced.
+    pub const STRICT: Self = Self { relaxed: 0 };
+
+    /// Every rule but those named.
+    pub fn relaxing<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, UnknownRule> {
+        let mut relaxed = 0;
+        for name in names {
+            let rule = Rule::from_name(name).ok_or_else(|| UnknownRule(name.to_string()))?;
+            relaxed |= rule.bit();
+        }
+        Ok(Self { relaxed })
+    }
+
+    /// The rules turned off, in [`Rule::ALL`] order.
+    pub fn relaxed(&self) -> impl Iterator<Item = Rule> + '_ {
+        Rule::ALL
+            .into_iter()
+            .filter(|r| self.relaxed & r.bit() != 0)
+    }
+}
 
 impl Validator for OpenAiValidator {
     fn destination(&self) -> &str {
@@ -69,7 +101,10 @@ impl Validator for OpenAiValidator {
     }
 
     fn validate(&self, event: &Value, now_ms: i64) -> Vec<Violation> {
-        let mut check = Check::default();
+        let mut check = Check {
+            violations: Vec::new(),
+            relaxed: self.relaxed,
+        };
         check.event(event, now_ms);
         check.violations
     }
@@ -78,7 +113,8 @@ impl Validator for OpenAiValidator {
 /// The timestamp rule alone, for re-checking queued events just before sending.
 pub fn timestamp_violation(timestamp_ms: i64, now_ms: i64) -> Option<Violation> {
     if timestamp_ms < now_ms - MAX_AGE_MS {
-        Some(Violation::new(
+        Some(Violation::of_rule(
+            Rule::TimestampWindow.name(),
             "timestamp_ms",
             format!(
                 "is {} older than the 7 days the API accepts",
@@ -86,7 +122,8 @@ pub fn timestamp_violation(timestamp_ms: i64, now_ms: i64) -> Option<Violation> 
             ),
         ))
     } else if timestamp_ms > now_ms + MAX_AHEAD_MS {
-        Some(Violation::new(
+        Some(Violation::of_rule(
+            Rule::TimestampWindow.name(),
             "timestamp_ms",
             format!(
                 "is {} in the future; the API accepts at most 10 minutes",
@@ -131,46 +168,56 @@ impl std::fmt::Display for At<'_> {
 const USER: At<'static> = At::Field("user");
 const CONTENTS: At<'static> = At::Field("data.contents");
 
-#[derive(Default)]
 struct Check {
     violations: Vec<Violation>,
+    relaxed: u64,
 }
 
 impl Check {
-    fn fail(&mut self, path: impl std::fmt::Display, message: impl Into<String>) {
-        self.violations
-            .push(Violation::new(path.to_string(), message));
+    fn fail(&mut self, rule: Rule, path: impl std::fmt::Display, message: impl Into<String>) {
+        if self.relaxed & rule.bit() == 0 {
+            self.violations
+                .push(Violation::of_rule(rule.name(), path.to_string(), message));
+        }
     }
 
     fn event(&mut self, event: &Value, now_ms: i64) {
         let Some(fields) = event.as_object() else {
-            self.fail("", "an event must be a JSON object");
+            self.fail(Rule::KnownFields, "", "an event must be a JSON object");
             return;
         };
         for key in fields.keys() {
             if !TOP_LEVEL.contains(&key.as_str()) {
-                self.fail(key.as_str(), "is not a field of a Conversions API event");
+                self.fail(
+                    Rule::KnownFields,
+                    key.as_str(),
+                    "is not a field of a Conversions API event",
+                );
             }
         }
         match fields.get("id") {
             Some(Value::String(id)) if !id.is_empty() => {}
-            Some(_) => self.fail("id", "must be a non-empty string"),
-            None => self.fail("id", "is required"),
+            Some(_) => self.fail(Rule::IdRequired, "id", "must be a non-empty string"),
+            None => self.fail(Rule::IdRequired, "id", "is required"),
         }
         let event_type = match fields.get("type") {
             Some(Value::String(name)) => match EventType::from_name(name) {
                 Some(t) => Some(t),
                 None => {
-                    self.fail("type", format!("`{name}` is not a supported event type"));
+                    self.fail(
+                        Rule::TypeSupported,
+                        "type",
+                        format!("`{name}` is not a supported event type"),
+                    );
                     None
                 }
             },
             Some(_) => {
-                self.fail("type", "must be a string");
+                self.fail(Rule::TypeSupported, "type", "must be a string");
                 None
             }
             None => {
-                self.fail("type", "is required");
+                self.fail(Rule::TypeSupported, "type", "is required");
                 None
             }
         };
@@ -179,19 +226,30 @@ impl Check {
             Some(Value::Number(n)) => match n.as_i64() {
                 Some(ts) => {
                     if let Some(v) = timestamp_violation(ts, now_ms) {
-                        self.violations.push(v);
+                        if self.relaxed & Rule::TimestampWindow.bit() == 0 {
+                            self.violations.push(v);
+                        }
                     }
                 }
-                None => self.fail("timestamp_ms", "must be an integer (epoch milliseconds)"),
+                None => self.fail(
+                    Rule::TimestampInteger,
+                    "timestamp_ms",
+                    "must be an integer (epoch milliseconds)",
+                ),
             },
-            Some(_) => self.fail("timestamp_ms", "must be an integer (epoch milliseconds)"),
-            None => self.fail("timestamp_ms", "is required"),
+            Some(_) => self.fail(
+                Rule::TimestampInteger,
+                "timestamp_ms",
+                "must be an integer (epoch milliseconds)",
+            ),
+            None => self.fail(Rule::TimestampInteger, "timestamp_ms", "is required"),
         }
         let action_source = match fields.get("action_source") {
             None => None,
             Some(Value::String(s)) if ActionSource::NAMES.contains(&s.as_str()) => Some(s.as_str()),
             Some(_) => {
                 self.fail(
+                    Rule::ActionSourceSupported,
                     "action_source",
                     format!("must be one of: {}", ActionSource::NAMES.join(", ")),
                 );
@@ -201,11 +259,19 @@ impl Check {
         match (fields.get("source_url"), action_source) {
             (Some(Value::String(url)), _) => {
                 if !is_http_url(url) {
-                    self.fail("source_url", "must be an http(s) URL with a host");
+                    self.fail(
+                        Rule::SourceUrlHttp,
+                        "source_url",
+                        "must be an http(s) URL with a host",
+                    );
                 }
             }
-            (Some(_), _) => self.fail("source_url", "must be a string"),
-            (None, Some("web")) => self.fail("source_url", "is required when action_source is web"),
+            (Some(_), _) => self.fail(Rule::SourceUrlHttp, "source_url", "must be a string"),
+            (None, Some("web")) => self.fail(
+                Rule::SourceUrlForWeb,
+                "source_url",
+                "is required when action_source is web",
+            ),
             (None, _) => {}
         }
         if matches!(
@@ -213,16 +279,20 @@ impl Check {
             Some(EventType::AppInstalled | EventType::AppOpened)
         ) && action_source != Some("mobile_app")
         {
-            self.fail("action_source", "must be mobile_app for app events");
+            self.fail(
+                Rule::AppEventsFromMobileApp,
+                "action_source",
+                "must be mobile_app for app events",
+            );
         }
         match fields.get("oppref") {
             None => {}
             Some(Value::String(s)) if !s.is_empty() => {}
-            Some(_) => self.fail("oppref", "must be a non-empty string"),
+            Some(_) => self.fail(Rule::OpprefString, "oppref", "must be a non-empty string"),
         }
         if let Some(v) = fields.get("opt_out") {
             if !v.is_boolean() {
-                self.fail("opt_out", "must be true or false");
+                self.fail(Rule::OptOutBoolean, "opt_out", "must be true or false");
             }
         }
         if let Some(user) = fields.get("user") {
@@ -230,38 +300,50 @@ impl Check {
         }
         match fields.get("data") {
             Some(data) => self.data(data, event_type),
-            None => self.fail("data", "is required"),
+            None => self.fail(Rule::DataRequired, "data", "is required"),
         }
     }
 
     fn custom_event_name(&mut self, name: Option<&Value>, event_type: Option<EventType>) {
         let is_custom = event_type == Some(EventType::Custom);
         match (name, is_custom) {
-            (None, true) => self.fail("custom_event_name", "is required when type is custom"),
-            (Some(_), false) if event_type.is_some() => {
-                self.fail("custom_event_name", "is only allowed when type is custom")
-            }
+            (None, true) => self.fail(
+                Rule::CustomEventNameWithCustom,
+                "custom_event_name",
+                "is required when type is custom",
+            ),
+            (Some(_), false) if event_type.is_some() => self.fail(
+                Rule::CustomEventNameWithCustom,
+                "custom_event_name",
+                "is only allowed when type is custom",
+            ),
             (Some(Value::String(name)), _) => {
                 if !is_custom_name(name) {
                     self.fail(
+                        Rule::CustomEventNameCharset,
                         "custom_event_name",
                         "must be 1 to 64 letters, digits, `_` or `-`, starting and ending with a letter or digit",
                     );
                 } else if EventType::from_name(name).is_some() {
                     self.fail(
+                        Rule::CustomEventNameNotStandard,
                         "custom_event_name",
                         format!("`{name}` is a standard event type: send it as that type"),
                     );
                 }
             }
-            (Some(_), _) => self.fail("custom_event_name", "must be a string"),
+            (Some(_), _) => self.fail(
+                Rule::CustomEventNameCharset,
+                "custom_event_name",
+                "must be a string",
+            ),
             (None, false) => {}
         }
     }
 
     fn user(&mut self, user: &Value) {
         let Some(fields) = user.as_object() else {
-            self.fail("user", "must be an object");
+            self.fail(Rule::UserFieldsKnown, "user", "must be an object");
             return;
         };
         for (key, value) in fields {
@@ -281,15 +363,19 @@ impl Check {
                 "postal_codes" => self.list(path, value, |c, p, v| c.zip(p, v)),
                 "ip_address" => match value.as_str().map(IpAddr::from_str) {
                     Some(Ok(_)) => {}
-                    _ => self.fail(path, "must be an IPv4 or IPv6 address"),
+                    _ => self.fail(Rule::UserIpAddress, path, "must be an IPv4 or IPv6 address"),
                 },
                 "user_agent" | "obref" => self.text(path, value, usize::MAX),
                 "android_advertising_id" => {
                     if !value.as_str().is_some_and(is_uuid) {
-                        self.fail(path, "must be a UUID");
+                        self.fail(Rule::UserAdvertisingIdUuid, path, "must be a UUID");
                     }
                 }
-                _ => self.fail(path, "is not a documented user field"),
+                _ => self.fail(
+                    Rule::UserFieldsKnown,
+                    path,
+                    "is not a documented user field",
+                ),
             }
         }
     }
@@ -301,8 +387,8 @@ impl Check {
                     each(self, At::Item(&path, i), item);
                 }
             }
-            Some(_) => self.fail(path, "must not be empty"),
-            None => self.fail(path, "must be a list"),
+            Some(_) => self.fail(Rule::UserListShape, path, "must not be empty"),
+            None => self.fail(Rule::UserListShape, path, "must be a list"),
         }
     }
 
@@ -314,6 +400,7 @@ impl Check {
         });
         if !ok {
             self.fail(
+                Rule::UserHashSha256,
                 path,
                 "must be a lowercase 64-hex SHA-256 digest (never the raw value)",
             );
@@ -327,16 +414,24 @@ impl Check {
                 && celes::Country::from_alpha2(s).is_ok()
         });
         if !ok {
-            self.fail(path, "must be an uppercase ISO 3166-1 alpha-2 country code");
+            self.fail(
+                Rule::UserCountryIso,
+                path,
+                "must be an uppercase ISO 3166-1 alpha-2 country code",
+            );
         }
     }
 
     fn text(&mut self, path: At<'_>, value: &Value, max_chars: usize) {
         match value.as_str() {
             Some(s) if !s.trim().is_empty() && s.chars().count() <= max_chars => {}
-            Some(s) if s.trim().is_empty() => self.fail(path, "must not be empty"),
-            Some(_) => self.fail(path, format!("must be at most {max_chars} characters")),
-            None => self.fail(path, "must be a string"),
+            Some(s) if s.trim().is_empty() => self.fail(Rule::UserText, path, "must not be empty"),
+            Some(_) => self.fail(
+                Rule::UserText,
+                path,
+                format!("must be at most {max_chars} characters"),
+            ),
+            None => self.fail(Rule::UserText, path, "must be a string"),
         }
     }
 
@@ -349,6 +444,7 @@ impl Check {
         });
         if !ok {
             self.fail(
+                Rule::UserZipCode,
                 path,
                 "must be at most 32 letters, digits, spaces or hyphens",
             );
@@ -357,7 +453,7 @@ impl Check {
 
     fn data(&mut self, data: &Value, event_type: Option<EventType>) {
         let Some(fields) = data.as_object() else {
-            self.fail("data", "must be an object");
+            self.fail(Rule::DataRequired, "data", "must be an object");
             return;
         };
         let data_type = match fields.get("type") {
@@ -365,6 +461,7 @@ impl Check {
                 Some(t) => Some(t),
                 None => {
                     self.fail(
+                        Rule::DataTypeMatches,
                         "data.type",
                         format!("`{name}` is not a supported data type"),
                     );
@@ -372,11 +469,11 @@ impl Check {
                 }
             },
             Some(_) => {
-                self.fail("data.type", "must be a string");
+                self.fail(Rule::DataTypeMatches, "data.type", "must be a string");
                 None
             }
             None => {
-                self.fail("data.type", "is required");
+                self.fail(Rule::DataTypeMatches, "data.type", "is required");
                 None
             }
         };
@@ -384,6 +481,7 @@ impl Check {
             let expected = event_type.data_type();
             if expected != data_type {
                 self.fail(
+                    Rule::DataTypeMatches,
                     "data.type",
                     format!(
                         "must be `{}` for a {} event, not `{}`",
@@ -400,6 +498,7 @@ impl Check {
             for key in fields.keys().filter(|k| *k != "type") {
                 if !shape.allows(key) {
                     self.fail(
+                        Rule::DataFieldsAllowed,
                         format!("data.{key}"),
                         format!("is not allowed in `{}` data", shape.name()),
                     );
@@ -415,11 +514,19 @@ impl Check {
             self.currency(At::Field("data.currency"), c);
         }
         if has_amount && currency.is_none() {
-            self.fail("data.currency", "is required when data.amount is present");
+            self.fail(
+                Rule::CurrencyWithAmount,
+                "data.currency",
+                "is required when data.amount is present",
+            );
         }
         if let Some(plan) = fields.get("plan_id") {
             if plan.as_str().is_none_or(str::is_empty) {
-                self.fail("data.plan_id", "must be a non-empty string");
+                self.fail(
+                    Rule::PlanIdString,
+                    "data.plan_id",
+                    "must be a non-empty string",
+                );
             }
         }
         if let Some(contents) = fields.get("contents") {
@@ -431,29 +538,33 @@ impl Check {
 
     fn contents(&mut self, contents: &Value, event_has_currency: bool) {
         let Some(items) = contents.as_array() else {
-            self.fail("data.contents", "must be a list");
+            self.fail(Rule::ContentsShape, "data.contents", "must be a list");
             return;
         };
         for (i, item) in items.iter().enumerate() {
             let path = At::Item(&CONTENTS, i);
             let Some(fields) = item.as_object() else {
-                self.fail(path, "must be an object");
+                self.fail(Rule::ContentsShape, path, "must be an object");
                 continue;
             };
             if fields.is_empty() {
-                self.fail(path, "must have at least one field");
+                self.fail(Rule::ContentsShape, path, "must have at least one field");
             }
             for (key, value) in fields {
                 let field_path = At::Key(&path, key);
                 match key.as_str() {
                     "id" | "name" | "content_type" | "group_id" => {
                         if value.as_str().is_none_or(str::is_empty) {
-                            self.fail(field_path, "must be a non-empty string");
+                            self.fail(Rule::ItemText, field_path, "must be a non-empty string");
                         }
                     }
                     "quantity" => {
                         if value.as_i64().is_none_or(|q| q < 1) {
-                            self.fail(field_path, "must be a positive integer");
+                            self.fail(
+                                Rule::QuantityPositive,
+                                field_path,
+                                "must be a positive integer",
+                            );
                         }
                     }
                     "amount" => self.amount(field_path, value),
@@ -463,10 +574,15 @@ impl Check {
                             .as_object()
                             .is_some_and(|m| m.values().all(Value::is_string));
                         if !ok {
-                            self.fail(field_path, "must be an object of strings");
+                            self.fail(
+                                Rule::VariantDictStrings,
+                                field_path,
+                                "must be an object of strings",
+                            );
                         }
                     }
                     _ => self.fail(
+                        Rule::ItemFieldsKnown,
                         field_path,
                         format!("is not a content item field ({})", ITEM_FIELDS.join(", ")),
                     ),
@@ -477,6 +593,7 @@ impl Check {
                 && !event_has_currency
             {
                 self.fail(
+                    Rule::CurrencyWithAmount,
                     format!("{path}.currency"),
                     "is required when the item has an amount and data has no currency",
                 );
@@ -487,12 +604,13 @@ impl Check {
     fn amount(&mut self, path: At<'_>, value: &Value) {
         match value.as_i64() {
             Some(a) if a >= 0 => {}
-            Some(_) => self.fail(path, "must not be negative"),
+            Some(_) => self.fail(Rule::AmountNonNegative, path, "must not be negative"),
             None if value.is_number() => self.fail(
+                Rule::AmountInteger,
                 path,
                 "must be an integer in the currency's minor unit (e.g. cents)",
             ),
-            None => self.fail(path, "must be an integer"),
+            None => self.fail(Rule::AmountInteger, path, "must be an integer"),
         }
     }
 
@@ -503,7 +621,11 @@ impl Check {
                 && eventmap::transforms::currency_from_code(s).is_some()
         });
         if !ok {
-            self.fail(path, "must be an uppercase ISO 4217 currency code");
+            self.fail(
+                Rule::CurrencyIso,
+                path,
+                "must be an uppercase ISO 4217 currency code",
+            );
         }
     }
 }

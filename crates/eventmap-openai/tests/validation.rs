@@ -33,7 +33,7 @@ fn valid_order() -> Value {
 }
 
 fn violations(event: &Value) -> Vec<String> {
-    OpenAiValidator
+    OpenAiValidator::STRICT
         .validate(event, NOW)
         .iter()
         .map(ToString::to_string)
@@ -293,5 +293,44 @@ fn both_user_shapes_are_accepted() {
             "user.phone: is not a documented user field",
             "user.zip_code: must be at most 32 letters, digits, spaces or hyphens",
         ]
+    );
+}
+
+#[test]
+fn every_violation_names_its_rule_and_a_relaxed_rule_is_not_enforced() {
+    let mut refund = valid_order();
+    refund["data"]["amount"] = json!(-4804);
+    refund["data"]["contents"][0]["quantity"] = json!(0);
+    let strict = OpenAiValidator::STRICT.validate(&refund, NOW);
+    let rules: Vec<&str> = strict.iter().map(|v| v.rule).collect();
+    assert_eq!(
+        rules,
+        ["amount_non_negative", "quantity_positive"],
+        "{strict:?}"
+    );
+
+    let relaxed = OpenAiValidator::relaxing(["amount_non_negative"]).unwrap();
+    let left = relaxed.validate(&refund, NOW);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].rule, "quantity_positive");
+    assert_eq!(
+        relaxed.relaxed().map(|r| r.name()).collect::<Vec<_>>(),
+        ["amount_non_negative"]
+    );
+
+    // Every rule of the validator carries a name, old events too.
+    let mut old = valid_order();
+    old["timestamp_ms"] = json!(NOW - MAX_AGE_MS - 1);
+    assert_eq!(
+        OpenAiValidator::STRICT.validate(&old, NOW)[0].rule,
+        "timestamp_window"
+    );
+    let patient = OpenAiValidator::relaxing(["timestamp_window"]).unwrap();
+    assert!(patient.validate(&old, NOW).is_empty());
+
+    let unknown = OpenAiValidator::relaxing(["amount_positive"]).unwrap_err();
+    assert!(
+        unknown.to_string().contains("amount_non_negative"),
+        "{unknown}"
     );
 }

@@ -132,7 +132,7 @@ async fn start_server(spool: &Spool, endpoint: &str) -> (String, watch::Sender<b
         Mapping::compile(&source, "openai.yaml", &CompileOptions::default()).expect("compiles");
     let compiled = Compiled {
         mapping,
-        validator: Some(Box::new(OpenAiValidator)),
+        validator: Some(Box::new(OpenAiValidator::STRICT)),
     };
     let metrics = Metrics::default();
     let clock = Clock::system();

@@ -56,5 +56,5 @@ pub use path::{InputPath, PathError};
 pub use runtime::{EventContext, KeyError, Matched, Outcome};
 pub use script::SandboxLimits;
 pub use transforms::{Registry, RegistryError, Transform, TransformError};
-pub use validate::{Validator, Violation};
+pub use validate::{RelaxedRule, Validator, Violation};
 pub use value::{is_absent, shorten_json};

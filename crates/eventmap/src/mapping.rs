@@ -155,6 +155,11 @@ impl Mapping {
         self.program.destination.as_deref()
     }
 
+    /// Destination rules the mapping relaxes (`validate: { relax: [...] }`), in file order.
+    pub fn relaxed_rules(&self) -> &[crate::validate::RelaxedRule] {
+        &self.program.relaxed
+    }
+
     /// The file name diagnostics use.
     pub fn file(&self) -> &str {
         &self.program.file

@@ -16,6 +16,8 @@ pub(crate) struct Program {
     pub file: Arc<str>,
     pub name: Option<String>,
     pub destination: Option<String>,
+    /// Destination rules the mapping relaxes, for the host to apply to its validator.
+    pub relaxed: Vec<crate::validate::RelaxedRule>,
     pub script: ScriptEngine,
     /// Filters of the file's top level, checked before any event's own.
     pub filters: Vec<Filter>,

@@ -8,12 +8,17 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::diagnostics::Location;
+
 /// Why a mapped event is not a valid event for a destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     /// Where in the mapped event (`data.contents[0].amount`; empty for the whole event).
     pub path: String,
     pub message: String,
+    /// The stable name of the rule broken (`amount_non_negative`), when the destination
+    /// names its rules; empty otherwise.
+    pub rule: &'static str,
 }
 
 impl Violation {
@@ -21,8 +26,29 @@ impl Violation {
         Self {
             path: path.into(),
             message: message.into(),
+            rule: "",
         }
     }
+
+    /// A violation of a named rule.
+    pub fn of_rule(
+        rule: &'static str,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            rule,
+            ..Self::new(path, message)
+        }
+    }
+}
+
+/// A destination rule a mapping relaxes (`validate: { relax: [NAME, …] }`), with where it
+/// is named, so that a name the destination does not know is reported there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelaxedRule {
+    pub name: String,
+    pub location: Location,
 }
 
 impl fmt::Display for Violation {

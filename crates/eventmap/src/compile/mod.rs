@@ -6,6 +6,7 @@ mod events;
 mod keys;
 mod native;
 mod params;
+mod relax;
 
 pub(crate) use native::NativeExpr;
 
@@ -70,6 +71,7 @@ const TOP_LEVEL: &[&str] = &[
     "events",
     "default",
     "test_mode",
+    "validate",
 ];
 
 pub(crate) fn compile(
@@ -105,6 +107,10 @@ pub(crate) fn compile(
     if let Some(description) = top.get("description") {
         cx.string(description, "`description`");
     }
+    let relaxed = top
+        .get("validate")
+        .map(|n| relax::relaxed_rules(&mut cx, n))
+        .unwrap_or_default();
 
     cx.param_values = Arc::new(params::compile(&mut cx, top.get("params"), options));
     cx.script = Some(ScriptEngine::new(
@@ -149,6 +155,7 @@ pub(crate) fn compile(
         file,
         name,
         destination,
+        relaxed,
         script,
         filters,
         plans: tables.plans,

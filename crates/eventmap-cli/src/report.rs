@@ -84,6 +84,16 @@ pub(crate) fn invalid(
     let mut m = origin.fields("invalid");
     let reasons: Vec<Value> = violations.iter().map(|v| json!(v.to_string())).collect();
     m.insert("reasons".into(), Value::Array(reasons));
+    // The rules broken, once each: what `validate.relax` would name.
+    let mut rules: Vec<&str> = Vec::new();
+    for rule in violations.iter().map(|v| v.rule).filter(|r| !r.is_empty()) {
+        if !rules.contains(&rule) {
+            rules.push(rule);
+        }
+    }
+    if !rules.is_empty() {
+        m.insert("rules".into(), json!(rules));
+    }
     write_line(err, m)
 }
 

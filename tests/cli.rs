@@ -327,11 +327,9 @@ fn test_runs_fixtures_diffs_failures_filters_and_blesses() {
 
     let run = eventmap(&["test", &root_arg], "");
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(
-        run.stdout.contains("FAIL wrong expectation"),
-        "{}",
-        run.stdout
-    );
+    // Named FILE:LINE, where the fixture starts.
+    let place = format!("FAIL wrong expectation ({}:4)", fixtures.display());
+    assert!(run.stdout.contains(&place), "{place} in {}", run.stdout);
     assert!(
         run.stdout.contains("    amount: expected 100, got 1"),
         "{}",
@@ -348,6 +346,16 @@ fn test_runs_fixtures_diffs_failures_filters_and_blesses() {
         "{}",
         run.stdout
     );
+
+    // A mapping file runs its own fixtures (NAME/fixtures/ beside NAME.yaml).
+    let shop = root.join("shop.yaml").display().to_string();
+    let by_mapping = eventmap(&["test", &shop], "");
+    assert_eq!(by_mapping.stdout.lines().last(), Some("2 passed, 2 failed"));
+    let lonely = root.join("lonely.yaml");
+    std::fs::write(&lonely, "default: { skip: nothing }\n").unwrap();
+    let none = eventmap(&["test", &lonely.display().to_string()], "");
+    assert_eq!(none.code, 1);
+    assert!(none.stderr.contains("has no fixtures"), "{}", none.stderr);
 
     let filtered = eventmap(&["test", &root_arg, "--filter", "good"], "");
     assert_eq!(filtered.code, 0, "{}", filtered.stdout);

@@ -9,7 +9,8 @@ use crate::exit;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// Fixture files, or folders searched for `fixtures/` folders (default: mappings).
+    /// Fixture files, mapping files (their `NAME/fixtures/`), or folders searched for
+    /// `fixtures/` folders (default: mappings).
     paths: Vec<PathBuf>,
     /// Run only fixtures whose name contains this text.
     #[arg(long)]
@@ -38,23 +39,25 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
                 continue;
             }
         };
+        let starts = eventmap::fixtures::lines(file);
         for report in &reports {
+            // FILE:LINE, where the fixture starts, so an editor jumps to it.
+            let place = match starts.get(report.index) {
+                Some(line) => format!("{}:{line}", report.file.display()),
+                None => report.file.display().to_string(),
+            };
             match &report.verdict {
                 Verdict::Passed => passed += 1,
                 Verdict::Failed(lines) => {
                     failed += 1;
-                    println!("FAIL {} ({})", report.name, report.file.display());
+                    println!("FAIL {} ({place})", report.name);
                     for line in lines {
                         println!("    {line}");
                     }
                 }
                 Verdict::Broken(message) => {
                     failed += 1;
-                    println!(
-                        "FAIL {} ({}): {message}",
-                        report.name,
-                        report.file.display()
-                    );
+                    println!("FAIL {} ({place}): {message}", report.name);
                 }
             }
         }

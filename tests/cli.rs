@@ -526,3 +526,75 @@ fn a_mapping_relaxes_validator_rules_by_name_and_check_says_which() {
         check.stderr
     );
 }
+
+#[test]
+fn partial_expectations_check_only_what_they_list_and_bless_keeps_them_partial() {
+    let dir = Scratch::new("partial");
+    let root = dir.0.join("maps");
+    std::fs::create_dir_all(root.join("shop/fixtures")).unwrap();
+    std::fs::write(
+        root.join("shop.yaml"),
+        "events:\n  order:\n    match: { event: Order Completed }\n    keys:\n      id: { from: messageId }\n      data.amount: { expr: 'minor_units(t, c)', inputs: { t: total, c: currency } }\n      data.currency: { from: currency }\n      items: { from: items }\n",
+    )
+    .unwrap();
+    let fixtures = root.join("shop/fixtures/partial.yaml");
+    std::fs::write(
+        &fixtures,
+        concat!(
+            "- name: only the amount matters\n  input: { event: Order Completed, messageId: a, total: 4.35, currency: USD }\n  expect_partial: { data: { amount: 435 } }\n",
+            "- name: single paths\n  input: { event: Order Completed, messageId: b, total: 1, currency: JPY, items: [{ sku: k1 }] }\n  expect_paths: { data.amount: 1, \"items[0].sku\": k1, user: null }\n",
+            "- name: a wrong partial\n  input: { event: Order Completed, messageId: c, total: 2, currency: KWD }\n  expect_partial: { data: { amount: 2 } }\n",
+            "- name: a wrong path\n  input: { event: Order Completed, messageId: d, total: 3, currency: USD }\n  expect_paths: { data.currency: EUR }\n",
+        ),
+    )
+    .unwrap();
+    let path = fixtures.display().to_string();
+    let run = eventmap(&["test", &path], "");
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("2 passed, 2 failed"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("    data.amount: expected 2, got 2000"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("    data.currency: expected \"EUR\", got \"USD\""),
+        "{}",
+        run.stdout
+    );
+    // Unlisted keys (id, data.currency) are not differences.
+    assert!(!run.stdout.contains("unexpected"), "{}", run.stdout);
+
+    let blessed = eventmap(&["test", &path, "--bless"], "");
+    assert!(
+        blessed.stdout.contains("blessed 2 fixture(s)"),
+        "{}",
+        blessed.stdout
+    );
+    let again = eventmap(&["test", &path], "");
+    assert_eq!(
+        again.stdout.lines().last(),
+        Some("4 passed, 0 failed"),
+        "{}",
+        again.stdout
+    );
+    let fixtures: serde_json::Value = {
+        let text = std::fs::read_to_string(&fixtures).unwrap();
+        serde_json::to_value(
+            eventmap::fixtures::load(std::path::Path::new(&path))
+                .unwrap_or_else(|e| panic!("{e}\n{text}")),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        fixtures[2]["expect_partial"],
+        json!({"data": {"amount": 2000}})
+    );
+    assert!(fixtures[2].get("expect").is_none(), "still partial");
+    assert_eq!(fixtures[3]["expect_paths"], json!({"data.currency": "USD"}));
+}

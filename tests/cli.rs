@@ -30,7 +30,7 @@ fn check_reports_every_error_with_its_location_and_fails() {
     let run = eventmap(&["check", &bad, "mappings/openai.yaml"], "");
     assert_eq!(run.code, 1);
     let lines: Vec<&str> = run.stderr.lines().collect();
-    assert!(lines.contains(&format!("{bad}:2:9: unknown key `form` in output key `id` (did you mean `from`?); expected one of: from, const, param, expr, each, keys, inputs, transform, default, required, when, on_error, description").as_str()), "{}", run.stderr);
+    assert!(lines.contains(&format!("{bad}:2:9: unknown key `form` in output key `id` (did you mean `from`?); expected one of: from, const, param, expr, each, keys, inputs, transform, default, required, when, on_error, type, description").as_str()), "{}", run.stderr);
     assert!(
         lines.contains(
             &format!("{bad}:3:43: unknown transform `sha265_email` (did you mean `sha256_email`?)")
@@ -410,7 +410,7 @@ fn explain_shows_where_each_key_came_from_and_why_keys_are_absent() {
     );
     assert!(text.contains("= id "), "{text}");
     assert!(
-        text.contains("from messageId   [mappings/openai.yaml:"),
+        text.contains("from messageId, then type string   [mappings/openai.yaml:"),
         "{text}"
     );
     assert!(

@@ -190,10 +190,8 @@ mod tests {
         let names: std::collections::HashSet<_> = Rule::ALL.iter().map(|r| r.name()).collect();
         assert_eq!(names.len(), Rule::ALL.len());
         for rule in Rule::ALL {
-            assert!(rule
-                .name()
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'_'));
+            let snake = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+            assert!(rule.name().bytes().all(snake), "{}", rule.name());
             assert_eq!(Rule::from_name(rule.name()), Some(rule));
             assert!(rule.bit().is_power_of_two());
         }

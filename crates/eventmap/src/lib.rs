@@ -43,6 +43,7 @@ mod runtime;
 mod script;
 pub mod transforms;
 mod tree;
+mod types;
 mod validate;
 mod value;
 mod yaml;

@@ -650,3 +650,55 @@ fn test_mode_must_be_a_boolean() {
         "t.yaml:3:16: `test_mode` must be true or false, found a string"
     );
 }
+
+#[test]
+fn declared_types_fail_a_wrong_value_naming_the_key_and_let_the_right_one_through() {
+    let m = compile(
+        "default:\n  keys:\n    amount: { from: total, type: integer }\n    name: { from: name, type: string, on_error: omit }\n    ok: { from: ok, type: boolean }\n",
+    );
+    assert_eq!(
+        mapped(&m, json!({"total": 435, "name": "n", "ok": true})),
+        json!({"amount": 435, "name": "n", "ok": true})
+    );
+    match m.map(&json!({"total": 4.35, "name": 7}), &NOW) {
+        Outcome::Failed(errors) => {
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].key, "amount");
+            assert_eq!(errors[0].message, "type integer: got 4.35");
+            assert_eq!(errors[0].location.line, 3);
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    // `on_error: omit` leaves a wrongly typed key out; absent values stay absent.
+    assert_eq!(
+        mapped(&m, json!({"total": 1, "name": 7})),
+        json!({"amount": 1})
+    );
+}
+
+#[test]
+fn a_constant_or_default_that_cannot_match_its_type_is_a_compile_error_at_its_line() {
+    let err = Mapping::compile(
+        "default:\n  keys:\n    a: { const: web, type: integer }\n    b: { from: b, default: 3, type: strng }\n    c: { from: c, default: 3, type: string }\n",
+        "types.yaml",
+        &CompileOptions::default(),
+    )
+    .unwrap_err();
+    let lines: Vec<String> = err.diagnostics.iter().map(ToString::to_string).collect();
+    assert!(
+        lines.contains(&"types.yaml:3:17: output key `a` is declared `type: integer`, but the constant \"web\" is not an integer".to_string()),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with("types.yaml:4:37: unknown type `strng` (did you mean `string`?)")
+        ),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("types.yaml:5:") && l.contains("the default 3 is not a string")),
+        "{lines:#?}"
+    );
+}

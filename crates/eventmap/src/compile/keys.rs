@@ -4,6 +4,7 @@ use super::Cx;
 use crate::diagnostics::suggestion;
 use crate::output::OutputShape;
 use crate::program::{KeyRule, OutputKey, Source, TransformStep};
+use crate::types::ValueType;
 use crate::yaml::{Key, Node, NodeKind};
 
 const KEY_FIELDS: &[&str] = &[
@@ -19,6 +20,7 @@ const KEY_FIELDS: &[&str] = &[
     "required",
     "when",
     "on_error",
+    "type",
     "description",
 ];
 
@@ -134,7 +136,7 @@ impl Cx<'_> {
                 }
             }
         };
-        let transforms = fields
+        let mut transforms = fields
             .get("transform")
             .map(|t| self.transforms(t))
             .unwrap_or_default();
@@ -179,6 +181,41 @@ impl Cx<'_> {
                 }
             },
         };
+        let type_node = fields.get("type");
+        let value_type = type_node.and_then(|node| self.value_type(node));
+        if let Some(declared) = value_type {
+            // A constant or a default that can never be of the declared type.
+            let fixed = [
+                (fields.get("const"), "the constant"),
+                (fields.get("default"), "the default"),
+            ];
+            for (node, what) in fixed {
+                let Some(node) = node else { continue };
+                let value = node.to_json();
+                if !value.is_null() && !declared.admits(&value) {
+                    self.error(
+                        &node.location,
+                        format!(
+                            "output key `{}` is declared `type: {}`, but {what} {} is not {}",
+                            key.name,
+                            fields
+                                .get("type")
+                                .and_then(Node::as_str)
+                                .unwrap_or_default(),
+                            crate::value::shorten_json(&value, 60),
+                            declared.name()
+                        ),
+                    );
+                }
+            }
+        }
+        if let (Some(declared), Some(node)) = (value_type, type_node) {
+            transforms.push(TransformStep {
+                transform: std::sync::Arc::new(declared.check(node.as_str().unwrap_or_default())),
+                args: Vec::new(),
+                location: node.location.clone(),
+            });
+        }
         if never_set {
             return None;
         }
@@ -192,6 +229,22 @@ impl Cx<'_> {
             required,
             omit_on_error,
         })
+    }
+
+    fn value_type(&mut self, node: &Node) -> Option<ValueType> {
+        let name = self.string(node, "`type`")?;
+        let found = ValueType::from_name(&name);
+        if found.is_none() {
+            let hint = suggestion(&name, ValueType::NAMES.iter().copied());
+            self.error(
+                &node.location,
+                format!(
+                    "unknown type `{name}`{hint}; expected one of: {}",
+                    ValueType::NAMES.join(", ")
+                ),
+            );
+        }
+        found
     }
 
     fn output_key(&mut self, key: &Key) -> Option<OutputKey> {

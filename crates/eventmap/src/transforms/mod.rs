@@ -50,6 +50,16 @@ pub struct Transform {
 }
 
 impl Transform {
+    /// A step the compiler adds itself (a declared type's check), not in any registry.
+    pub(crate) fn internal(name: String, summary: String, func: Arc<TransformFn>) -> Self {
+        Self {
+            name,
+            extra_args: 0..=0,
+            summary,
+            func,
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -12,10 +12,13 @@ pub(crate) enum ParamType {
     Bool,
     Integer,
     Number,
+    /// A mapping of names to values (an event name → CAPI type table), given as YAML or
+    /// JSON text, for `lookup` and `match: { event_in: … }`.
+    Table,
 }
 
 impl ParamType {
-    pub const NAMES: [&'static str; 4] = ["string", "bool", "integer", "number"];
+    pub const NAMES: [&'static str; 5] = ["string", "bool", "integer", "number", "table"];
 
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
@@ -23,6 +26,7 @@ impl ParamType {
             "bool" | "boolean" => Some(Self::Bool),
             "integer" | "int" => Some(Self::Integer),
             "number" | "float" => Some(Self::Number),
+            "table" => Some(Self::Table),
             _ => None,
         }
     }
@@ -32,6 +36,7 @@ impl ParamType {
             Value::Bool(_) => Self::Bool,
             Value::Number(n) if n.is_i64() || n.is_u64() => Self::Integer,
             Value::Number(_) => Self::Number,
+            Value::Object(_) => Self::Table,
             _ => Self::String,
         }
     }
@@ -56,6 +61,12 @@ impl ParamType {
                 .and_then(serde_json::Number::from_f64)
                 .map(Value::Number)
                 .ok_or_else(|| "expected a number".to_string()),
+            // YAML reads JSON too.
+            Self::Table => match serde_saphyr::from_str::<Value>(text) {
+                Ok(table @ Value::Object(_)) => Ok(table),
+                Ok(_) => Err("expected a table: a YAML or JSON mapping of names to values".into()),
+                Err(e) => Err(format!("expected a table (YAML or JSON): {e}")),
+            },
         }
     }
 }

@@ -702,3 +702,70 @@ fn a_constant_or_default_that_cannot_match_its_type_is_a_compile_error_at_its_li
         "{lines:#?}"
     );
 }
+
+#[test]
+fn tables_drive_lookups_and_matching_and_a_table_parameter_replaces_one_given_as_yaml() {
+    let yaml = r#"
+params:
+  event_types:
+    type: table
+    default: { Order Completed: order_created, Signed Up: registration_completed }
+tables:
+  sources: { web: web, ios: mobile_app, android: mobile_app }
+events:
+  mapped:
+    match: { event_in: event_types }
+    keys:
+      type: { from: event, transform: { lookup: event_types } }
+      action_source: { from: context.os, transform: { lookup: [sources, ignore_case] }, default: web }
+"#;
+    let m = compile(yaml);
+    let out = mapped(&m, json!({"event": "Signed Up", "context": {"os": "iOS"}}));
+    assert_eq!(
+        out,
+        json!({"type": "registration_completed", "action_source": "mobile_app"})
+    );
+    let out = mapped(
+        &m,
+        json!({"event": "Order Completed", "context": {"os": "plan9"}}),
+    );
+    assert_eq!(
+        out,
+        json!({"type": "order_created", "action_source": "web"})
+    );
+    assert!(matches!(
+        m.map(&json!({"event": "Refunded"}), &NOW),
+        Outcome::Skipped { .. }
+    ));
+
+    // The user's own table, as JSON text: its names are matched and looked up instead.
+    let mut options = CompileOptions::default();
+    options.params.insert(
+        "event_types".into(),
+        r#"{"purchase": "order_created"}"#.into(),
+    );
+    let m = compile_with(yaml, options);
+    assert_eq!(
+        mapped(&m, json!({"event": "purchase"}))["type"],
+        "order_created"
+    );
+    assert!(matches!(
+        m.map(&json!({"event": "Signed Up"}), &NOW),
+        Outcome::Skipped { .. }
+    ));
+}
+
+#[test]
+fn an_unknown_table_is_an_error_where_it_is_named() {
+    let err = Mapping::compile(
+        "tables:\n  sources: { web: web }\ndefault:\n  keys:\n    a: { from: a, transform: { lookup: sourcse } }\n",
+        "t.yaml",
+        &CompileOptions::default(),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("t.yaml:5:32: unknown table `sourcse` (did you mean `sources`?)"),
+        "{text}"
+    );
+}

@@ -9,7 +9,7 @@ use crate::program::{EventPlan, Fallback, Filter, KeyRule};
 use crate::yaml::Node;
 
 const EVENT_FIELDS: &[&str] = &["match", "keys", "filters", "description", "test_mode"];
-const MATCH_FIELDS: &[&str] = &["event", "type"];
+const MATCH_FIELDS: &[&str] = &["event", "event_in", "type"];
 const FILTER_FIELDS: &[&str] = &["skip_if", "inputs", "reason"];
 const DEFAULT_FIELDS: &[&str] = &["skip", "keys", "filters", "test_mode"];
 /// Segment's call types.
@@ -154,10 +154,18 @@ fn match_clause(cx: &mut Cx<'_>, node: &Node) -> (Vec<Named>, Vec<Named>) {
     let Some(fields) = cx.fields(node, "`match`", MATCH_FIELDS) else {
         return (Vec::new(), Vec::new());
     };
-    let names = fields
+    let mut names = fields
         .get("event")
         .map(|n| cx.string_list(n, "an event name"))
         .unwrap_or_default();
+    // `event_in: TABLE`: every name the table lists.
+    if let Some(node) = fields.get("event_in") {
+        if let Some(table_name) = cx.string(node, "`event_in` (a table's name)") {
+            if let Some(serde_json::Value::Object(table)) = cx.table(&table_name, &node.location) {
+                names.extend(table.keys().map(|k| (k.clone(), node.location.clone())));
+            }
+        }
+    }
     let types = fields
         .get("type")
         .map(|n| cx.string_list(n, "a call type"))
@@ -177,7 +185,7 @@ fn match_clause(cx: &mut Cx<'_>, node: &Node) -> (Vec<Named>, Vec<Named>) {
     if names.is_empty() && types.is_empty() {
         cx.error(
             &node.location,
-            "`match` needs `event` (event names) or `type` (call types)",
+            "`match` needs `event` (event names), `event_in` (a table of them) or `type` (call types)",
         );
     }
     (names, types)

@@ -1,5 +1,7 @@
 //! Output keys: `global:`, an event's `keys:` and an `each:`'s `keys:`.
 
+use serde_json::Value;
+
 use super::Cx;
 use crate::diagnostics::suggestion;
 use crate::output::OutputShape;
@@ -296,11 +298,25 @@ impl Cx<'_> {
                 return None;
             }
         };
-        let Some(transform) = self.registry.get(&name) else {
+        let Some(transform) = self.registry.get(&name).cloned() else {
             let hint = suggestion(&name, self.registry.names());
             self.error(&location, format!("unknown transform `{name}`{hint}"));
             return None;
         };
+        let mut args = args;
+        if name == "lookup" {
+            // `lookup: TABLE` names a table; the step carries the table itself.
+            match args.first() {
+                Some(Value::String(table)) => {
+                    let table = table.clone();
+                    args[0] = self.table(&table, &location)?;
+                }
+                _ => {
+                    self.error(&location, "`lookup` takes a table's name: `{ lookup: NAME }` or `{ lookup: [NAME, ignore_case] }`");
+                    return None;
+                }
+            }
+        }
         let expected = transform.extra_args();
         if !expected.contains(&args.len()) {
             let wanted = if expected.start() == expected.end() {
@@ -318,7 +334,7 @@ impl Cx<'_> {
             return None;
         }
         Some(TransformStep {
-            transform: transform.clone(),
+            transform,
             args,
             location,
         })

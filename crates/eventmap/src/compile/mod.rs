@@ -7,6 +7,7 @@ mod keys;
 mod native;
 mod params;
 mod relax;
+mod tables;
 
 pub(crate) use native::NativeExpr;
 
@@ -72,6 +73,7 @@ const TOP_LEVEL: &[&str] = &[
     "default",
     "test_mode",
     "validate",
+    "tables",
 ];
 
 pub(crate) fn compile(
@@ -88,6 +90,7 @@ pub(crate) fn compile(
         registry: &options.registry,
         script: None,
         param_values: Arc::new(ParamTable::new()),
+        tables: Default::default(),
     };
     let Some(top) = cx.fields(&root, "the mapping file", TOP_LEVEL) else {
         return Err(cx.diags.into_error());
@@ -113,6 +116,10 @@ pub(crate) fn compile(
         .unwrap_or_default();
 
     cx.param_values = Arc::new(params::compile(&mut cx, top.get("params"), options));
+    cx.tables = top
+        .get("tables")
+        .map(|n| tables::tables(&mut cx, n))
+        .unwrap_or_default();
     cx.script = Some(ScriptEngine::new(
         &options.registry,
         cx.param_values.clone(),
@@ -175,6 +182,8 @@ pub(crate) struct Cx<'o> {
     registry: &'o Registry,
     script: Option<ScriptEngine>,
     param_values: Arc<ParamTable>,
+    /// The file's `tables:`, by name.
+    tables: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// The entries of a YAML mapping whose keys were checked against a vocabulary.

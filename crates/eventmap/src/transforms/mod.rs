@@ -7,6 +7,7 @@
 
 mod country;
 mod hash;
+mod lookup;
 mod money;
 mod text;
 mod time;
@@ -261,6 +262,12 @@ fn builtins() -> Vec<Builtin> {
         ),
         ("lower", 0..=0, "lowercase (Unicode)", Arc::new(text::lower)),
         ("upper", 0..=0, "uppercase (Unicode)", Arc::new(text::upper)),
+        (
+            "lookup",
+            1..=2,
+            "the value's entry in a table (`tables:` or a table parameter); optional mode: exact|ignore_case; absent when not found",
+            Arc::new(lookup::lookup),
+        ),
         (
             "query_param",
             1..=1,

@@ -2,7 +2,6 @@
 //! free port of 127.0.0.1, topics made through the admin API, records produced and read
 //! back with librdkafka, and `eventmap consume` processes.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -17,6 +16,7 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::TopicPartitionList;
 use serde_json::Value;
 
+use crate::capture_lines as capture;
 use crate::delivery::{KEY, MAPPING, PIXEL};
 use crate::serve::free_port;
 
@@ -115,50 +115,33 @@ impl Broker {
     /// offset inside a batch (where a commit lands after a rebalance), a broker bug that
     /// Apache Kafka does not have (docs/scaling.md).
     pub fn produce(&self, topic: &str, records: &[(String, Vec<u8>)]) {
-        let producer: ThreadedProducer<DefaultProducerContext> = self
-            .config()
-            .set("acks", "all")
-            .set("linger.ms", "0")
-            .set("batch.num.messages", "1")
-            .create()
-            .expect("producer");
-        for (key, value) in records {
-            let mut record = BaseRecord::to(topic).key(key).payload(value);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((_, back)) => {
-                        record = back;
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                }
-            }
-        }
-        producer
-            .flush(Duration::from_secs(30))
-            .expect("records acknowledged");
+        self.produce_with(
+            topic,
+            records,
+            &[("linger.ms", "0"), ("batch.num.messages", "1")],
+        );
     }
 
     /// Produces `records` as a client in a hurry would: many records a batch. (A
     /// consumer that commits inside a batch and is then restarted stalls on tansu 0.6;
     /// fine for a benchmark whose consumers joined before the first record.)
     pub fn produce_batched(&self, topic: &str, records: &[(String, Vec<u8>)]) {
-        let producer: ThreadedProducer<DefaultProducerContext> = self
-            .config()
-            .set("acks", "all")
-            .set("linger.ms", "5")
-            .create()
-            .expect("producer");
+        self.produce_with(topic, records, &[("linger.ms", "5")]);
+    }
+
+    fn produce_with(&self, topic: &str, records: &[(String, Vec<u8>)], settings: &[(&str, &str)]) {
+        let mut config = self.config();
+        config.set("acks", "all");
+        for (key, value) in settings {
+            config.set(*key, *value);
+        }
+        let producer: ThreadedProducer<DefaultProducerContext> = config.create().expect("producer");
         for (key, value) in records {
             let mut record = BaseRecord::to(topic).key(key).payload(value);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((_, back)) => {
-                        record = back;
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                }
+            // A full queue hands the record back: wait for room.
+            while let Err((_, back)) = producer.send(record) {
+                record = back;
+                std::thread::sleep(Duration::from_millis(5));
             }
         }
         producer
@@ -377,19 +360,6 @@ impl Drop for Consumer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn capture(stderr: std::process::ChildStderr) -> Arc<Mutex<String>> {
-    let log = Arc::new(Mutex::new(String::new()));
-    let sink = Arc::clone(&log);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let mut log = sink.lock().unwrap();
-            log.push_str(&line);
-            log.push('\n');
-        }
-    });
-    log
 }
 
 /// Polls `done` until it holds, for up to `limit`.

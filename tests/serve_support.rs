@@ -1,7 +1,7 @@
 //! What the tests of `eventmap serve` share: a real server process on a free port of
 //! 127.0.0.1, raw HTTP/1.1 requests to it, and events stamped with the present time.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -76,16 +76,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("eventmap serve starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("stderr");
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
+        let log = crate::capture_lines(child.stderr.take().expect("stderr"));
         let server = Self { child, addr, log };
         let started = Instant::now();
         loop {

@@ -11,6 +11,28 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// Collects a child's stderr, line by line, as it arrives (a thread reads it).
+pub fn capture_lines(
+    stderr: std::process::ChildStderr,
+) -> std::sync::Arc<std::sync::Mutex<String>> {
+    use std::io::BufRead;
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let mut log = sink
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    log
+}
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig};
 use eventmap_tests::delivery::{KEY, PIXEL};
-use eventmap_tests::kafka::{wait_for, Broker, Consumer};
+use eventmap_tests::kafka::{wait_for, wait_for_with_logs, Broker, Consumer};
 use eventmap_tests::serve::{order, order_batch, Server};
 use serde_json::json;
 
@@ -62,9 +62,12 @@ fn two_consumers_in_a_group_split_the_partitions_and_deliver_every_event_once() 
     let records = orders("split", 400);
     let ids = ids_of(&records);
     broker.produce("orders", &records);
-    wait_for("all 400 delivered", Duration::from_secs(60), || {
-        all_delivered(&mock, &ids)
-    });
+    wait_for_with_logs(
+        "all 400 delivered",
+        Duration::from_secs(60),
+        &[&a, &b],
+        || all_delivered(&mock, &ids),
+    );
     // Both members delivered some, and the shares add up.
     let delivered_by = |c: &Consumer| -> f64 {
         c.metrics()
@@ -92,7 +95,7 @@ fn two_consumers_in_a_group_split_the_partitions_and_deliver_every_event_once() 
     let c = Consumer::start(&broker, "orders", "g-split", &mock.endpoint(), &[]);
     let more = orders("later", 10);
     broker.produce("orders", &more);
-    wait_for("the later 10", Duration::from_secs(60), || {
+    wait_for_with_logs("the later 10", Duration::from_secs(60), &[&c], || {
         all_delivered(&mock, &ids_of(&more))
     });
     let after = receipts(&mock);

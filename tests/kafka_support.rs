@@ -363,10 +363,26 @@ impl Drop for Consumer {
 }
 
 /// Polls `done` until it holds, for up to `limit`.
-pub fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, limit: Duration, done: impl FnMut() -> bool) {
+    wait_for_with_logs(what, limit, &[], done);
+}
+
+/// [`wait_for`], printing the consumers' logs if it times out (what the group did).
+pub fn wait_for_with_logs(
+    what: &str,
+    limit: Duration,
+    consumers: &[&Consumer],
+    mut done: impl FnMut() -> bool,
+) {
     let started = Instant::now();
     while !done() {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        if started.elapsed() >= limit {
+            let logs: Vec<String> = consumers.iter().map(|c| c.log()).collect();
+            panic!(
+                "timed out waiting for {what}; the consumers logged:\n{}",
+                logs.join("\n---\n")
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -179,6 +179,8 @@ async fn stop_on_signals(stop: watch::Sender<bool>) {
             signal(SignalKind::interrupt()),
         ) else {
             log::line("signals_unavailable", json!({}));
+            // Keep the sender: without signals the consumer runs until it is killed.
+            std::future::pending::<()>().await;
             return;
         };
         let name = tokio::select! {

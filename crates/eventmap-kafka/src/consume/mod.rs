@@ -135,10 +135,15 @@ pub async fn consume<S: Sink>(
     let next_tag = AtomicU64::new(0);
     let mut report = ConsumeReport::default();
 
+    let mut stop_listening = true;
     while !*stop.borrow() && delivery.stopped().is_none() {
         let record = tokio::select! {
             record = incoming.recv() => record,
-            _ = stop.changed() => continue,
+            // A sender gone can never ask for a stop: stop listening rather than spin.
+            changed = stop.changed(), if stop_listening => {
+                stop_listening = changed.is_ok();
+                continue;
+            }
             // Notice a destination stop while idle.
             () = tokio::time::sleep(Duration::from_secs(1)) => continue,
         };

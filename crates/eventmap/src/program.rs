@@ -104,11 +104,42 @@ pub(crate) struct Script {
     pub input_names: Vec<String>,
     pub inputs: Vec<Input>,
     /// Set when the expression is in the subset that runs without the interpreter.
-    pub native: Option<crate::compile::NativeExpr>,
+    pub native: Option<NativeExpr>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) enum Input {
     Paths(Vec<InputPath>),
     Const(Value),
+}
+
+/// An expression in the closed subset that needs no interpreter (transform calls on
+/// inputs, literals, `??`), evaluated natively; `compile/native.rs` recognizes it.
+#[derive(Debug, Clone)]
+pub(crate) enum NativeExpr {
+    /// The input at this index (null when absent).
+    Input(usize),
+    Literal(Value),
+    /// `transform(args…)`: absent when the first argument is absent, like in Rhai.
+    Call(Arc<Transform>, Vec<NativeExpr>),
+    /// `a ?? b ?? …`: the first that is not absent.
+    Coalesce(Vec<NativeExpr>),
+}
+
+/// Event names match whatever their spelling of case and separators:
+/// "Order Completed", "order_completed" and "order-completed" are one name. The compiler
+/// indexes sections by it and the runtime looks events up by it.
+pub(crate) fn normalize_event_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.trim().chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    while out.ends_with('_') {
+        out.pop();
+    }
+    out
 }

@@ -5,11 +5,10 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::compile::normalize_event_name;
-use crate::compile::NativeExpr;
 use crate::diagnostics::Location;
 use crate::output::OutputShape;
 use crate::path::{first_found, first_present, Found, InputPath};
+use crate::program::{normalize_event_name, NativeExpr};
 use crate::program::{EventPlan, Fallback, Filter, Input, KeyRule, Program, Script, Source};
 use crate::script::{dynamic_to_json, json_to_dynamic, set_clock, ScriptError};
 use crate::tree::EventTree;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use super::Cx;
 use crate::diagnostics::{suggestion, Location};
 use crate::output::OutputShape;
+use crate::program::normalize_event_name;
 use crate::program::{EventPlan, Fallback, Filter, KeyRule};
 use crate::yaml::Node;
 
@@ -43,23 +44,6 @@ pub(super) struct Tables {
     pub by_normalized_name: HashMap<String, usize>,
     pub by_call_type: HashMap<String, usize>,
     pub fallback: Fallback,
-}
-
-/// Event names match whatever their spelling of case and separators:
-/// "Order Completed", "order_completed" and "order-completed" are one name.
-pub(crate) fn normalize_event_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.trim().chars() {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        } else if !out.is_empty() && !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    while out.ends_with('_') {
-        out.pop();
-    }
-    out
 }
 
 /// A list of `{ skip_if: EXPR, inputs: {...}, reason: TEXT }`.
@@ -332,7 +316,7 @@ fn merge(cx: &mut Cx<'_>, global: &[KeyRule], own: Vec<KeyRule>) -> Vec<KeyRule>
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_event_name;
+    use crate::program::normalize_event_name;
 
     #[test]
     fn event_names_normalize_spelling() {

@@ -9,15 +9,12 @@ mod params;
 mod relax;
 mod tables;
 
-pub(crate) use native::NativeExpr;
-
-pub(crate) use events::normalize_event_name;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::diagnostics::{suggestion, CompileError, Diagnostics, Location};
 use crate::path::InputPath;
+use crate::program::NativeExpr;
 use crate::program::{Input, Program, Script};
 use crate::script::{ParamTable, SandboxLimits, ScriptEngine, TextOrigin};
 use crate::transforms::Registry;

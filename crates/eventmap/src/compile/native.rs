@@ -9,22 +9,10 @@
 //! errors are reported the same way; the native form gives the same results (a test
 //! compares both on the same inputs).
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
-use crate::transforms::{Registry, Transform};
-
-#[derive(Debug, Clone)]
-pub(crate) enum NativeExpr {
-    /// The input at this index (null when absent).
-    Input(usize),
-    Literal(Value),
-    /// `transform(args…)`: absent when the first argument is absent, like in Rhai.
-    Call(Arc<Transform>, Vec<NativeExpr>),
-    /// `a ?? b ?? …`: the first that is not absent.
-    Coalesce(Vec<NativeExpr>),
-}
+use crate::program::NativeExpr;
+use crate::transforms::Registry;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {

@@ -169,11 +169,8 @@ impl Server {
 
     /// SIGTERM with the shell's own `kill`; returns the exit code and the log.
     pub fn terminate(mut self) -> (Option<i32>, String) {
-        let kill = format!("kill -TERM {}", self.child.id());
-        let _ = Command::new("sh").args(["-c", &kill]).status();
-        let status = self.child.wait().expect("serve exits");
-        std::thread::sleep(Duration::from_millis(100));
-        (status.code(), self.log())
+        let code = crate::sigterm_and_wait(&mut self.child);
+        (code, self.log())
     }
 }
 

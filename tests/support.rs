@@ -33,6 +33,16 @@ pub fn capture_lines(
     log
 }
 
+/// Sends SIGTERM (with the shell's `kill`, as an operator would) and waits for the exit;
+/// its exit code, after a moment for the last log lines to be collected.
+pub fn sigterm_and_wait(child: &mut std::process::Child) -> Option<i32> {
+    let kill = format!("kill -TERM {}", child.id());
+    let _ = Command::new("sh").args(["-c", &kill]).status();
+    let status = child.wait().expect("the process exits");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    status.code()
+}
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -114,19 +114,14 @@ pub async fn forward<S: Sink>(f: &Forwarding, sink: S, mut stop: watch::Receiver
         }
     }
     let fatal = delivery.stopped();
-    let stopper = delivery.stopper();
-    let finish = delivery.finish();
-    tokio::pin!(finish);
-    let report = tokio::select! {
-        report = &mut finish => report,
-        () = tokio::time::sleep(f.drain) => {
-            stopper.abort("shutdown: the drain deadline passed; the events stay in the spool");
-            finish.await
-        }
-    };
+    let report = delivery
+        .finish_within(
+            f.drain,
+            "shutdown: the drain deadline passed; the events stay in the spool",
+        )
+        .await;
     // Every settle is sent once `finish` returns; wait until they are on disk (the
     // settler ends when the last sender, held by the observer, is gone).
-    drop(stopper);
     drop(observer);
     drop(settles);
     let _ = settler.await;

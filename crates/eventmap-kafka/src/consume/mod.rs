@@ -174,18 +174,13 @@ pub async fn consume<S: Sink>(
     control.stop_fetching.store(true, Ordering::SeqCst);
     drop(incoming);
     let fatal = delivery.stopped();
-    let stopper = delivery.stopper();
-    let finish = delivery.finish();
-    tokio::pin!(finish);
-    let delivered = tokio::select! {
-        delivered = &mut finish => delivered,
-        () = tokio::time::sleep(config.drain) => {
-            stopper.abort("shutdown: the drain deadline passed; the records stay uncommitted");
-            finish.await
-        }
-    };
-    // The stopper shares the delivery's observer, which holds the dead letters' sender.
-    drop(stopper);
+    let delivered = delivery
+        .finish_within(
+            config.drain,
+            "shutdown: the drain deadline passed; the records stay uncommitted",
+        )
+        .await;
+    // The work (the delivery's observer) holds the dead letters' sender.
     drop(work);
     let dead_lettered = dead_letters.finish(config.drain).await;
     report.handed_back = offsets.in_work() as u64;

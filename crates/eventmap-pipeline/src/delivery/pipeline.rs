@@ -244,6 +244,22 @@ impl Delivery {
         }
         self.shared.with_report(|r| r.clone())
     }
+
+    /// [`Delivery::finish`], but for at most `drain`: then what is still undelivered is
+    /// dead-lettered [`DeadReason::Interrupted`] with `why`, and the report returned.
+    /// What a long-running host does at shutdown.
+    pub async fn finish_within(self, drain: std::time::Duration, why: &str) -> DeliveryReport {
+        let stopper = self.stopper();
+        let finish = self.finish();
+        tokio::pin!(finish);
+        tokio::select! {
+            report = &mut finish => report,
+            () = tokio::time::sleep(drain) => {
+                stopper.abort(why);
+                finish.await
+            }
+        }
+    }
 }
 
 /// Stops a running [`Delivery`]; see [`Delivery::stopper`].

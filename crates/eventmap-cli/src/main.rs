@@ -16,6 +16,7 @@ mod send;
 mod serve;
 mod spool_cmd;
 mod test_cmd;
+mod transforms_cmd;
 
 use std::process::ExitCode;
 
@@ -61,8 +62,9 @@ enum Command {
     /// Run mapping fixtures (input events with their expected outputs); ends with
     /// "N passed, N failed".
     Test(test_cmd::Args),
-    /// List the transforms mappings and expressions can use.
-    Transforms,
+    /// List the transforms mappings and expressions can use (with `-m MAPPING`, its
+    /// plug-ins too).
+    Transforms(transforms_cmd::Args),
 }
 
 /// Exit codes shared by the subcommands.
@@ -93,12 +95,7 @@ fn main() -> ExitCode {
         Command::DeadLetters(args) => spool_cmd::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Test(args) => test_cmd::run(&args),
-        Command::Transforms => {
-            for t in eventmap::Registry::with_builtins().iter() {
-                println!("{:<20} {}", t.name(), t.summary());
-            }
-            Ok(exit::OK)
-        }
+        Command::Transforms(args) => transforms_cmd::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

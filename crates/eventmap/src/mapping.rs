@@ -160,6 +160,11 @@ impl Mapping {
         &self.program.relaxed
     }
 
+    /// The transforms the mapping's plug-in files (`transforms:`) define, in file order.
+    pub fn plugin_transforms(&self) -> &[crate::PluginTransform] {
+        &self.program.plugins
+    }
+
     /// The file name diagnostics use.
     pub fn file(&self) -> &str {
         &self.program.file

@@ -18,6 +18,8 @@ pub(crate) struct Program {
     pub destination: Option<String>,
     /// Destination rules the mapping relaxes, for the host to apply to its validator.
     pub relaxed: Vec<crate::validate::RelaxedRule>,
+    /// The transforms the mapping's plug-in files define.
+    pub plugins: Vec<crate::plugin::PluginTransform>,
     pub script: ScriptEngine,
     /// Filters of the file's top level, checked before any event's own.
     pub filters: Vec<Filter>,

@@ -223,6 +223,48 @@ impl ScriptEngine {
     }
 }
 
+/// A failure inside a plug-in file: the innermost position Rhai reports (the line of the
+/// plug-in that failed, not the call site in Rust) and the message.
+pub(crate) type FileError = (Position, String);
+
+impl ScriptEngine {
+    /// Compiles a whole plug-in file (functions, not one expression).
+    pub fn compile_file(&self, text: &str) -> Result<AST, FileError> {
+        self.engine
+            .compile(text)
+            .map_err(|err| (err.position(), format!("Rhai syntax: {}", err.err_type())))
+    }
+
+    /// Calls function `name` of a plug-in file's `ast` with `args`, under the sandbox
+    /// limits. The file's top level is not run again: it holds only functions.
+    pub fn call_file_fn(
+        &self,
+        ast: &AST,
+        name: &str,
+        args: Vec<Dynamic>,
+    ) -> Result<Dynamic, FileError> {
+        let options = rhai::CallFnOptions::new().eval_ast(false);
+        self.engine
+            .call_fn_with_options::<Dynamic>(options, &mut Scope::new(), ast, name, args)
+            .map_err(|err| (innermost_position(&err), describe_eval_error(&err)))
+    }
+}
+
+/// Where an error happened: inside the innermost function call that has a position.
+fn innermost_position(err: &EvalAltResult) -> Position {
+    match err {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, outer) => {
+            let inner = innermost_position(inner);
+            if inner.is_none() {
+                *outer
+            } else {
+                inner
+            }
+        }
+        other => other.position(),
+    }
+}
+
 /// Registers a transform under its name for each arity it accepts, once with any argument
 /// types and once with a string first argument: functions registered on the engine with
 /// exact types win over Rhai's own (`trim`, `to_string`), so the transform means the same

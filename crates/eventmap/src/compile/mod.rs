@@ -6,6 +6,7 @@ mod events;
 mod keys;
 mod native;
 mod params;
+mod plugins;
 mod relax;
 mod tables;
 
@@ -71,6 +72,7 @@ const TOP_LEVEL: &[&str] = &[
     "test_mode",
     "validate",
     "tables",
+    "transforms",
 ];
 
 pub(crate) fn compile(
@@ -84,7 +86,8 @@ pub(crate) fn compile(
     let mut cx = Cx {
         file: file.clone(),
         diags: Diagnostics::default(),
-        registry: &options.registry,
+        registry: options.registry.clone(),
+        base_registry: &options.registry,
         script: None,
         param_values: Arc::new(ParamTable::new()),
         tables: Default::default(),
@@ -113,12 +116,16 @@ pub(crate) fn compile(
         .unwrap_or_default();
 
     cx.param_values = Arc::new(params::compile(&mut cx, top.get("params"), options));
+    let plugins = top
+        .get("transforms")
+        .map(|n| plugins::load(&mut cx, n, &options.limits))
+        .unwrap_or_default();
     cx.tables = top
         .get("tables")
         .map(|n| tables::tables(&mut cx, n))
         .unwrap_or_default();
     cx.script = Some(ScriptEngine::new(
-        &options.registry,
+        &cx.registry,
         cx.param_values.clone(),
         &options.limits,
     ));
@@ -160,6 +167,7 @@ pub(crate) fn compile(
         name,
         destination,
         relaxed,
+        plugins,
         script,
         filters,
         plans: tables.plans,
@@ -176,7 +184,10 @@ pub(crate) fn compile(
 pub(crate) struct Cx<'o> {
     file: Arc<str>,
     diags: Diagnostics,
-    registry: &'o Registry,
+    /// The host's transforms plus the mapping's plug-ins.
+    registry: Registry,
+    /// The host's transforms alone (plug-in files run with these).
+    base_registry: &'o Registry,
     script: Option<ScriptEngine>,
     param_values: Arc<ParamTable>,
     /// The file's `tables:`, by name.
@@ -419,7 +430,7 @@ impl Cx<'_> {
             &native::Scope {
                 inputs: input_names,
                 params: &self.param_values,
-                registry: self.registry,
+                registry: &self.registry,
                 shadowed: &shadowed,
             },
         )

@@ -51,14 +51,23 @@ pub struct Transform {
 }
 
 impl Transform {
-    /// A step the compiler adds itself (a declared type's check), not in any registry.
-    pub(crate) fn internal(name: String, summary: String, func: Arc<TransformFn>) -> Self {
+    pub(crate) fn new(
+        name: String,
+        extra_args: RangeInclusive<usize>,
+        summary: String,
+        func: Arc<TransformFn>,
+    ) -> Self {
         Self {
             name,
-            extra_args: 0..=0,
+            extra_args,
             summary,
             func,
         }
+    }
+
+    /// A step the compiler adds itself (a declared type's check), not in any registry.
+    pub(crate) fn internal(name: String, summary: String, func: Arc<TransformFn>) -> Self {
+        Self::new(name, 0..=0, summary, func)
     }
 
     pub fn name(&self) -> &str {
@@ -162,6 +171,16 @@ impl Registry {
                 func,
             }),
         );
+        Ok(())
+    }
+
+    /// Adds a transform built elsewhere (a plug-in file's function).
+    pub(crate) fn add(&mut self, transform: Transform) -> Result<(), RegistryError> {
+        if self.transforms.contains_key(&transform.name) {
+            return Err(RegistryError::Duplicate(transform.name));
+        }
+        self.transforms
+            .insert(transform.name.clone(), Arc::new(transform));
         Ok(())
     }
 

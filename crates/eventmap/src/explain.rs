@@ -54,19 +54,24 @@ impl Program {
                 outcome,
             };
         };
+        let mut let_errors = Vec::new();
+        let lets = self.eval_lets(plan, event, &mut let_errors);
         let skipped_by_filter = self
             .filters
             .iter()
             .chain(&plan.filters)
-            .any(|f| self.filter_matches(f, event).unwrap_or(true));
-        let keys = if skipped_by_filter {
-            Vec::new()
-        } else {
-            plan.keys
-                .iter()
-                .map(|rule| self.trace(rule, event))
-                .collect()
-        };
+            .any(|f| self.filter_matches(f, event, &lets).unwrap_or(true));
+        // `let:` values are traced like keys (each sees the values before it), then the
+        // output keys.
+        let mut keys: Vec<KeyTrace> = plan
+            .lets
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| self.trace(rule, event, &lets[..i]))
+            .collect();
+        if !skipped_by_filter {
+            keys.extend(plan.keys.iter().map(|rule| self.trace(rule, event, &lets)));
+        }
         Explanation {
             section: Some((plan.name.clone(), matched)),
             keys,
@@ -74,7 +79,7 @@ impl Program {
         }
     }
 
-    fn trace<T: EventTree>(&self, rule: &KeyRule, event: &T) -> KeyTrace {
+    fn trace<T: EventTree>(&self, rule: &KeyRule, event: &T, lets: &[Option<Value>]) -> KeyTrace {
         let source = describe_source(rule, event);
         let trace = |result| KeyTrace {
             key: rule.output.text.clone(),
@@ -83,7 +88,7 @@ impl Program {
             result,
         };
         if let Some(when) = &rule.when {
-            match self.eval_condition(when, event, event) {
+            match self.eval_condition(when, event, event, lets) {
                 Ok(true) => {}
                 Ok(false) => {
                     return trace(KeyResult::Absent("its `when` condition is false".into()))
@@ -92,7 +97,8 @@ impl Program {
             }
         }
         let mut nested_errors = Vec::new();
-        let result = match self.eval_key(rule, event, event, KeyPath::Top, &mut nested_errors) {
+        let result = match self.eval_key(rule, event, event, lets, KeyPath::Top, &mut nested_errors)
+        {
             Ok(Some(value)) => KeyResult::Set(value),
             Ok(None) => match &rule.default {
                 Some(default) => KeyResult::Default(default.clone()),

@@ -46,6 +46,8 @@ pub(crate) enum Fallback {
 #[derive(Debug)]
 pub(crate) struct EventPlan {
     pub name: String,
+    /// `let:` values, the global ones first; keys, filters and later lets read them.
+    pub lets: Vec<KeyRule>,
     pub filters: Vec<Filter>,
     pub keys: Vec<KeyRule>,
     pub shape: OutputShape,
@@ -113,6 +115,8 @@ pub(crate) struct Script {
 pub(crate) enum Input {
     Paths(Vec<InputPath>),
     Const(Value),
+    /// The plan's `let:` value at this index (computed before filters and keys).
+    Let(usize),
 }
 
 /// An expression in the closed subset that needs no interpreter (transform calls on

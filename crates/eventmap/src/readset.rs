@@ -91,6 +91,7 @@ pub(crate) fn read_tree(program: &Program) -> Reads {
         add_script(root, &filter.condition, &top);
     }
     for plan in &program.plans {
+        add_rules(root, &plan.lets, &top);
         for filter in &plan.filters {
             add_script(root, &filter.condition, &top);
         }

@@ -112,23 +112,28 @@ impl Program {
     }
 
     fn run_plan<T: EventTree>(&self, plan: &EventPlan, event: &T) -> Outcome {
+        let mut errors = Vec::new();
+        let lets = self.eval_lets(plan, event, &mut errors);
         for filter in self.filters.iter().chain(&plan.filters) {
-            match self.filter_matches(filter, event) {
+            match self.filter_matches(filter, event, &lets) {
                 Ok(true) => {
                     return Outcome::Skipped {
                         reason: filter.reason.clone(),
                     }
                 }
                 Ok(false) => {}
-                Err(error) => return Outcome::Failed(vec![error]),
+                Err(error) => {
+                    errors.push(error);
+                    return Outcome::Failed(errors);
+                }
             }
         }
         let mut slots = vec![None; plan.keys.len()];
-        let mut errors = Vec::new();
         self.eval_keys(
             &plan.keys,
             event,
             event,
+            &lets,
             KeyPath::Top,
             &mut slots,
             &mut errors,
@@ -176,12 +181,37 @@ impl Program {
         Ok((&self.plans[index], matched))
     }
 
+    /// The plan's `let:` values for this event, in order (each sees those before it).
+    /// A failing value is recorded in `errors` and left absent.
+    pub(crate) fn eval_lets<T: EventTree>(
+        &self,
+        plan: &EventPlan,
+        event: &T,
+        errors: &mut Vec<KeyError>,
+    ) -> Vec<Option<Value>> {
+        let mut lets: Vec<Option<Value>> = vec![None; plan.lets.len()];
+        for index in 0..plan.lets.len() {
+            let (done, rest) = lets.split_at_mut(index);
+            self.eval_keys(
+                &plan.lets[index..=index],
+                event,
+                event,
+                done,
+                KeyPath::Top,
+                &mut rest[..1],
+                errors,
+            );
+        }
+        lets
+    }
+
     pub(crate) fn filter_matches<T: EventTree>(
         &self,
         filter: &Filter,
         event: &T,
+        lets: &[Option<Value>],
     ) -> Result<bool, KeyError> {
-        self.eval_condition(&filter.condition, event, event)
+        self.eval_condition(&filter.condition, event, event, lets)
             .map_err(|e| KeyError {
                 key: "filters".into(),
                 message: e.message,
@@ -189,11 +219,13 @@ impl Program {
             })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn eval_keys<T: EventTree>(
         &self,
         rules: &[KeyRule],
         root: &T,
         current: &T,
+        lets: &[Option<Value>],
         path: KeyPath<'_>,
         slots: &mut [Option<Value>],
         errors: &mut Vec<KeyError>,
@@ -205,7 +237,7 @@ impl Program {
                 location: location.clone(),
             };
             if let Some(when) = &rule.when {
-                match self.eval_condition(when, root, current) {
+                match self.eval_condition(when, root, current, lets) {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => {
@@ -214,7 +246,7 @@ impl Program {
                     }
                 }
             }
-            match self.eval_key(rule, root, current, path, errors) {
+            match self.eval_key(rule, root, current, lets, path, errors) {
                 Ok(Some(value)) => *slot = Some(value),
                 Ok(None) => match &rule.default {
                     Some(default) => *slot = Some(default.clone()),
@@ -235,6 +267,7 @@ impl Program {
         rule: &KeyRule,
         root: &T,
         current: &T,
+        lets: &[Option<Value>],
         path: KeyPath<'_>,
         errors: &mut Vec<KeyError>,
     ) -> Result<Option<Value>, ScriptError> {
@@ -242,11 +275,11 @@ impl Program {
             Source::Paths(paths) => first_present(paths, root, current),
             Source::Const(v) => present(v.clone()).map(Cow::Owned),
             Source::Expr(script) => {
-                let result = self.eval_script(script, root, current)?;
+                let result = self.eval_script(script, root, current, lets)?;
                 present(result).map(Cow::Owned)
             }
             Source::Each { over, keys, shape } => self
-                .eval_each(rule, over, keys, shape, root, current, path, errors)?
+                .eval_each(rule, over, keys, shape, root, current, lets, path, errors)?
                 .map(Cow::Owned),
         };
         for step in &rule.transforms {
@@ -273,6 +306,7 @@ impl Program {
         shape: &OutputShape,
         root: &T,
         current: &T,
+        lets: &[Option<Value>],
         path: KeyPath<'_>,
         errors: &mut Vec<KeyError>,
     ) -> Result<Option<Value>, ScriptError> {
@@ -292,7 +326,9 @@ impl Program {
                     None => return Err(not_a_list(node.kind())),
                 };
                 for (i, item) in items.iter().enumerate() {
-                    self.eval_element(rule, keys, shape, root, item, path, i, errors, &mut out);
+                    self.eval_element(
+                        rule, keys, shape, root, item, lets, path, i, errors, &mut out,
+                    );
                 }
             }
             // A list a wildcard or JSONPath query collected: its elements are JSON values.
@@ -305,6 +341,7 @@ impl Program {
                         shape,
                         root.as_ref(),
                         item,
+                        lets,
                         path,
                         i,
                         errors,
@@ -326,6 +363,7 @@ impl Program {
         shape: &OutputShape,
         root: &T,
         item: &T,
+        lets: &[Option<Value>],
         path: KeyPath<'_>,
         index: usize,
         errors: &mut Vec<KeyError>,
@@ -337,7 +375,7 @@ impl Program {
             index,
         };
         let mut slots = vec![None; keys.len()];
-        self.eval_keys(keys, root, item, element_path, &mut slots, errors);
+        self.eval_keys(keys, root, item, lets, element_path, &mut slots, errors);
         let element = shape.build(&mut slots);
         if !element.is_empty() {
             out.push(Value::Object(element));
@@ -349,9 +387,10 @@ impl Program {
         script: &Script,
         root: &T,
         current: &T,
+        lets: &[Option<Value>],
     ) -> Result<Value, ScriptError> {
         if let Some(native) = &script.native {
-            return eval_native(native, script, root, current).map(Cow::into_owned);
+            return eval_native(native, script, root, current, lets).map(Cow::into_owned);
         }
         let values = script
             .inputs
@@ -361,6 +400,10 @@ impl Program {
                     .map(|v| json_to_dynamic(&v))
                     .unwrap_or(rhai::Dynamic::UNIT),
                 Input::Const(v) => json_to_dynamic(v),
+                Input::Let(i) => lets
+                    .get(*i)
+                    .and_then(Option::as_ref)
+                    .map_or(rhai::Dynamic::UNIT, json_to_dynamic),
             })
             .collect();
         let result = self
@@ -377,8 +420,9 @@ impl Program {
         script: &Script,
         root: &T,
         current: &T,
+        lets: &[Option<Value>],
     ) -> Result<bool, ScriptError> {
-        match self.eval_script(script, root, current)? {
+        match self.eval_script(script, root, current, lets)? {
             Value::Bool(b) => Ok(b),
             v if is_absent(&v) => Ok(false),
             other => Err(ScriptError {
@@ -410,6 +454,7 @@ fn eval_native<'v, T: EventTree>(
     script: &'v Script,
     root: &'v T,
     current: &'v T,
+    lets: &'v [Option<Value>],
 ) -> Result<Cow<'v, Value>, ScriptError> {
     const NULL: &Value = &Value::Null;
     Ok(match expr {
@@ -418,11 +463,15 @@ fn eval_native<'v, T: EventTree>(
                 first_present(paths, root, current).unwrap_or(Cow::Borrowed(NULL))
             }
             Input::Const(v) => Cow::Borrowed(v),
+            Input::Let(i) => match lets.get(*i) {
+                Some(Some(v)) => Cow::Borrowed(v),
+                _ => Cow::Borrowed(NULL),
+            },
         },
         NativeExpr::Literal(v) => Cow::Borrowed(v),
         NativeExpr::Coalesce(items) => {
             for item in items {
-                let value = eval_native(item, script, root, current)?;
+                let value = eval_native(item, script, root, current, lets)?;
                 if !value.is_null() {
                     return Ok(value);
                 }
@@ -433,13 +482,13 @@ fn eval_native<'v, T: EventTree>(
             let Some((first, rest)) = args.split_first() else {
                 return Ok(Cow::Borrowed(NULL));
             };
-            let input = eval_native(first, script, root, current)?;
+            let input = eval_native(first, script, root, current, lets)?;
             if input.is_null() {
                 return Ok(Cow::Borrowed(NULL));
             }
             let rest = rest
                 .iter()
-                .map(|a| eval_native(a, script, root, current).map(Cow::into_owned))
+                .map(|a| eval_native(a, script, root, current, lets).map(Cow::into_owned))
                 .collect::<Result<Vec<_>, _>>()?;
             match transform.call(&input, &rest) {
                 Ok(value) => Cow::Owned(value.unwrap_or(Value::Null)),

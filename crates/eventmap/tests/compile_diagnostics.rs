@@ -68,7 +68,7 @@ fn every_error_is_collected_with_its_location() {
     );
     assert_has(&errors, "broken.yaml:11:14: output key `user.city` needs a rule mapping, found a string: write `{ from: context.city }` to read an input path or `{ const: context.city }` for a constant");
     assert_has(&errors, "broken.yaml:12:38: unknown parameter `send_user_dta` (did you mean `send_user_data`?); declare it under `params:`");
-    assert_has(&errors, "broken.yaml:13:1: unknown key `evnets` in the mapping file (did you mean `events`?); expected one of: version, name, description, destination, params, filters, global, events, default, test_mode, validate, tables, transforms");
+    assert_has(&errors, "broken.yaml:13:1: unknown key `evnets` in the mapping file (did you mean `events`?); expected one of: version, name, description, destination, params, filters, global, events, default, test_mode, validate, tables, transforms, let");
     assert_has(&errors, "broken.yaml:16:44: unknown call type `trak` (did you mean `track`?); expected one of: track, page, screen, identify, group, alias");
     assert_has(&errors, "broken.yaml:24:21: expression uses `currency`, which is not one of its inputs (declare it under `inputs:`)");
     assert_has(&errors, "broken.yaml:26:21: event name `order_completed` is already matched by event `order` (line 15)");

@@ -769,3 +769,100 @@ fn an_unknown_table_is_an_error_where_it_is_named() {
         "{text}"
     );
 }
+
+#[test]
+fn let_values_are_computed_once_and_read_by_keys_filters_and_later_lets() {
+    let yaml = r#"
+let:
+  currency: { from: properties.currency, transform: currency_code, default: USD }
+events:
+  order:
+    match: { event: Order Completed }
+    let:
+      total:
+        expr: total_minor_units(products, currency)
+        inputs: { products: properties.products }
+      doubled: { expr: total * 2 }
+    filters:
+      - skip_if: total == 0
+        reason: an empty order
+    keys:
+      data.amount: { expr: total, type: integer }
+      data.twice: { expr: doubled }
+      data.currency: { expr: currency }
+      data.items:
+        each: properties.products
+        keys:
+          amount:
+            expr: minor_units(price, currency)
+            inputs: { price: price }
+"#;
+    let m = compile(yaml);
+    let order = json!({"event": "Order Completed", "properties": {"currency": "eur",
+        "products": [{"price": 2.5, "quantity": 2}, {"price": 1, "quantity": 1}]}});
+    assert_eq!(
+        mapped(&m, order),
+        json!({"data": {"amount": 600, "twice": 1200, "currency": "EUR",
+            "items": [{"amount": 250}, {"amount": 100}]}})
+    );
+    // The filter reads the same value: an order of nothing is skipped.
+    let empty = json!({"event": "Order Completed", "properties": {"products": [{"price": 0, "quantity": 1}]}});
+    assert_eq!(
+        m.map(&empty, &NOW),
+        Outcome::Skipped {
+            reason: "an empty order".into()
+        }
+    );
+    // A failing let fails the event under its name; the default currency applies.
+    let bad = json!({"event": "Order Completed", "properties": {"products": [{"price": "x", "quantity": 1}]}});
+    let Outcome::Failed(errors) = m.map(&bad, &NOW) else {
+        panic!("should fail");
+    };
+    assert_eq!(errors[0].key, "let.total");
+    assert!(
+        errors[0].message.contains("total_minor_units"),
+        "{}",
+        errors[0].message
+    );
+    assert_eq!(errors[0].location.line, 9);
+
+    // Explain shows the let values first.
+    let explained = m.explain(
+        &json!({"event": "Order Completed", "properties": {"products": [{"price": 1, "quantity": 1}]}}),
+        &NOW,
+    );
+    let keys: Vec<&str> = explained.keys.iter().map(|k| k.key.as_str()).collect();
+    assert_eq!(
+        &keys[..4],
+        ["let.currency", "let.total", "let.doubled", "data.amount"]
+    );
+    assert_eq!(
+        explained.keys[0].result,
+        eventmap::KeyResult::Default(json!("USD"))
+    );
+}
+
+#[test]
+fn let_names_are_checked_where_they_are_written() {
+    let err = Mapping::compile(
+        "let:\n  total: { from: a }\nevents:\n  e:\n    let:\n      total: { from: b }\n      later: { expr: after + 1 }\n      after: { from: c }\n    keys:\n      x: { expr: total + t, inputs: { t: d, total: e } }\n",
+        "l.yaml",
+        &CompileOptions::default(),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("l.yaml:6:7: `let` value `total` is already defined (line 2)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("l.yaml:7:22: expression uses `after`, which is not one of its inputs"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "l.yaml:10:45: input `total` has the name of the `let` value at line 2; rename one"
+        ),
+        "{text}"
+    );
+}

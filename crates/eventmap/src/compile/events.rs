@@ -9,10 +9,17 @@ use crate::program::normalize_event_name;
 use crate::program::{EventPlan, Fallback, Filter, KeyRule};
 use crate::yaml::Node;
 
-const EVENT_FIELDS: &[&str] = &["match", "keys", "filters", "description", "test_mode"];
+const EVENT_FIELDS: &[&str] = &[
+    "match",
+    "let",
+    "keys",
+    "filters",
+    "description",
+    "test_mode",
+];
 const MATCH_FIELDS: &[&str] = &["event", "event_in", "type"];
 const FILTER_FIELDS: &[&str] = &["skip_if", "inputs", "reason"];
-const DEFAULT_FIELDS: &[&str] = &["skip", "keys", "filters", "test_mode"];
+const DEFAULT_FIELDS: &[&str] = &["skip", "let", "keys", "filters", "test_mode"];
 /// Segment's call types.
 const CALL_TYPES: &[&str] = &["track", "page", "screen", "identify", "group", "alias"];
 
@@ -24,6 +31,7 @@ pub(super) struct Section {
     location: Location,
     names: Vec<Named>,
     types: Vec<Named>,
+    lets: Vec<KeyRule>,
     filters: Vec<Filter>,
     keys: Vec<KeyRule>,
     test_mode: bool,
@@ -32,6 +40,7 @@ pub(super) struct Section {
 pub(super) enum DefaultSection {
     Skip(String),
     Map {
+        lets: Vec<KeyRule>,
         filters: Vec<Filter>,
         keys: Vec<KeyRule>,
         test_mode: bool,
@@ -110,6 +119,8 @@ pub(super) fn sections(cx: &mut Cx<'_>, node: &Node) -> Vec<Section> {
             None => (vec![(key.name.clone(), key.location.clone())], Vec::new()),
             Some(m) => match_clause(cx, m),
         };
+        let global_lets = cx.let_scope.len();
+        let lets = fields.get("let").map(|n| cx.lets(n)).unwrap_or_default();
         let filters = fields
             .get("filters")
             .map(|f| filters(cx, f))
@@ -121,11 +132,13 @@ pub(super) fn sections(cx: &mut Cx<'_>, node: &Node) -> Vec<Section> {
                 Vec::new()
             }
         };
+        cx.let_scope.truncate(global_lets);
         out.push(Section {
             name: key.name.clone(),
             location: key.location.clone(),
             names,
             types,
+            lets,
             filters,
             keys,
             test_mode: test_mode(cx, &fields),
@@ -189,13 +202,18 @@ pub(super) fn default_section(cx: &mut Cx<'_>, node: &Node) -> Option<DefaultSec
                 .map(DefaultSection::Skip)
         }
         (None, Some(keys)) => {
+            let global_lets = cx.let_scope.len();
+            let lets = fields.get("let").map(|n| cx.lets(n)).unwrap_or_default();
             let filters = fields
                 .get("filters")
                 .map(|f| filters(cx, f))
                 .unwrap_or_default();
+            let keys = cx.key_rules(keys);
+            cx.let_scope.truncate(global_lets);
             Some(DefaultSection::Map {
+                lets,
                 filters,
-                keys: cx.key_rules(keys),
+                keys,
                 test_mode: test_mode(cx, &fields),
             })
         }
@@ -212,6 +230,7 @@ pub(super) fn default_section(cx: &mut Cx<'_>, node: &Node) -> Option<DefaultSec
 /// Merges global keys into each section and builds the lookup tables.
 pub(super) fn plans(
     cx: &mut Cx<'_>,
+    global_lets: &[KeyRule],
     global: &[KeyRule],
     sections: Vec<Section>,
     default: Option<Option<DefaultSection>>,
@@ -262,6 +281,7 @@ pub(super) fn plans(
         tables.plans.push(EventPlan {
             shape: OutputShape::of(&keys),
             name: section.name,
+            lets: [global_lets, &section.lets].concat(),
             filters: section.filters,
             keys,
             test_mode: all_test_mode || section.test_mode,
@@ -271,6 +291,7 @@ pub(super) fn plans(
         None => Fallback::Unmatched,
         Some(DefaultSection::Skip(reason)) => Fallback::Skip(reason),
         Some(DefaultSection::Map {
+            lets,
             filters,
             keys,
             test_mode,
@@ -279,6 +300,7 @@ pub(super) fn plans(
             tables.plans.push(EventPlan {
                 shape: OutputShape::of(&keys),
                 name: "default".into(),
+                lets: [global_lets, &lets].concat(),
                 filters,
                 keys,
                 test_mode: all_test_mode || test_mode,

@@ -47,7 +47,7 @@ impl Cx<'_> {
             .collect()
     }
 
-    fn key_rule(&mut self, key: &Key, spec: &Node) -> Option<KeyRule> {
+    pub(super) fn key_rule(&mut self, key: &Key, spec: &Node) -> Option<KeyRule> {
         let output = self.output_key(key)?;
         if !matches!(spec.kind, NodeKind::Map(_)) {
             let hint = match &spec.kind {

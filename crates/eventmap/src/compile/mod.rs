@@ -4,6 +4,7 @@
 
 mod events;
 mod keys;
+mod lets;
 mod native;
 mod params;
 mod plugins;
@@ -73,6 +74,7 @@ const TOP_LEVEL: &[&str] = &[
     "validate",
     "tables",
     "transforms",
+    "let",
 ];
 
 pub(crate) fn compile(
@@ -91,6 +93,7 @@ pub(crate) fn compile(
         script: None,
         param_values: Arc::new(ParamTable::new()),
         tables: Default::default(),
+        let_scope: Vec::new(),
     };
     let Some(top) = cx.fields(&root, "the mapping file", TOP_LEVEL) else {
         return Err(cx.diags.into_error());
@@ -130,6 +133,7 @@ pub(crate) fn compile(
         &options.limits,
     ));
 
+    let global_lets = top.get("let").map(|n| cx.lets(n)).unwrap_or_default();
     let filters = top
         .get("filters")
         .map(|n| events::filters(&mut cx, n))
@@ -153,7 +157,14 @@ pub(crate) fn compile(
         );
     }
     let all_test_mode = events::test_mode(&mut cx, &top);
-    let tables = events::plans(&mut cx, &global, sections, default, all_test_mode);
+    let tables = events::plans(
+        &mut cx,
+        &global_lets,
+        &global,
+        sections,
+        default,
+        all_test_mode,
+    );
 
     if cx.diags.has_errors() {
         return Err(cx.diags.into_error());
@@ -192,6 +203,8 @@ pub(crate) struct Cx<'o> {
     param_values: Arc<ParamTable>,
     /// The file's `tables:`, by name.
     tables: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The `let:` names expressions can read here, in plan order (global ones first).
+    let_scope: Vec<(String, Location)>,
 }
 
 /// The entries of a YAML mapping whose keys were checked against a vocabulary.
@@ -384,10 +397,13 @@ impl Cx<'_> {
     /// variable name to input path(s), `{ param: NAME }` or `{ const: VALUE }`).
     pub fn script(&mut self, text_node: &Node, inputs: Option<&Node>) -> Option<Script> {
         let text = self.string(text_node, "an expression")?;
-        let (input_names, input_values) = match inputs {
+        let (mut input_names, mut input_values) = match inputs {
             Some(node) => self.inputs(node)?,
             None => (Vec::new(), Vec::new()),
         };
+        if !self.let_inputs(&text, &mut input_names, &mut input_values, inputs) {
+            return None;
+        }
         let style = match &text_node.kind {
             NodeKind::Str(_, style) => *style,
             _ => ScalarStyle::Plain,

@@ -30,7 +30,7 @@ fn check_reports_every_error_with_its_location_and_fails() {
     let run = eventmap(&["check", &bad, "mappings/openai.yaml"], "");
     assert_eq!(run.code, 1);
     let lines: Vec<&str> = run.stderr.lines().collect();
-    assert!(lines.contains(&format!("{bad}:2:9: unknown key `form` in output key `id` (did you mean `from`?); expected one of: from, const, param, expr, each, keys, inputs, transform, default, required, when, on_error, type, description").as_str()), "{}", run.stderr);
+    assert!(lines.contains(&format!("{bad}:2:9: unknown key `form` in output key `id` (did you mean `from`?); expected one of: from, const, param, expr, each, keys, inputs, transform, default, required, when, on_error, type, description, except").as_str()), "{}", run.stderr);
     assert!(
         lines.contains(
             &format!("{bad}:3:43: unknown transform `sha265_email` (did you mean `sha256_email`?)")
@@ -370,10 +370,17 @@ fn test_runs_fixtures_diffs_failures_filters_and_blesses() {
     let again = eventmap(&["test", &root_arg], "");
     assert_eq!(again.code, 0, "{}", again.stdout);
     assert_eq!(again.stdout.lines().last(), Some("4 passed, 0 failed"));
+    // Only the two expectations changed; every other byte is as written.
     let text = std::fs::read_to_string(&fixtures).unwrap();
-    assert!(
-        text.contains("amount: 2000"),
-        "KWD 2 = 2000 fils was recorded:\n{text}"
+    assert_eq!(
+        text,
+        concat!(
+            "- name: good order\n  input: { event: Order Completed, messageId: a, total: 4.35, currency: USD }\n  expect: { id: a, amount: 435 }\n",
+            "- name: wrong expectation\n  input: { event: Order Completed, messageId: b, total: 1, currency: JPY }\n  expect:\n    amount: 1\n    id: b\n",
+            "- name: skipped\n  input: { event: Refund }\n  expect_skip: not an order\n",
+            "- name: new fixture without expectation\n  input: { event: Order Completed, messageId: c, total: 2, currency: KWD }\n  expect:\n    amount: 2000\n    id: c\n",
+        ),
+        "KWD 2 = 2000 fils was recorded"
     );
 }
 
@@ -597,4 +604,63 @@ fn partial_expectations_check_only_what_they_list_and_bless_keeps_them_partial()
     );
     assert!(fixtures[2].get("expect").is_none(), "still partial");
     assert_eq!(fixtures[3]["expect_paths"], json!({"data.currency": "USD"}));
+}
+
+/// The shipped plug-in example: `transforms -m` lists its functions with their doc
+/// comments, its fixtures pass, and a plug-in failing on one event names the plug-in's
+/// line while `--explain` shows the `let` value the filter and key read.
+#[test]
+fn the_plugin_example_lists_tests_explains_and_locates_failures() {
+    const EXAMPLE: &str = "mappings/examples/net-revenue.yaml";
+    let listed = eventmap(&["transforms", "-m", EXAMPLE], "");
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(
+        listed.stdout.contains(
+            "net_minor_units(products, discount, currency)  [mappings/examples/plugins/orders.rhai:8:4]"
+        ),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        listed
+            .stdout
+            .contains("    The top level of a category path"),
+        "{}",
+        listed.stdout
+    );
+
+    let tested = eventmap(&["test", EXAMPLE], "");
+    assert_eq!(tested.code, 0, "{}{}", tested.stdout, tested.stderr);
+    assert!(
+        tested.stdout.contains("3 passed, 0 failed"),
+        "{}",
+        tested.stdout
+    );
+
+    let event = r#"{"type":"track","event":"Order Completed","messageId":"p-1","timestamp":"2026-11-21T11:30:00Z","context":{"page":{"url":"https://a.example/"}},"properties":{"currency":"USD","discount":1,"products":[{"sku":"a","price":10,"quantity":1,"category":42}]}}
+{"type":"track","event":"Order Completed","messageId":"p-2","timestamp":"2026-11-21T11:30:00Z","context":{"page":{"url":"https://a.example/"}},"properties":{"currency":"USD","products":[{"sku":"a","price":10,"quantity":1,"category":"Toys/Blocks"}]}}
+"#;
+    let mapped = eventmap(&["map", "-m", EXAMPLE, "--now", NOW], event);
+    let out = mapped.stdout_json();
+    assert_eq!(out.len(), 1, "{}", mapped.stdout);
+    assert_eq!(out[0]["id"], "p-2");
+    assert_eq!(out[0]["data"]["contents"][0]["name"], "toys");
+    let failed = mapped.stderr_json();
+    let failure = failed
+        .iter()
+        .find(|l| l["status"] == "failed")
+        .unwrap_or_else(|| panic!("no failure in {}", mapped.stderr));
+    assert_eq!(failure["id"], "p-1");
+    let message = failure["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("top_category: mappings/examples/plugins/orders.rhai:16:"),
+        "{message}"
+    );
+
+    let explained = eventmap(&["map", "--explain", "-m", EXAMPLE, "--now", NOW], event);
+    assert!(
+        explained.stdout.contains("= let.net        900"),
+        "{}",
+        explained.stdout
+    );
 }

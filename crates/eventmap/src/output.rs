@@ -13,6 +13,9 @@ use crate::program::KeyRule;
 pub(crate) struct OutputShape {
     /// Sorted by name.
     fields: Vec<(String, Slot)>,
+    /// The slot of a spread key (`data.*`) into this object: an object whose keys are
+    /// the base that declared fields are laid over.
+    spread: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +41,10 @@ impl OutputShape {
         let Some((first, rest)) = segments.split_first() else {
             return;
         };
+        if first == "*" && rest.is_empty() {
+            self.spread = Some(index);
+            return;
+        }
         let existing = self.fields.iter().position(|(name, _)| name == first);
         match (rest.is_empty(), existing) {
             (true, None) => self.fields.push((first.clone(), Slot::Key(index))),
@@ -65,17 +72,26 @@ impl OutputShape {
         }
     }
 
-    /// The number of slots a run needs: one per rule.
+    /// The object `slots` fill (each slot is taken). A spread key's object is the base
+    /// that declared fields are laid over: declared keys win.
     pub fn build(&self, slots: &mut [Option<Value>]) -> Map<String, Value> {
-        self.fields
-            .iter()
-            .filter_map(|(name, slot)| match slot {
-                Slot::Key(i) => slots.get_mut(*i)?.take().map(|v| (name.clone(), v)),
-                Slot::Object(child) => {
-                    let object = child.build(slots);
-                    (!object.is_empty()).then(|| (name.clone(), Value::Object(object)))
-                }
-            })
-            .collect()
+        let base = match self.spread.and_then(|i| slots.get_mut(i)?.take()) {
+            Some(Value::Object(object)) => Some(object),
+            _ => None,
+        };
+        let declared = self.fields.iter().filter_map(|(name, slot)| match slot {
+            Slot::Key(i) => slots.get_mut(*i)?.take().map(|v| (name.clone(), v)),
+            Slot::Object(child) => {
+                let object = child.build(slots);
+                (!object.is_empty()).then(|| (name.clone(), Value::Object(object)))
+            }
+        });
+        match base {
+            None => declared.collect(),
+            Some(mut object) => {
+                object.extend(declared);
+                object
+            }
+        }
     }
 }

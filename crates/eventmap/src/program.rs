@@ -64,7 +64,15 @@ pub(crate) struct Filter {
 #[derive(Debug, Clone)]
 pub(crate) struct OutputKey {
     pub text: String,
+    /// The dotted parts; a spread key ends in `*`.
     pub segments: Vec<String>,
+}
+
+impl OutputKey {
+    /// `data.*` (or `*`): the key copies an object's keys into `data` (or the output).
+    pub fn is_spread(&self) -> bool {
+        self.segments.last().is_some_and(|s| s == "*")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +87,9 @@ pub(crate) struct KeyRule {
     /// `on_error: omit`: a transform or expression error leaves the key out instead of
     /// failing the event.
     pub omit_on_error: bool,
+    /// A spread key (`data.*`): its value is an object whose keys, but these, are copied
+    /// into the object the key names; declared sibling keys win.
+    pub spread: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]

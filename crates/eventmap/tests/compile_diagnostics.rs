@@ -52,7 +52,7 @@ default:
 #[test]
 fn every_error_is_collected_with_its_location() {
     let errors = errors(BROKEN);
-    assert_has(&errors, "broken.yaml:5:26: unknown key `requred` in output key `id` (did you mean `required`?); expected one of: from, const, param, expr, each, keys, inputs, transform, default, required, when, on_error, type, description");
+    assert_has(&errors, "broken.yaml:5:26: unknown key `requred` in output key `id` (did you mean `required`?); expected one of: from, const, param, expr, each, keys, inputs, transform, default, required, when, on_error, type, description, except");
     assert_has(
         &errors,
         "broken.yaml:6:55: unknown transform `sha265_email` (did you mean `sha256_email`?)",

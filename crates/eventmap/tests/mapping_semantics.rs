@@ -866,3 +866,63 @@ fn let_names_are_checked_where_they_are_written() {
         "{text}"
     );
 }
+
+#[test]
+fn a_spread_key_copies_an_objects_keys_under_declared_siblings() {
+    let yaml = r#"
+default:
+  keys:
+    type: { const: custom }
+    data.*: { from: properties, except: [revenue, currency, products] }
+    data.type: { const: custom }
+    data.amount: { expr: 'minor_units(revenue, "USD")', inputs: { revenue: properties.revenue } }
+"#;
+    let m = compile(yaml);
+    let out = mapped(
+        &m,
+        json!({"properties": {"plan": "pro", "type": "theirs", "revenue": 2, "currency": "USD",
+            "products": [1], "nested": {"a": 1}}}),
+    );
+    assert_eq!(
+        out,
+        json!({"type": "custom", "data": {"plan": "pro", "type": "custom", "amount": 200,
+            "nested": {"a": 1}}})
+    );
+    // Nothing to spread: the declared keys alone.
+    assert_eq!(
+        mapped(&m, json!({})),
+        json!({"type": "custom", "data": {"type": "custom"}})
+    );
+    // Not an object: the event fails naming the key.
+    let Outcome::Failed(errors) = m.map(&json!({"properties": [1, 2]}), &NOW) else {
+        panic!("should fail");
+    };
+    assert_eq!(errors[0].key, "data.*");
+    assert!(
+        errors[0].message.contains("needs an object"),
+        "{}",
+        errors[0].message
+    );
+
+    let err = Mapping::compile(
+        "default:\n  keys:\n    a.*.b: { from: x }\n    c: { from: y, except: [z] }\n    d: { from: p }\n    d.*: { from: q }\n",
+        "s.yaml",
+        &CompileOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(
+            "s.yaml:3:5: output key `a.*.b`: `*` spreads an object and can only end a key"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("s.yaml:4:19: `except` lists keys a spread leaves out"),
+        "{err}"
+    );
+    assert!(
+        err.contains("s.yaml:6:5: output key `d.*` conflicts with `d` (line 5)"),
+        "{err}"
+    );
+}

@@ -24,6 +24,7 @@ const KEY_FIELDS: &[&str] = &[
     "on_error",
     "type",
     "description",
+    "except",
 ];
 
 const SOURCES: &[&str] = &["from", "const", "param", "expr", "each"];
@@ -109,6 +110,23 @@ impl Cx<'_> {
         }
         if let Some(d) = fields.get("description") {
             self.string(d, "`description`");
+        }
+        let spread = output.is_spread().then(|| self.spread_except(&fields, key));
+        if let (None, Some(except)) = (&spread, fields.key("except")) {
+            self.error(
+                &except.location,
+                format!(
+                    "`except` lists keys a spread leaves out; spread into `{}` with the key `{}.*`",
+                    key.name, key.name
+                ),
+            );
+        }
+        if spread.is_some() && given[0] == "each" {
+            self.error(
+                &key.location,
+                "a spread key copies an object's keys; `each` builds a list: use one or the other",
+            );
+            return None;
         }
 
         let inputs = fields.get("inputs");
@@ -230,7 +248,20 @@ impl Cx<'_> {
             default,
             required,
             omit_on_error,
+            spread,
         })
+    }
+
+    /// The keys a spread leaves out: `except: [name, …]`.
+    fn spread_except(&mut self, fields: &super::Fields<'_>, key: &Key) -> Vec<String> {
+        let Some(node) = fields.get("except") else {
+            return Vec::new();
+        };
+        let what = format!("`except` of `{}`", key.name);
+        self.string_list(node, &what)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
     }
 
     fn value_type(&mut self, node: &Node) -> Option<ValueType> {
@@ -255,6 +286,16 @@ impl Cx<'_> {
             self.error(
                 &key.location,
                 format!("output key `{}` has an empty segment", key.name),
+            );
+            return None;
+        }
+        if segments[..segments.len() - 1].iter().any(|s| s == "*") {
+            self.error(
+                &key.location,
+                format!(
+                    "output key `{}`: `*` spreads an object and can only end a key (`data.*`)",
+                    key.name
+                ),
             );
             return None;
         }

@@ -12,6 +12,7 @@ mod map;
 mod options;
 mod progress;
 mod report;
+mod schema_cmd;
 mod send;
 mod serve;
 mod spool_cmd;
@@ -65,6 +66,9 @@ enum Command {
     /// List the transforms mappings and expressions can use (with `-m MAPPING`, its
     /// plug-ins too).
     Transforms(transforms_cmd::Args),
+    /// Print the JSON Schema of mapping files (for yaml-language-server and other
+    /// editors; docs/mapping.schema.json is this output).
+    Schema,
 }
 
 /// Exit codes shared by the subcommands.
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Connect(args) => connect::run(&args),
         Command::Test(args) => test_cmd::run(&args),
         Command::Transforms(args) => transforms_cmd::run(&args),
+        Command::Schema => schema_cmd::run(),
     };
     match result {
         Ok(code) => ExitCode::from(code),

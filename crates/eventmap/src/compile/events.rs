@@ -2,26 +2,13 @@
 
 use std::collections::HashMap;
 
+use super::vocabulary::{CALL_TYPES, DEFAULT_FIELDS, EVENT_FIELDS, FILTER_FIELDS, MATCH_FIELDS};
 use super::Cx;
 use crate::diagnostics::{suggestion, Location};
 use crate::output::OutputShape;
 use crate::program::normalize_event_name;
 use crate::program::{EventPlan, Fallback, Filter, KeyRule};
 use crate::yaml::Node;
-
-const EVENT_FIELDS: &[&str] = &[
-    "match",
-    "let",
-    "keys",
-    "filters",
-    "description",
-    "test_mode",
-];
-const MATCH_FIELDS: &[&str] = &["event", "event_in", "type"];
-const FILTER_FIELDS: &[&str] = &["skip_if", "inputs", "reason"];
-const DEFAULT_FIELDS: &[&str] = &["skip", "let", "keys", "filters", "test_mode"];
-/// Segment's call types.
-const CALL_TYPES: &[&str] = &["track", "page", "screen", "identify", "group", "alias"];
 
 /// A name as written in the file, with where.
 type Named = (String, Location);

@@ -2,32 +2,13 @@
 
 use serde_json::Value;
 
+use super::vocabulary::{KEY_FIELDS, SOURCES};
 use super::Cx;
 use crate::diagnostics::suggestion;
 use crate::output::OutputShape;
 use crate::program::{KeyRule, OutputKey, Source, TransformStep};
 use crate::types::ValueType;
 use crate::yaml::{Key, Node, NodeKind};
-
-const KEY_FIELDS: &[&str] = &[
-    "from",
-    "const",
-    "param",
-    "expr",
-    "each",
-    "keys",
-    "inputs",
-    "transform",
-    "default",
-    "required",
-    "when",
-    "on_error",
-    "type",
-    "description",
-    "except",
-];
-
-const SOURCES: &[&str] = &["from", "const", "param", "expr", "each"];
 
 impl Cx<'_> {
     /// A mapping of output keys to their rules.

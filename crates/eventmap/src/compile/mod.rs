@@ -10,6 +10,7 @@ mod params;
 mod plugins;
 mod relax;
 mod tables;
+pub(crate) mod vocabulary;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::program::{Input, Program, Script};
 use crate::script::{ParamTable, SandboxLimits, ScriptEngine, TextOrigin};
 use crate::transforms::Registry;
 use crate::yaml::{self, Key, Node, NodeKind, ScalarStyle};
+use vocabulary::{INPUT_FIELDS, PATH_FIELDS, TOP_LEVEL};
 
 /// Reads an environment variable (replaceable so hosts and tests control the environment).
 pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -59,23 +61,6 @@ impl std::fmt::Debug for CompileOptions {
             .finish_non_exhaustive()
     }
 }
-
-const TOP_LEVEL: &[&str] = &[
-    "version",
-    "name",
-    "description",
-    "destination",
-    "params",
-    "filters",
-    "global",
-    "events",
-    "default",
-    "test_mode",
-    "validate",
-    "tables",
-    "transforms",
-    "let",
-];
 
 pub(crate) fn compile(
     source: &str,
@@ -339,7 +324,7 @@ impl Cx<'_> {
                 }
             },
             NodeKind::Map(_) => {
-                let fields = self.fields(node, "an input path", &["path_param"])?;
+                let fields = self.fields(node, "an input path", PATH_FIELDS)?;
                 let Some(name_node) = fields.get("path_param") else {
                     self.error(
                         &node.location,
@@ -520,7 +505,7 @@ impl Cx<'_> {
 
     /// `{ param: NAME }` or `{ const: VALUE }` as an input.
     fn input_literal(&mut self, node: &Node) -> Option<Input> {
-        let fields = self.fields(node, "an input", &["param", "const", "path_param"])?;
+        let fields = self.fields(node, "an input", INPUT_FIELDS)?;
         if let Some(name) = fields.get("param") {
             return self.param_value(name).map(Input::Const);
         }

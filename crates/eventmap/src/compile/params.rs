@@ -8,7 +8,7 @@ use crate::params::{env_var_for, interpolate, ParamType};
 use crate::script::ParamTable;
 use crate::yaml::{Node, NodeKind};
 
-const PARAM_FIELDS: &[&str] = &["default", "description", "type", "required", "secret"];
+use super::vocabulary::PARAM_FIELDS;
 
 pub(super) fn compile(
     cx: &mut Cx<'_>,

@@ -7,7 +7,7 @@ use crate::validate::RelaxedRule;
 use crate::yaml::{Node, NodeKind};
 
 pub(crate) fn relaxed_rules(cx: &mut Cx<'_>, node: &Node) -> Vec<RelaxedRule> {
-    let Some(fields) = cx.fields(node, "`validate`", &["relax"]) else {
+    let Some(fields) = cx.fields(node, "`validate`", super::vocabulary::VALIDATE_FIELDS) else {
         return Vec::new();
     };
     let Some(relax) = fields.get("relax") else {

@@ -8,6 +8,29 @@
 use serde_json::{Map, Value};
 
 use crate::program::KeyRule;
+use crate::transforms::{Transform, TransformError};
+
+/// The last step of a spread key (`data.*`): its value must be an object; the keys it
+/// excludes are removed (absent when nothing is left). `OutputShape` lays the declared
+/// sibling keys over what remains.
+pub(crate) fn spread_step(except: Vec<String>) -> Transform {
+    let summary = "the object a spread key copies, without its `except` keys".to_string();
+    Transform::internal(
+        "spread".to_string(),
+        summary,
+        std::sync::Arc::new(move |value: &Value, _: &[Value]| match value {
+            Value::Object(object) => {
+                let mut kept = object.clone();
+                kept.retain(|key, _| !except.iter().any(|e| e == key));
+                Ok((!kept.is_empty()).then_some(Value::Object(kept)))
+            }
+            other => Err(TransformError::new(format!(
+                "a spread key needs an object to copy keys from, got {}",
+                crate::transforms::kind_of(other)
+            ))),
+        }),
+    )
+}
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OutputShape {
@@ -16,6 +39,8 @@ pub(crate) struct OutputShape {
     /// The slot of a spread key (`data.*`) into this object: an object whose keys are
     /// the base that declared fields are laid over.
     spread: Option<usize>,
+    /// This object or one inside it has a spread key.
+    has_spread: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -63,35 +88,64 @@ impl OutputShape {
         }
     }
 
+    /// Sorts fields by name and works out which objects have spreads beneath them.
     fn sort(&mut self) {
         self.fields.sort_by(|a, b| a.0.cmp(&b.0));
+        self.has_spread = self.spread.is_some();
         for (_, slot) in &mut self.fields {
             if let Slot::Object(child) = slot {
                 child.sort();
+                self.has_spread |= child.has_spread;
             }
         }
     }
 
     /// The object `slots` fill (each slot is taken). A spread key's object is the base
     /// that declared fields are laid over: declared keys win.
+    #[inline(always)]
     pub fn build(&self, slots: &mut [Option<Value>]) -> Map<String, Value> {
-        let base = match self.spread.and_then(|i| slots.get_mut(i)?.take()) {
-            Some(Value::Object(object)) => Some(object),
-            _ => None,
+        // Decided once per object tree, so that the plain build, which recurses into
+        // itself, is exactly what it was before spreads existed.
+        if self.has_spread {
+            self.build_spreading(slots)
+        } else {
+            self.build_plain(slots)
+        }
+    }
+
+    fn build_plain(&self, slots: &mut [Option<Value>]) -> Map<String, Value> {
+        self.fields
+            .iter()
+            .filter_map(|(name, slot)| match slot {
+                Slot::Key(i) => slots.get_mut(*i)?.take().map(|v| (name.clone(), v)),
+                Slot::Object(child) => {
+                    let object = child.build_plain(slots);
+                    (!object.is_empty()).then(|| (name.clone(), Value::Object(object)))
+                }
+            })
+            .collect()
+    }
+
+    /// Inserts field by field over the spread object (rather than collecting), so the
+    /// plain build's bulk collect stays the only one of its kind and is optimized as before.
+    #[cold]
+    fn build_spreading(&self, slots: &mut [Option<Value>]) -> Map<String, Value> {
+        let mut object = match self.spread.and_then(|i| slots.get_mut(i)?.take()) {
+            Some(Value::Object(object)) => object,
+            _ => Map::new(),
         };
-        let declared = self.fields.iter().filter_map(|(name, slot)| match slot {
-            Slot::Key(i) => slots.get_mut(*i)?.take().map(|v| (name.clone(), v)),
-            Slot::Object(child) => {
-                let object = child.build(slots);
-                (!object.is_empty()).then(|| (name.clone(), Value::Object(object)))
-            }
-        });
-        match base {
-            None => declared.collect(),
-            Some(mut object) => {
-                object.extend(declared);
-                object
+        for (name, slot) in &self.fields {
+            let value = match slot {
+                Slot::Key(i) => slots.get_mut(*i).and_then(Option::take),
+                Slot::Object(child) => {
+                    let built = child.build_spreading(slots);
+                    (!built.is_empty()).then_some(Value::Object(built))
+                }
+            };
+            if let Some(value) = value {
+                object.insert(name.clone(), value);
             }
         }
+        object
     }
 }

@@ -87,9 +87,6 @@ pub(crate) struct KeyRule {
     /// `on_error: omit`: a transform or expression error leaves the key out instead of
     /// failing the event.
     pub omit_on_error: bool,
-    /// A spread key (`data.*`): its value is an object whose keys, but these, are copied
-    /// into the object the key names; declared sibling keys win.
-    pub spread: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]

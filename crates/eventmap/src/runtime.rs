@@ -247,14 +247,7 @@ impl Program {
                 }
             }
             match self.eval_key(rule, root, current, lets, path, errors) {
-                Ok(Some(value)) => match &rule.spread {
-                    None => *slot = Some(value),
-                    Some(except) => match spread_object(value, except) {
-                        Ok(object) => *slot = object,
-                        Err(_) if rule.omit_on_error => {}
-                        Err(message) => errors.push(fail(message, &rule.location)),
-                    },
-                },
+                Ok(Some(value)) => *slot = Some(value),
                 Ok(None) => match &rule.default {
                     Some(default) => *slot = Some(default.clone()),
                     None if rule.required => {
@@ -450,21 +443,6 @@ impl Program {
             }
             _ => "required value is absent".to_string(),
         }
-    }
-}
-
-/// A spread key's value: the object without the keys it excludes (`None` when nothing
-/// is left), or why it cannot be spread.
-fn spread_object(value: Value, except: &[String]) -> Result<Option<Value>, String> {
-    match value {
-        Value::Object(mut object) => {
-            object.retain(|key, _| !except.iter().any(|e| e == key));
-            Ok((!object.is_empty()).then_some(Value::Object(object)))
-        }
-        other => Err(format!(
-            "a spread key needs an object to copy keys from, got {}",
-            crate::transforms::kind_of(&other)
-        )),
     }
 }
 

@@ -210,6 +210,15 @@ impl Cx<'_> {
                 }
             }
         }
+        if let Some(except) = spread {
+            // Checked as the last step, like a declared type: keys that are not spread
+            // pay nothing for spreads.
+            transforms.push(TransformStep {
+                transform: std::sync::Arc::new(crate::output::spread_step(except)),
+                args: Vec::new(),
+                location: key.location.clone(),
+            });
+        }
         if let (Some(declared), Some(node)) = (value_type, type_node) {
             transforms.push(TransformStep {
                 transform: std::sync::Arc::new(declared.check(node.as_str().unwrap_or_default())),
@@ -229,7 +238,6 @@ impl Cx<'_> {
             default,
             required,
             omit_on_error,
-            spread,
         })
     }
 

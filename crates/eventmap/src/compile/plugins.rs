@@ -72,6 +72,8 @@ pub(super) fn load(cx: &mut Cx<'_>, node: &Node, limits: &SandboxLimits) -> Vec<
                 location: Location::new(shown.clone(), line, column),
             });
         }
+        // Rhai keeps functions by hash: list them in the order they are written.
+        found.sort_by_key(|p| (p.location.line, p.location.column));
         let file = Arc::new(PluginFile {
             engine: engine.clone(),
             ast,

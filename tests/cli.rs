@@ -629,6 +629,13 @@ fn the_plugin_example_lists_tests_explains_and_locates_failures() {
         listed.stdout
     );
 
+    let checked = eventmap(&["check", EXAMPLE], "");
+    assert!(
+        checked.stdout.contains("2 plug-in transform(s)"),
+        "{}",
+        checked.stdout
+    );
+
     let tested = eventmap(&["test", EXAMPLE], "");
     assert_eq!(tested.code, 0, "{}{}", tested.stdout, tested.stderr);
     assert!(

@@ -39,8 +39,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
                     } else {
                         format!(", relaxes {}", relaxed.join(", "))
                     };
+                    let plugins = match mapping.plugin_transforms().len() {
+                        0 => String::new(),
+                        n => format!(", {n} plug-in transform(s)"),
+                    };
                     println!(
-                        "{}: ok ({sections} event sections{destination}{relaxed})",
+                        "{}: ok ({sections} event sections{destination}{relaxed}{plugins})",
                         file.display()
                     );
                 }

@@ -48,9 +48,12 @@ impl PluginTransform {
             values.extend(args.iter().map(json_to_dynamic));
             let result = file.engine.call_file_fn(&file.ast, &name, values).map_err(
                 |(position, message)| {
-                    let line = position.line().unwrap_or(0);
-                    let column = position.position().unwrap_or(0);
-                    TransformError::new(format!("{}:{line}:{column}: {message}", file.file))
+                    let at = match (position.line(), position.position()) {
+                        (Some(line), Some(column)) => format!("{}:{line}:{column}", file.file),
+                        (Some(line), None) => format!("{}:{line}", file.file),
+                        _ => file.file.to_string(),
+                    };
+                    TransformError::new(format!("{at}: {message}"))
                 },
             )?;
             let value = dynamic_to_json(&result)

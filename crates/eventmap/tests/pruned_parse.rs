@@ -64,6 +64,15 @@ fn the_openai_mapping_gives_the_same_outcomes_on_pruned_events() {
     let mut lines = corpus::corpus(3000);
     lines.extend(edge_cases());
     assert_same_outcomes(&mapping, &lines);
+    // With custom events on, the default section spreads `properties` into `data`: the
+    // pruned parse must keep the whole object for it.
+    let mut options = CompileOptions::default();
+    options
+        .params
+        .insert("send_custom_events".into(), "true".into());
+    let with_custom = Mapping::from_file(path, &options).unwrap();
+    lines.push(r#"{"type":"track","event":"Demo Booked","messageId":"c-1","timestamp":"2026-11-20T10:00:00Z","context":{"page":{"url":"https://a.example/"}},"properties":{"plan":"pro","nested":{"a":[1,2]},"value":3,"currency":"EUR"}}"#.to_string());
+    assert_same_outcomes(&with_custom, &lines);
     // And it does skip data: the corpus events carry fields no mapping key reads.
     let full_len: usize = lines
         .iter()

@@ -147,7 +147,7 @@ fn clashes_with_builtins_and_other_plugins_name_both_places() {
                 "transforms: [a.rhai, b.rhai, missing.rhai]\ndefault: { keys: { x: { from: a } } }\n",
             ),
             ("a.rhai", "fn upper(v) { v }\nfn common(v) { v }\nfn nothing() { 1 }\n"),
-            ("b.rhai", "\n  fn common(v) { v + 1 }\n"),
+            ("b.rhai", "\n  fn common(v) { v + 1 }\nfn twice(v) { v }\nfn twice(v, w) { w }\n"),
         ],
     );
     let err = load(&dir).unwrap_err();
@@ -163,6 +163,16 @@ fn clashes_with_builtins_and_other_plugins_name_both_places() {
         lines.contains(
             &format!("{b}:2:6: plug-in transform `common` is already defined at {a}:2:4").as_str()
         ),
+        "{err}"
+    );
+    // Two definitions of one name are reported at their own lines.
+    let (first, second) = (format!("{b}:3:4"), format!("{b}:4:4"));
+    assert!(
+        lines.iter().any(|l| {
+            l.contains("plug-in transform `twice` is already defined at")
+                && ((l.starts_with(&second) && l.ends_with(&first))
+                    || (l.starts_with(&first) && l.ends_with(&second)))
+        }),
         "{err}"
     );
     assert!(

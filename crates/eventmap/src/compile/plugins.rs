@@ -55,16 +55,19 @@ pub(super) fn load(cx: &mut Cx<'_>, node: &Node, limits: &SandboxLimits) -> Vec<
                 continue;
             }
         };
-        let positions = fn_positions(&text);
+        let mut positions = fn_positions(&text);
         let mut found = Vec::new();
         for function in ast.iter_functions() {
             if function.access == rhai::FnAccess::Private {
                 continue; // a helper of the file, not a transform
             }
+            // Each position is used once, so two definitions of one name (overloads by
+            // arity) are reported at their own lines.
             let (line, column) = positions
                 .iter()
-                .find(|(name, ..)| name == function.name)
-                .map_or((1, 1), |(_, line, column)| (*line, *column));
+                .position(|(name, ..)| name == function.name)
+                .map(|i| positions.remove(i))
+                .map_or((1, 1), |(_, line, column)| (line, column));
             found.push(PluginTransform {
                 name: function.name.to_string(),
                 params: function.params.iter().map(|p| p.to_string()).collect(),

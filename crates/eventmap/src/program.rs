@@ -128,7 +128,8 @@ pub(crate) enum Input {
 }
 
 /// An expression in the closed subset that needs no interpreter (transform calls on
-/// inputs, literals, `??`), evaluated natively; `compile/native.rs` recognizes it.
+/// inputs, literals, `??`, comparisons with a literal, `if`), evaluated natively;
+/// `compile/native.rs` recognizes it.
 #[derive(Debug, Clone)]
 pub(crate) enum NativeExpr {
     /// The input at this index (null when absent).
@@ -138,6 +139,15 @@ pub(crate) enum NativeExpr {
     Call(Arc<Transform>, Vec<NativeExpr>),
     /// `a ?? b ?? …`: the first that is not absent.
     Coalesce(Vec<NativeExpr>),
+    /// `a == literal` (or `!=` when `equal` is false), where the literal is a string, an
+    /// integer, a boolean or `()`: always a boolean, as in Rhai.
+    Compare {
+        value: Box<NativeExpr>,
+        literal: Value,
+        equal: bool,
+    },
+    /// `if comparison { a } else { b }`; without `else`, `b` is `()`.
+    If(Box<[NativeExpr; 3]>),
 }
 
 /// Event names match whatever their spelling of case and separators:

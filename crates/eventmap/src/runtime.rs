@@ -500,5 +500,37 @@ fn eval_native<'v, T: EventTree>(
                 }
             }
         }
+        NativeExpr::Compare {
+            value,
+            literal,
+            equal,
+        } => {
+            let value = eval_native(value, script, root, current, lets)?;
+            Cow::Owned(Value::Bool(rhai_equals(&value, literal) == *equal))
+        }
+        NativeExpr::If(parts) => {
+            let [condition, then, otherwise] = &**parts;
+            let chosen = match eval_native(condition, script, root, current, lets)?.as_ref() {
+                Value::Bool(true) => then,
+                _ => otherwise,
+            };
+            eval_native(chosen, script, root, current, lets)?
+        }
     })
+}
+
+/// `==` between a JSON value (as Rhai sees it: null is `()`, integers INT, other numbers
+/// FLOAT) and a scalar literal, as Rhai decides it: numbers compare by value, INT against
+/// FLOAT too; values of different types are not equal.
+fn rhai_equals(value: &Value, literal: &Value) -> bool {
+    match (value, literal) {
+        (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => a.as_f64() == b.as_f64(),
+        },
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(a), Value::Bool(b)) => a == b,
+        (Value::String(a), Value::String(b)) => a == b,
+        _ => false,
+    }
 }

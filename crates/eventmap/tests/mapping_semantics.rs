@@ -447,8 +447,9 @@ fn one_compiled_mapping_is_shared_by_many_threads() {
 
 #[test]
 fn interpreter_free_expressions_give_the_same_results_as_rhai() {
-    // Each `native` expression is in the subset run without the interpreter; wrapping the
-    // same expression in `if true { ... }` keeps its twin in Rhai. Both must agree.
+    // Each `native` expression is in the subset run without the interpreter; binding the
+    // same expression with `let` (a statement, outside the subset) keeps its twin in Rhai.
+    // Both must agree.
     let pairs = [
         "minor_units(p, c)",
         "minor_units(p, \"JPY\")",
@@ -456,15 +457,23 @@ fn interpreter_free_expressions_give_the_same_results_as_rhai() {
         "total_minor_units(items, c) ?? minor_units(p, c)",
         "upper(c) ?? \"none\"",
         "sha256_email(e)",
+        "if consent == false { true } else { () }",
+        "if consent != true { \"no\" }",
+        "if c == \"USD\" { upper(c) } else if c == () { \"none\" } else { lower(c) }",
+        "if p == 7 { 1 } else if () != p { 2 } else { }",
+        "(e == 5) ?? false",
+        "consent == 0",
+        "false == consent ?? false",
+        "c == param(\"fallback\")",
     ];
     let mut yaml = String::from("params:\n  fallback: { default: EUR }\ndefault:\n  keys:\n");
     for (i, expr) in pairs.iter().enumerate() {
-        let inputs = "{ p: price, c: currency, items: products, e: email }";
+        let inputs = "{ p: price, c: currency, items: products, e: email, consent: consent }";
         yaml.push_str(&format!(
             "    native{i}: {{ expr: '{expr}', inputs: {inputs} }}\n"
         ));
         yaml.push_str(&format!(
-            "    rhai{i}: {{ expr: 'if true {{ {expr} }} else {{ () }}', inputs: {inputs} }}\n"
+            "    rhai{i}: {{ expr: 'let r = {expr}; r', inputs: {inputs} }}\n"
         ));
     }
     let m = compile(&yaml);
@@ -477,6 +486,13 @@ fn interpreter_free_expressions_give_the_same_results_as_rhai() {
         json!({"price": 1, "currency": "ZZZ"}),
         json!({"email": 5}),
         json!({}),
+        json!({"consent": false, "price": 7.0, "currency": "EUR"}),
+        json!({"consent": true, "price": 7, "email": 5.0}),
+        json!({"consent": "false", "price": "7", "currency": "eur"}),
+        json!({"consent": null, "price": null}),
+        json!({"consent": 0, "price": [7]}),
+        json!({"consent": 0.0, "price": {"a": 7}}),
+        json!({"consent": [false], "price": 18446744073709551615u64}),
     ];
     for event in cases {
         let outcome = m.map(&event, &NOW);

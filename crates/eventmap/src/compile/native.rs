@@ -3,9 +3,10 @@
 //! Many mapping expressions are plain transform calls on inputs, with `??` fallbacks:
 //! `minor_units(price, currency ?? param("default_currency"))`,
 //! `total_minor_units(products, currency) ?? minor_units(total, currency)`. This module
-//! recognizes that closed subset (calls to transforms, input variables, string and integer
-//! literals, `param("name")`, `??`) and turns it into a small tree evaluated natively.
-//! Everything else runs in Rhai. The expression is always compiled by Rhai first, so
+//! recognizes that closed subset (calls to transforms, input variables, string, integer
+//! and boolean literals, `()`, `param("name")`, `??`, `==`/`!=` against a literal, and
+//! `if comparison { … } else { … }`: `if consent == false { true } else { () }`) and turns
+//! it into a small tree evaluated natively. Everything else runs in Rhai. The expression is always compiled by Rhai first, so
 //! errors are reported the same way; the native form gives the same results (a test
 //! compares both on the same inputs).
 
@@ -23,6 +24,10 @@ enum Token {
     Close,
     Comma,
     Coalesce,
+    Equals,
+    NotEquals,
+    BlockOpen,
+    BlockClose,
 }
 
 /// What a native expression may refer to.
@@ -42,7 +47,7 @@ pub(crate) fn compile(text: &str, scope: &Scope<'_>) -> Option<NativeExpr> {
         pos: 0,
         scope,
     };
-    let expr = parser.coalesce()?;
+    let expr = parser.expression()?;
     (parser.pos == parser.tokens.len()).then_some(expr)
 }
 
@@ -69,6 +74,22 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
             '?' if chars.get(i + 1) == Some(&'?') => {
                 tokens.push(Token::Coalesce);
                 i += 2;
+            }
+            '=' if chars.get(i + 1) == Some(&'=') => {
+                tokens.push(Token::Equals);
+                i += 2;
+            }
+            '!' if chars.get(i + 1) == Some(&'=') => {
+                tokens.push(Token::NotEquals);
+                i += 2;
+            }
+            '{' => {
+                tokens.push(Token::BlockOpen);
+                i += 1;
+            }
+            '}' => {
+                tokens.push(Token::BlockClose);
+                i += 1;
             }
             '"' => {
                 let end = chars[i + 1..].iter().position(|&c| c == '"')? + i + 1;
@@ -119,6 +140,85 @@ impl Parser<'_> {
         self.tokens.get(self.pos)
     }
 
+    fn eat(&mut self, token: &Token) -> bool {
+        let found = self.peek() == Some(token);
+        if found {
+            self.pos += 1;
+        }
+        found
+    }
+
+    fn eat_keyword(&mut self, keyword: &str) -> bool {
+        matches!(self.peek(), Some(Token::Ident(name)) if name == keyword) && {
+            self.pos += 1;
+            true
+        }
+    }
+
+    /// `if …` or a comparison (which may be a plain `??` chain).
+    fn expression(&mut self) -> Option<NativeExpr> {
+        if self.eat_keyword("if") {
+            return self.if_rest();
+        }
+        self.comparison()
+    }
+
+    /// After `if`: the condition must be a comparison, which is always a boolean, so the
+    /// native form never meets Rhai's "boolean expected" error.
+    fn if_rest(&mut self) -> Option<NativeExpr> {
+        let condition = self.comparison()?;
+        if !matches!(condition, NativeExpr::Compare { .. }) {
+            return None;
+        }
+        let then = self.block()?;
+        let otherwise = if !self.eat_keyword("else") {
+            NativeExpr::Literal(Value::Null)
+        } else if self.eat_keyword("if") {
+            self.if_rest()?
+        } else {
+            self.block()?
+        };
+        Some(NativeExpr::If(Box::new([condition, then, otherwise])))
+    }
+
+    /// `{ expression }` or `{ }` (which is `()`).
+    fn block(&mut self) -> Option<NativeExpr> {
+        if !self.eat(&Token::BlockOpen) {
+            return None;
+        }
+        if self.eat(&Token::BlockClose) {
+            return Some(NativeExpr::Literal(Value::Null));
+        }
+        let inner = self.expression()?;
+        self.eat(&Token::BlockClose).then_some(inner)
+    }
+
+    /// `a == b` or `a != b` where one side is a string, integer, boolean or `()` literal;
+    /// `??` binds tighter, as in Rhai. A chain of comparisons stays in Rhai.
+    fn comparison(&mut self) -> Option<NativeExpr> {
+        let left = self.coalesce()?;
+        let equal = match self.peek() {
+            Some(Token::Equals) => true,
+            Some(Token::NotEquals) => false,
+            _ => return Some(left),
+        };
+        self.pos += 1;
+        let right = self.coalesce()?;
+        if matches!(self.peek(), Some(Token::Equals | Token::NotEquals)) {
+            return None;
+        }
+        let (value, literal) = match (left, right) {
+            (value, NativeExpr::Literal(literal)) if is_scalar(&literal) => (value, literal),
+            (NativeExpr::Literal(literal), value) if is_scalar(&literal) => (value, literal),
+            _ => return None,
+        };
+        Some(NativeExpr::Compare {
+            value: Box::new(value),
+            literal,
+            equal,
+        })
+    }
+
     fn coalesce(&mut self) -> Option<NativeExpr> {
         let mut items = vec![self.primary()?];
         while self.peek() == Some(&Token::Coalesce) {
@@ -136,16 +236,20 @@ impl Parser<'_> {
         match self.next()? {
             Token::Str(s) => Some(NativeExpr::Literal(Value::String(s))),
             Token::Int(i) => Some(NativeExpr::Literal(Value::from(i))),
+            Token::Open if self.eat(&Token::Close) => Some(NativeExpr::Literal(Value::Null)),
             Token::Open => {
-                let inner = self.coalesce()?;
+                let inner = self.expression()?;
                 (self.next()? == Token::Close).then_some(inner)
+            }
+            Token::Ident(name) if name == "true" || name == "false" => {
+                Some(NativeExpr::Literal(Value::Bool(name == "true")))
             }
             Token::Ident(name) if self.peek() == Some(&Token::Open) => {
                 self.pos += 1;
                 let mut args = Vec::new();
                 if self.peek() != Some(&Token::Close) {
                     loop {
-                        args.push(self.coalesce()?);
+                        args.push(self.expression()?);
                         match self.next()? {
                             Token::Comma => continue,
                             Token::Close => break,
@@ -184,6 +288,16 @@ impl Parser<'_> {
             .contains(&extra)
             .then(|| NativeExpr::Call(transform.clone(), args))
     }
+}
+
+/// Literals whose comparison with any JSON value has one obvious answer in Rhai: a value
+/// of another type is simply not equal. Lists and maps compare element by element there,
+/// which stays Rhai's job.
+fn is_scalar(value: &Value) -> bool {
+    matches!(
+        value,
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_)
+    )
 }
 
 #[cfg(test)]
@@ -235,6 +349,26 @@ mod tests {
     }
 
     #[test]
+    fn recognizes_comparisons_with_a_literal_and_if() {
+        let inputs = ["consent", "c", "p", "e"];
+        for text in [
+            "if consent == false { true } else { () }",
+            "if consent != true { \"no\" }",
+            "if c == \"USD\" { upper(c) } else if c == () { \"none\" } else { lower(c) }",
+            "if p == 7 { 1 } else if () != p { 2 } else { }",
+            "(e == 5) ?? false",
+            "false == consent ?? false",
+            "c == param(\"cur\")",
+        ] {
+            assert!(compile_with(text, &inputs).is_some(), "{text}");
+        }
+        assert!(matches!(
+            compile_with("if consent == false { true } else { () }", &inputs),
+            Some(NativeExpr::If(_))
+        ));
+    }
+
+    #[test]
     fn leaves_everything_else_to_rhai() {
         for text in [
             "minor_units(price * 2, currency)",
@@ -248,6 +382,15 @@ mod tests {
             "minor_units(a)",
             "a.b",
             "a[0]",
+            "if true { a } else { b }",
+            "if a { b }",
+            "a == b",
+            "a == b == c",
+            "a == 1.5",
+            "let r = a; r",
+            "if a == 1 { b } else c",
+            "if a == 1 { b",
+            "!a",
         ] {
             assert!(
                 compile_with(text, &["a", "b", "c", "price", "currency"]).is_none(),

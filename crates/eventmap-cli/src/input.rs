@@ -49,21 +49,21 @@ pub(crate) enum Next {
 pub(crate) struct Source {
     /// How reports name it: the path, or `-` for stdin.
     pub name: String,
-    reader: Box<dyn BufRead + Send>,
+    reader: BufReader<Box<dyn io::Read + Send>>,
 }
 
 impl Source {
     pub fn open(name: &str) -> Result<Self, InputError> {
-        let reader: Box<dyn BufRead + Send> = if name == "-" {
-            Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
+        let inner: Box<dyn io::Read + Send> = if name == "-" {
+            Box::new(io::stdin())
         } else {
-            let file = File::open(name).map_err(|source| InputError {
+            Box::new(File::open(name).map_err(|source| InputError {
                 verb: "open",
                 name: name.to_string(),
                 source,
-            })?;
-            Box::new(BufReader::with_capacity(1 << 16, file))
+            })?)
         };
+        let reader = BufReader::with_capacity(1 << 16, inner);
         Ok(Self {
             name: name.to_string(),
             reader,
@@ -91,6 +91,12 @@ impl Source {
             ))));
         }
         Ok(all)
+    }
+
+    /// Whether bytes read from the input wait in the buffer: when none do, the next line
+    /// needs a read that may block (stdin waiting for its writer).
+    pub fn has_buffered(&self) -> bool {
+        !self.reader.buffer().is_empty()
     }
 
     /// Reads the next line into `line`, holding at most `max_bytes` of it.

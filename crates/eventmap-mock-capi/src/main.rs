@@ -4,6 +4,12 @@
 use clap::Parser;
 use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig};
 
+/// The mock parses and keeps every event it accepts, on several threads: with glibc's
+/// malloc, frees and heap consolidation took about 40% of its time, enough to make it
+/// the slower side of a local `eventmap send` (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(about = "A mock OpenAI Conversions API on 127.0.0.1 (for local trials and tests)")]
 struct Args {

@@ -29,7 +29,7 @@ use crate::input::{self, InputError, Next, DEFAULT_MAX_LINE_BYTES};
 use crate::options::{compile_options, load_mapping, parse_duration, parse_now};
 use crate::report::{self, Origin};
 use eventmap_pipeline::process::{Line, Processed, Processor};
-use feed::{Fed, Place};
+use feed::{Fed, FedLine, Place};
 use observer::Observer;
 
 #[derive(clap::Args)]
@@ -282,7 +282,10 @@ impl Reader<'_> {
     ) -> (Ending, Option<Place>) {
         let mut next = start;
         let mut submitted = 0usize;
+        // Mapped events of the current chunk, handed to the delivery together.
+        let mut ready = Vec::new();
         loop {
+            self.submit_all(&mut ready, counts);
             if let Some(ending) = self.stop_reason() {
                 return (ending, Some(next));
             }
@@ -290,34 +293,73 @@ impl Reader<'_> {
                 let error = InputError::lost(&self.inputs[next.input]);
                 return (Ending::InputFailed(error), Some(next));
             };
-            let (place, kind, bytes) = match fed {
+            let lines = match fed {
                 Fed::Wake => continue,
                 Fed::End => return (Ending::Done, None),
                 Fed::Failed { place, error } => return (Ending::InputFailed(error), Some(place)),
-                Fed::Line { place, next, bytes } => (place, next, bytes),
+                Fed::Lines(lines) => lines,
             };
-            next = Place {
-                input: place.input,
-                line: place.line + 1,
-            };
-            let name = &self.inputs[place.input];
-            let submitted_one = match kind {
-                Next::Line if bytes.iter().all(u8::is_ascii_whitespace) => false,
-                Next::Line => self.take(name, place.line, &bytes, counts),
-                Next::TooLong { bytes } => {
-                    self.too_long(name, place.line, bytes, counts);
-                    false
+            for FedLine {
+                place,
+                next: kind,
+                bytes,
+            } in lines
+            {
+                if let Some(ending) = self.stop_reason() {
+                    self.submit_all(&mut ready, counts);
+                    return (ending, Some(place));
                 }
-                Next::End => false,
-            };
-            if submitted_one {
-                submitted += 1;
-                if submitted >= self.gate && !self.observer.has_answered() {
-                    self.observer
-                        .wait_for_first_answer(|| self.stop_reason().is_some());
+                next = Place {
+                    input: place.input,
+                    line: place.line + 1,
+                };
+                let name = &self.inputs[place.input];
+                let event = match kind {
+                    Next::Line if bytes.iter().all(u8::is_ascii_whitespace) => None,
+                    Next::Line => self.take(name, place.line, &bytes, counts),
+                    Next::TooLong { bytes } => {
+                        self.too_long(name, place.line, bytes, counts);
+                        None
+                    }
+                    Next::End => None,
+                };
+                if let Some(event) = event {
+                    ready.push(event);
+                    submitted += 1;
+                    if submitted >= self.gate && !self.observer.has_answered() {
+                        self.submit_all(&mut ready, counts);
+                        self.observer
+                            .wait_for_first_answer(|| self.stop_reason().is_some());
+                    }
                 }
+                self.show_progress(counts.read);
             }
-            self.show_progress(counts.read);
+        }
+    }
+
+    /// Hands `ready` to the delivery; an event it can no longer take is accounted for as
+    /// a dead letter.
+    fn submit_all(&self, ready: &mut Vec<OutgoingEvent>, counts: &mut Counts) {
+        if ready.is_empty() {
+            return;
+        }
+        let Err(refused) = self.delivery.blocking_submit_all(ready.drain(..)) else {
+            return;
+        };
+        // Only a panic in the delivery task ends it early; account for the events.
+        for event in refused {
+            let letter = DeadLetter {
+                id: Some(event.id),
+                reason: DeadReason::Interrupted,
+                status: None,
+                code: None,
+                message: "not sent: the delivery task ended early".into(),
+                attempts: 0,
+                at_ms: self.clock.now_ms(),
+                payload: DeadPayload::Mapped(event.event),
+            };
+            self.observer.keep(&letter);
+            counts.lost_in_handover += 1;
         }
     }
 
@@ -337,8 +379,14 @@ impl Reader<'_> {
             .then_some(Ending::Interrupted)
     }
 
-    /// Maps one line; true when an event was submitted for delivery.
-    fn take(&self, name: &str, line_no: u64, bytes: &[u8], counts: &mut Counts) -> bool {
+    /// Maps one line; the event to deliver, if it became one.
+    fn take(
+        &self,
+        name: &str,
+        line_no: u64,
+        bytes: &[u8],
+        counts: &mut Counts,
+    ) -> Option<OutgoingEvent> {
         counts.read += 1;
         let cx = EventContext {
             now_ms: self.clock.now_ms(),
@@ -356,26 +404,7 @@ impl Reader<'_> {
         if replayed {
             counts.replayed += 1;
         }
-        let Some(event) = self.handle(processed, &origin, counts) else {
-            return false;
-        };
-        if let Err(closed) = self.delivery.blocking_submit(event) {
-            // Only a panic in the delivery task ends it early; account for the event.
-            let letter = DeadLetter {
-                id: Some(closed.0.id),
-                reason: DeadReason::Interrupted,
-                status: None,
-                code: None,
-                message: "not sent: the delivery task ended early".into(),
-                attempts: 0,
-                at_ms: self.clock.now_ms(),
-                payload: DeadPayload::Mapped(closed.0.event),
-            };
-            self.observer.keep(&letter);
-            counts.lost_in_handover += 1;
-            return false;
-        }
-        true
+        self.handle(processed, &origin, counts)
     }
 
     fn too_long(&self, name: &str, line_no: u64, bytes: u64, counts: &mut Counts) {

@@ -25,11 +25,20 @@ struct Args {
     /// Per-mille of requests answered 503 (a transient failure the client retries).
     #[arg(long, default_value_t = 0)]
     fail_per_mille: u32,
+    /// Judge the 7-day timestamp window by this clock (RFC 3339 or epoch ms), which then
+    /// runs on from there: for events recorded on another day, with `send --now`.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut config = MockConfig::new(&args.api_key, &args.pixel_id);
+    if let Some(now) = &args.now {
+        let now_ms = eventmap::transforms::to_epoch_ms(&serde_json::Value::String(now.clone()))
+            .map_err(|e| anyhow::anyhow!("--now `{now}` is not a time: {e}"))?;
+        config.clock = eventmap_pipeline::delivery::Clock::starting_at(now_ms);
+    }
     if args.fail_per_mille > 0 {
         config.faults = FaultPlan::Random {
             seed: 1,
@@ -37,10 +46,10 @@ fn main() -> anyhow::Result<()> {
         };
     }
     let mock = MockCapi::start_on(config, args.port)?;
+    // The key is not printed: a key, even a test one, does not belong in logs.
     eprintln!(
-        "mock Conversions API at {} (key {:?}, pixel {:?}); Ctrl-C to stop",
+        "mock Conversions API at {} (pixel {:?}); Ctrl-C to stop",
         mock.endpoint(),
-        args.api_key,
         args.pixel_id
     );
     mock.wait();

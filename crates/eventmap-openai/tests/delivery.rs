@@ -138,7 +138,7 @@ async fn test_mode_validates_without_recording() {
     let mock = MockCapi::start(MockConfig::new(KEY, PIXEL)).unwrap();
     let events = orders(12, "t")
         .into_iter()
-        .map(|e| OutgoingEvent::new(e.id, e.event, true))
+        .map(|e| OutgoingEvent::new(e.id.clone(), e.event(), true))
         .collect();
     let run = send_with_good_credentials(&mock, delivery_config(), events).await;
     assert_eq!(run.report.delivered, 12);
@@ -274,8 +274,9 @@ async fn a_named_bad_event_costs_only_itself() {
     let mock = MockCapi::start(config).unwrap();
     let mut events = orders(20, "b");
     // One the client cannot catch either: the server finds it invalid.
-    events[5].event["data"]["type"] = json!("customer_action");
-    events[5] = OutgoingEvent::new("b5", events[5].event.clone(), false);
+    let mut bad = events[5].event();
+    bad["data"]["type"] = json!("customer_action");
+    events[5] = OutgoingEvent::new("b5", bad, false);
     let run = send_with_good_credentials(&mock, delivery_config(), events).await;
     assert_eq!(run.report.delivered, 17);
     let mut dead: Vec<_> = run.letters.keys().cloned().collect();

@@ -37,7 +37,7 @@ impl ScriptedSink {
 
 impl Sink for ScriptedSink {
     fn check_before_send(&self, event: &OutgoingEvent, now_ms: i64) -> Result<(), Rejection> {
-        match (self.too_old_before, event.event["ts"].as_i64()) {
+        match (self.too_old_before, event.event()["ts"].as_i64()) {
             (Some(window), Some(ts)) if ts < now_ms - window => {
                 Err(Rejection::new(DeadReason::Expired, "too old"))
             }

@@ -348,6 +348,7 @@ impl Reader<'_> {
         };
         // Only a panic in the delivery task ends it early; account for the events.
         for event in refused {
+            let payload = DeadPayload::Mapped(event.event());
             let letter = DeadLetter {
                 id: Some(event.id),
                 reason: DeadReason::Interrupted,
@@ -356,7 +357,7 @@ impl Reader<'_> {
                 message: "not sent: the delivery task ended early".into(),
                 attempts: 0,
                 at_ms: self.clock.now_ms(),
-                payload: DeadPayload::Mapped(event.event),
+                payload,
             };
             self.observer.keep(&letter);
             counts.lost_in_handover += 1;

@@ -167,10 +167,19 @@ impl OpenAiSink {
     }
 }
 
+/// The event's `timestamp_ms`, read from its JSON text without building the rest.
+fn timestamp_ms(json: &str) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct EventTime {
+        timestamp_ms: Option<i64>,
+    }
+    serde_json::from_str::<EventTime>(json).ok()?.timestamp_ms
+}
+
 impl Sink for OpenAiSink {
     /// The API judges the timestamp window when it receives an event.
     fn check_before_send(&self, event: &OutgoingEvent, now_ms: i64) -> Result<(), Rejection> {
-        let Some(timestamp) = event.event.get("timestamp_ms").and_then(|t| t.as_i64()) else {
+        let Some(timestamp) = timestamp_ms(&event.json) else {
             return Ok(());
         };
         match timestamp_violation(timestamp, now_ms) {

@@ -123,7 +123,7 @@ impl Shared {
             message: rejection.message.clone(),
             attempts,
             at_ms: self.clock.now_ms(),
-            payload: DeadPayload::Mapped(event.event.clone()),
+            payload: DeadPayload::Mapped(event.event()),
         };
         self.with_report(|r| *r.dead_lettered.entry(rejection.reason).or_default() += 1);
         self.observer.dead_lettered(event, &letter);

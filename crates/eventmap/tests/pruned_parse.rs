@@ -165,15 +165,60 @@ fn malformed_json_is_rejected_by_every_parse() {
         &CompileOptions::default(),
     )
     .unwrap();
-    for bad in ["{", "{\"a\":}", "{\"a\":1} x", "", "{\"a\":\"\\q\"}", "nul"] {
-        assert!(serde_json::from_str::<Value>(bad).is_err(), "{bad}");
+    let bad_lines = [
+        "{",
+        "{\"a\":}",
+        "{\"a\":1} x",
+        "",
+        "{\"a\":\"\\q\"}",
+        "nul",
+        // The same faults inside keys the mapping never reads: skipped, still checked
+        // (as serde_json skips: syntax and escapes, not the range of numbers or the
+        // pairing of surrogates).
+        "{\"zz\":\"\\q\"}",
+        "{\"zz\":[1,]}",
+        "{\"zz\":{\"a\":1,}}",
+        "{\"zz\":01}",
+        "{\"zz\":-}",
+        "{\"zz\":\"a\u{1}b\"}",
+        "{\"zz\":tru}",
+        "{\"zz\":NaN}",
+        "{\"zz\":1,}",
+        "{'zz':1}",
+    ];
+    for bad in bad_lines {
+        serde_json::from_str::<Value>(bad).expect_err(bad);
         assert!(
             mapping.parse_event(bad).is_err(),
             "parse_event accepted {bad:?}"
         );
-        assert!(
-            mapping.map_json(bad, &NOW).is_err(),
-            "map_json accepted {bad:?}"
-        );
+        match mapping.map_json(bad, &NOW) {
+            // serde_json's words and position, whichever parser found the fault first.
+            Err(EventError::Json(e)) => {
+                assert!(e.to_string().contains(" at line 1 column "), "{bad:?}: {e}")
+            }
+            other => panic!("map_json gave {other:?} for {bad:?}"),
+        }
+    }
+    // Nesting the mapping never reads is skipped without recursion, however deep: a
+    // crafted line of half a million brackets neither crashes the parse nor is refused.
+    let deep = format!("{{\"zz\":{}1{}}}", "[".repeat(500_000), "]".repeat(500_000));
+    assert!(mapping.map_json(&deep, &NOW).is_ok());
+    // Nesting it reads hits serde_json's limit of 128 levels: an error, not a crash.
+    let read_deep = format!(
+        "{{\"messageId\":{}1{}}}",
+        "[".repeat(500_000),
+        "]".repeat(500_000)
+    );
+    assert!(mapping.map_json(&read_deep, &NOW).is_err());
+    // And what serde_json accepts is accepted.
+    for good in [
+        "{\"zz\":\"\\ud83d\\ude00 \\u00e9 \\n\"}",
+        "{\"zz\":[1,2.5e3,-0,true,false,null,{\"a\":{}}]}",
+        "{\"zz\":18446744073709551616}",
+        " {\"type\":\"x\"} ",
+    ] {
+        serde_json::from_str::<Value>(good).expect(good);
+        assert!(mapping.map_json(good, &NOW).is_ok(), "{good}");
     }
 }

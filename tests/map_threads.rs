@@ -136,3 +136,53 @@ fn an_unreadable_input_stops_every_thread_with_the_summary() {
     assert_eq!(summary["mapped"], 5_000, "{summary}");
     assert_eq!(summary["stopped_at"], json!({"input": missing, "line": 1}));
 }
+
+#[test]
+fn events_from_a_pipe_come_out_as_they_arrive_not_at_its_end() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    let (orders, ids) = good_orders("pipe", 3);
+    for threads in ["1", "2"] {
+        let mut child = Command::new(eventmap_tests::binary())
+            .current_dir(eventmap_tests::repo())
+            .args([
+                "map",
+                "-m",
+                MAPPING,
+                "--now",
+                NOW,
+                "--threads",
+                threads,
+                "-",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("eventmap starts");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // Three events written, the pipe left open: all three must come out now.
+        stdin.write_all(orders.as_bytes()).expect("write events");
+        stdin.flush().expect("flush");
+        for id in &ids {
+            let line = lines_rx
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("--threads {threads}: {id} held back"));
+            assert!(line.contains(id.as_str()), "--threads {threads}: {line}");
+        }
+        drop(stdin);
+        assert!(child.wait().expect("exit").success());
+        reader.join().expect("reader");
+    }
+}

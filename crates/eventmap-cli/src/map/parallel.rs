@@ -32,6 +32,9 @@ struct Chunk {
     input: usize,
     data: Vec<u8>,
     lines: Vec<RawLine>,
+    /// Closed because the input had nothing more read (a pipe waiting for its writer):
+    /// its output is flushed once written, so a slow stream's events are not held back.
+    caught_up: bool,
 }
 
 /// What the reader sends: work, or where an input failed.
@@ -49,6 +52,7 @@ enum Work {
 struct Done {
     seq: u64,
     produced: Produced,
+    caught_up: bool,
     /// Where it ended (input, line), or where its input failed.
     at: (usize, u64),
     failed: Option<InputError>,
@@ -132,7 +136,9 @@ fn read(inputs: &[String], max: usize, credits: &Receiver<()>, work: &SyncSender
                 start,
                 end: chunk.data.len(),
             });
-            if chunk.lines.len() >= CHUNK_LINES || chunk.data.len() >= CHUNK_BYTES {
+            let caught_up = !source.has_buffered();
+            if chunk.lines.len() >= CHUNK_LINES || chunk.data.len() >= CHUNK_BYTES || caught_up {
+                chunk.caught_up = caught_up;
                 if !send(chunk, credits, work) {
                     return;
                 }
@@ -155,6 +161,7 @@ fn new_chunk(seq: u64, input: usize) -> Chunk {
         input,
         data: Vec::with_capacity(64 << 10),
         lines: Vec::with_capacity(CHUNK_LINES),
+        caught_up: false,
     }
 }
 
@@ -181,6 +188,7 @@ fn map_chunks(
             }) => Done {
                 seq,
                 produced: Produced::default(),
+                caught_up: false,
                 at: (input, line),
                 failed: Some(error),
             },
@@ -207,6 +215,7 @@ fn map_chunk(mapper: &LineMapper<'_>, inputs: &[String], chunk: Chunk) -> Done {
     Done {
         seq: chunk.seq,
         produced,
+        caught_up: chunk.caught_up,
         at: (chunk.input, last),
         failed: None,
     }
@@ -231,6 +240,9 @@ fn write_in_order(
                 return Err(Stop::Failed(error.into()));
             }
             sink.write_chunk(&ready.produced)?;
+            if ready.caught_up {
+                sink.flush_output()?;
+            }
             let _ = credits.try_send(());
         }
     }

@@ -68,6 +68,16 @@ fn main() {
             None => runs.push((name.to_string(), vec![rate])),
         }
     };
+    let run = |binary: &Path, flags: &[&str]| {
+        send(
+            binary,
+            &mapping,
+            &corpus_file,
+            &mock.endpoint,
+            &scratch,
+            flags,
+        )
+    };
     for round in 1..=rounds {
         println!("round {round}");
         for batch in [10, 100] {
@@ -78,35 +88,13 @@ fn main() {
             );
         }
         if let Some(before) = &before {
-            let rate = send(
-                before,
-                &mapping,
-                &corpus_file,
-                &mock.endpoint,
-                &scratch,
-                &[],
-            );
-            record("send (EVENTMAP_BENCH_BEFORE), defaults", rate);
+            record("send (EVENTMAP_BENCH_BEFORE), defaults", run(before, &[]));
         }
-        let rate = send(
-            &eventmap,
-            &mapping,
-            &corpus_file,
-            &mock.endpoint,
-            &scratch,
-            &[],
+        record("send, defaults", run(&eventmap, &[]));
+        record(
+            "send --batch-size 100",
+            run(&eventmap, &["--batch-size", "100"]),
         );
-        record("send, defaults", rate);
-        let flags = ["--batch-size", "100"];
-        let rate = send(
-            &eventmap,
-            &mapping,
-            &corpus_file,
-            &mock.endpoint,
-            &scratch,
-            &flags,
-        );
-        record("send --batch-size 100", rate);
     }
     println!("medians of {rounds} rounds (delivered events/s):");
     let medians: Vec<(String, f64)> = runs

@@ -103,9 +103,9 @@ fn read_all(inputs: &[String], start: Place, max: usize, out: &SyncSender<Fed>) 
             let full = chunk.len() >= CHUNK_LINES || chunk_bytes >= CHUNK_BYTES;
             if full || !source.has_buffered() {
                 chunk_bytes = 0;
-            }
-            if (full || !source.has_buffered()) && !hand_over(out, &mut chunk) {
-                return; // The mapping thread has stopped taking lines.
+                if !hand_over(out, &mut chunk) {
+                    return; // The mapping thread has stopped taking lines.
+                }
             }
         }
         if !hand_over(out, &mut chunk) {

@@ -186,3 +186,27 @@ fn events_from_a_pipe_come_out_as_they_arrive_not_at_its_end() {
         reader.join().expect("reader");
     }
 }
+
+#[test]
+fn many_small_inputs_and_empty_ones_go_through_every_thread_count() {
+    // Each chunk holds one input's lines, and its buffers come back for the next: inputs
+    // shorter than a chunk, and empty ones, must neither lose a credit nor stall.
+    let dir = Scratch::new("map-threads-many");
+    let mut inputs = Vec::new();
+    for i in 0..40 {
+        let text = if i % 7 == 3 {
+            String::new()
+        } else {
+            String::from_utf8(corpus(1 + i % 5)).expect("these lines are UTF-8")
+        };
+        inputs.push(dir.write(&format!("in-{i}.ndjson"), &text));
+    }
+    let one = map("1", &inputs);
+    assert_eq!(one.code, Some(0), "{}", one.stderr);
+    for threads in ["2", "3"] {
+        let many = map(threads, &inputs);
+        assert_eq!(many.code, Some(0), "--threads {threads}: {}", many.stderr);
+        assert_eq!(many.stdout, one.stdout, "--threads {threads}");
+        assert_eq!(reports(&many.stderr), reports(&one.stderr));
+    }
+}

@@ -57,40 +57,13 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        if let Some((token, width)) = punctuation(c, chars.get(i + 1).copied()) {
+            tokens.push(token);
+            i += width;
+            continue;
+        }
         match c {
             c if c.is_whitespace() => i += 1,
-            '(' => {
-                tokens.push(Token::Open);
-                i += 1;
-            }
-            ')' => {
-                tokens.push(Token::Close);
-                i += 1;
-            }
-            ',' => {
-                tokens.push(Token::Comma);
-                i += 1;
-            }
-            '?' if chars.get(i + 1) == Some(&'?') => {
-                tokens.push(Token::Coalesce);
-                i += 2;
-            }
-            '=' if chars.get(i + 1) == Some(&'=') => {
-                tokens.push(Token::Equals);
-                i += 2;
-            }
-            '!' if chars.get(i + 1) == Some(&'=') => {
-                tokens.push(Token::NotEquals);
-                i += 2;
-            }
-            '{' => {
-                tokens.push(Token::BlockOpen);
-                i += 1;
-            }
-            '}' => {
-                tokens.push(Token::BlockClose);
-                i += 1;
-            }
             '"' => {
                 let end = chars[i + 1..].iter().position(|&c| c == '"')? + i + 1;
                 let s: String = chars[i + 1..end].iter().collect();
@@ -121,6 +94,22 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
         }
     }
     Some(tokens)
+}
+
+/// The operator or bracket starting with `c` (and `next`), with how many characters it
+/// takes.
+fn punctuation(c: char, next: Option<char>) -> Option<(Token, usize)> {
+    Some(match (c, next) {
+        ('?', Some('?')) => (Token::Coalesce, 2),
+        ('=', Some('=')) => (Token::Equals, 2),
+        ('!', Some('=')) => (Token::NotEquals, 2),
+        ('(', _) => (Token::Open, 1),
+        (')', _) => (Token::Close, 1),
+        (',', _) => (Token::Comma, 1),
+        ('{', _) => (Token::BlockOpen, 1),
+        ('}', _) => (Token::BlockClose, 1),
+        _ => return None,
+    })
 }
 
 struct Parser<'a> {

@@ -97,8 +97,17 @@ impl Program {
             }
         }
         let mut nested_errors = Vec::new();
-        let result = match self.eval_key(rule, event, event, lets, KeyPath::Top, &mut nested_errors)
-        {
+        let mut slot = None;
+        let evaluated = self.eval_key(
+            rule,
+            event,
+            event,
+            lets,
+            KeyPath::Top,
+            &mut nested_errors,
+            &mut slot,
+        );
+        let result = match evaluated.map(|()| slot) {
             Ok(Some(value)) => KeyResult::Set(value),
             Ok(None) => match &rule.default {
                 Some(default) => KeyResult::Default(default.clone()),

@@ -8,8 +8,9 @@ use serde_json::Value;
 use crate::diagnostics::Location;
 use crate::output::OutputShape;
 use crate::path::InputPath;
-use crate::script::{Expression, ScriptEngine};
+use crate::script::{Expression, ScriptEngine, ScriptError};
 use crate::transforms::Transform;
+use crate::value::is_absent;
 
 #[derive(Debug)]
 pub(crate) struct Program {
@@ -107,6 +108,19 @@ pub(crate) struct TransformStep {
     pub transform: Arc<Transform>,
     pub args: Vec<Value>,
     pub location: Location,
+}
+
+impl TransformStep {
+    /// The step's output for `input`; `None` when absent.
+    pub fn apply(&self, input: &Value) -> Result<Option<Value>, ScriptError> {
+        match self.transform.call(input, &self.args) {
+            Ok(value) => Ok(value.filter(|v| !is_absent(v))),
+            Err(e) => Err(ScriptError {
+                message: format!("{}: {e}", self.transform.name()),
+                location: self.location.clone(),
+            }),
+        }
+    }
 }
 
 /// A Rhai expression with the inputs it is handed.

@@ -12,7 +12,7 @@ use crate::program::{normalize_event_name, NativeExpr};
 use crate::program::{EventPlan, Fallback, Filter, Input, KeyRule, Program, Script, Source};
 use crate::script::{dynamic_to_json, json_to_dynamic, set_clock, ScriptError};
 use crate::tree::EventTree;
-use crate::value::{is_absent, present};
+use crate::value::is_absent;
 
 /// What a run needs besides the event: the clock, fixed by `--now` in tests.
 #[derive(Debug, Clone, Copy)]
@@ -246,22 +246,29 @@ impl Program {
                     }
                 }
             }
-            match self.eval_key(rule, root, current, lets, path, errors) {
-                Ok(Some(value)) => *slot = Some(value),
-                Ok(None) => match &rule.default {
+            match self.eval_key(rule, root, current, lets, path, errors, slot) {
+                Ok(()) if slot.is_some() => {}
+                Ok(()) => match &rule.default {
                     Some(default) => *slot = Some(default.clone()),
                     None if rule.required => {
                         errors.push(fail(self.absent_message(rule), &rule.location))
                     }
                     None => {}
                 },
-                Err(_) if rule.omit_on_error => {}
-                Err(e) => errors.push(fail(e.message, &e.location)),
+                Err(_) if rule.omit_on_error => *slot = None,
+                Err(e) => {
+                    *slot = None;
+                    errors.push(fail(e.message, &e.location))
+                }
             }
         }
     }
 
-    /// The key's value after its source and transforms; `None` when absent.
+    /// Writes the key's value after its source and transforms into `slot`, which must be
+    /// empty and is left empty when the value is absent. Writing in place, rather than
+    /// returning the value through `Option`/`Cow`/`Result` layers, keeps the processor
+    /// from stalling on each move of a `Value` (docs/benchmarks.md).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn eval_key<T: EventTree>(
         &self,
         rule: &KeyRule,
@@ -270,31 +277,42 @@ impl Program {
         lets: &[Option<Value>],
         path: KeyPath<'_>,
         errors: &mut Vec<KeyError>,
-    ) -> Result<Option<Value>, ScriptError> {
-        let mut value: Option<Cow<'_, Value>> = match &rule.source {
-            Source::Paths(paths) => first_present(paths, root, current),
-            Source::Const(v) => present(v.clone()).map(Cow::Owned),
-            Source::Expr(script) => {
-                let result = self.eval_script(script, root, current, lets)?;
-                present(result).map(Cow::Owned)
+        slot: &mut Option<Value>,
+    ) -> Result<(), ScriptError> {
+        let mut steps = rule.transforms.iter();
+        match &rule.source {
+            Source::Paths(paths) => {
+                let Some(found) = first_found(paths, root, current) else {
+                    return Ok(());
+                };
+                match steps.next() {
+                    // A value read from the event goes through its first transform
+                    // without being copied when the event is JSON already.
+                    Some(step) => *slot = step.apply(&found.into_value())?,
+                    None => *slot = Some(found.into_value().into_owned()),
+                }
             }
-            Source::Each { over, keys, shape } => self
-                .eval_each(rule, over, keys, shape, root, current, lets, path, errors)?
-                .map(Cow::Owned),
-        };
-        for step in &rule.transforms {
-            let Some(input) = value else { break };
-            value = step
-                .transform
-                .call(&input, &step.args)
-                .map_err(|e| ScriptError {
-                    message: format!("{}: {e}", step.transform.name()),
-                    location: step.location.clone(),
-                })?
-                .and_then(present)
-                .map(Cow::Owned);
+            Source::Const(v) => {
+                if !is_absent(v) {
+                    *slot = Some(v.clone());
+                }
+            }
+            Source::Expr(script) => {
+                *slot = Some(self.eval_script(script, root, current, lets)?);
+                if slot.as_ref().is_some_and(is_absent) {
+                    *slot = None;
+                }
+            }
+            Source::Each { over, keys, shape } => {
+                *slot =
+                    self.eval_each(rule, over, keys, shape, root, current, lets, path, errors)?
+            }
         }
-        Ok(value.map(Cow::into_owned))
+        for step in steps {
+            let Some(input) = slot.as_ref() else { break };
+            *slot = step.apply(input)?;
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

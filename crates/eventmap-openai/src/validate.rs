@@ -26,7 +26,7 @@
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use eventmap::{Validator, Violation};
+use eventmap::{Node, Validator, Violation};
 use serde_json::Value;
 
 use crate::model::{ActionSource, DataType, EventType};
@@ -100,7 +100,7 @@ impl Validator for OpenAiValidator {
         "openai"
     }
 
-    fn validate(&self, event: &Value, now_ms: i64) -> Vec<Violation> {
+    fn validate_node(&self, event: Node<'_>, now_ms: i64) -> Vec<Violation> {
         let mut check = Check {
             violations: Vec::new(),
             relaxed: self.relaxed,
@@ -181,26 +181,29 @@ impl Check {
         }
     }
 
-    fn event(&mut self, event: &Value, now_ms: i64) {
+    fn event(&mut self, event: Node<'_>, now_ms: i64) {
         let Some(fields) = event.as_object() else {
             self.fail(Rule::KnownFields, "", "an event must be a JSON object");
             return;
         };
+        // Scalar fields are JSON wherever the event is held; `user` and `data` are read as
+        // objects of either kind.
+        let field = |name: &str| fields.get(name).and_then(Node::as_value);
         for key in fields.keys() {
-            if !TOP_LEVEL.contains(&key.as_str()) {
+            if !TOP_LEVEL.contains(&key) {
                 self.fail(
                     Rule::KnownFields,
-                    key.as_str(),
+                    key,
                     "is not a field of a Conversions API event",
                 );
             }
         }
-        match fields.get("id") {
+        match field("id") {
             Some(Value::String(id)) if !id.is_empty() => {}
             Some(_) => self.fail(Rule::IdRequired, "id", "must be a non-empty string"),
             None => self.fail(Rule::IdRequired, "id", "is required"),
         }
-        let event_type = match fields.get("type") {
+        let event_type = match field("type") {
             Some(Value::String(name)) => match EventType::from_name(name) {
                 Some(t) => Some(t),
                 None => {
@@ -221,8 +224,8 @@ impl Check {
                 None
             }
         };
-        self.custom_event_name(fields.get("custom_event_name"), event_type);
-        match fields.get("timestamp_ms") {
+        self.custom_event_name(field("custom_event_name"), event_type);
+        match field("timestamp_ms") {
             Some(Value::Number(n)) => match n.as_i64() {
                 Some(ts) => {
                     if let Some(v) = timestamp_violation(ts, now_ms) {
@@ -244,7 +247,7 @@ impl Check {
             ),
             None => self.fail(Rule::TimestampInteger, "timestamp_ms", "is required"),
         }
-        let action_source = match fields.get("action_source") {
+        let action_source = match field("action_source") {
             None => None,
             Some(Value::String(s)) if ActionSource::NAMES.contains(&s.as_str()) => Some(s.as_str()),
             Some(_) => {
@@ -256,7 +259,7 @@ impl Check {
                 None
             }
         };
-        match (fields.get("source_url"), action_source) {
+        match (field("source_url"), action_source) {
             (Some(Value::String(url)), _) => {
                 if !is_http_url(url) {
                     self.fail(
@@ -285,7 +288,7 @@ impl Check {
                 "must be mobile_app for app events",
             );
         }
-        match fields.get("oppref") {
+        match field("oppref") {
             None => {}
             Some(Value::String(s)) if !s.is_empty() => {}
             Some(_) => self.fail(Rule::OpprefString, "oppref", "must be a non-empty string"),
@@ -341,14 +344,14 @@ impl Check {
         }
     }
 
-    fn user(&mut self, user: &Value) {
+    fn user(&mut self, user: Node<'_>) {
         let Some(fields) = user.as_object() else {
             self.fail(Rule::UserFieldsKnown, "user", "must be an object");
             return;
         };
         for (key, value) in fields {
             let path = At::Key(&USER, key);
-            match key.as_str() {
+            match key {
                 "email_sha256" | "external_id_sha256" => self.hash(path, value),
                 "emails_sha256"
                 | "phone_numbers_sha256"
@@ -380,11 +383,11 @@ impl Check {
         }
     }
 
-    fn list(&mut self, path: At<'_>, value: &Value, each: impl Fn(&mut Self, At<'_>, &Value)) {
+    fn list(&mut self, path: At<'_>, value: Node<'_>, each: impl Fn(&mut Self, At<'_>, Node<'_>)) {
         match value.as_array() {
             Some(items) if !items.is_empty() => {
                 for (i, item) in items.iter().enumerate() {
-                    each(self, At::Item(&path, i), item);
+                    each(self, At::Item(&path, i), Node::Value(item));
                 }
             }
             Some(_) => self.fail(Rule::UserListShape, path, "must not be empty"),
@@ -392,7 +395,7 @@ impl Check {
         }
     }
 
-    fn hash(&mut self, path: At<'_>, value: &Value) {
+    fn hash(&mut self, path: At<'_>, value: Node<'_>) {
         let ok = value.as_str().is_some_and(|s| {
             s.len() == 64
                 && s.bytes()
@@ -407,7 +410,7 @@ impl Check {
         }
     }
 
-    fn country(&mut self, path: At<'_>, value: &Value) {
+    fn country(&mut self, path: At<'_>, value: Node<'_>) {
         let ok = value.as_str().is_some_and(|s| {
             s.len() == 2
                 && s.bytes().all(|b| b.is_ascii_uppercase())
@@ -422,7 +425,7 @@ impl Check {
         }
     }
 
-    fn text(&mut self, path: At<'_>, value: &Value, max_chars: usize) {
+    fn text(&mut self, path: At<'_>, value: Node<'_>, max_chars: usize) {
         match value.as_str() {
             Some(s) if !s.trim().is_empty() && s.chars().count() <= max_chars => {}
             Some(s) if s.trim().is_empty() => self.fail(Rule::UserText, path, "must not be empty"),
@@ -435,7 +438,7 @@ impl Check {
         }
     }
 
-    fn zip(&mut self, path: At<'_>, value: &Value) {
+    fn zip(&mut self, path: At<'_>, value: Node<'_>) {
         let ok = value.as_str().is_some_and(|s| {
             !s.is_empty()
                 && s.chars().count() <= 32
@@ -451,12 +454,12 @@ impl Check {
         }
     }
 
-    fn data(&mut self, data: &Value, event_type: Option<EventType>) {
+    fn data(&mut self, data: Node<'_>, event_type: Option<EventType>) {
         let Some(fields) = data.as_object() else {
             self.fail(Rule::DataRequired, "data", "must be an object");
             return;
         };
-        let data_type = match fields.get("type") {
+        let data_type = match fields.get("type").and_then(Node::as_value) {
             Some(Value::String(name)) => match DataType::from_name(name) {
                 Some(t) => Some(t),
                 None => {
@@ -536,7 +539,7 @@ impl Check {
         }
     }
 
-    fn contents(&mut self, contents: &Value, event_has_currency: bool) {
+    fn contents(&mut self, contents: Node<'_>, event_has_currency: bool) {
         let Some(items) = contents.as_array() else {
             self.fail(Rule::ContentsShape, "data.contents", "must be a list");
             return;
@@ -567,8 +570,8 @@ impl Check {
                             );
                         }
                     }
-                    "amount" => self.amount(field_path, value),
-                    "currency" => self.currency(field_path, value),
+                    "amount" => self.amount(field_path, Node::Value(value)),
+                    "currency" => self.currency(field_path, Node::Value(value)),
                     "variant_dict" => {
                         let ok = value
                             .as_object()
@@ -601,7 +604,7 @@ impl Check {
         }
     }
 
-    fn amount(&mut self, path: At<'_>, value: &Value) {
+    fn amount(&mut self, path: At<'_>, value: Node<'_>) {
         match value.as_i64() {
             Some(a) if a >= 0 => {}
             Some(_) => self.fail(Rule::AmountNonNegative, path, "must not be negative"),
@@ -614,7 +617,7 @@ impl Check {
         }
     }
 
-    fn currency(&mut self, path: At<'_>, value: &Value) {
+    fn currency(&mut self, path: At<'_>, value: Node<'_>) {
         let ok = value.as_str().is_some_and(|s| {
             s.len() == 3
                 && s.bytes().all(|b| b.is_ascii_uppercase())

@@ -2,7 +2,9 @@
 //! `send` and `serve` all do before they part ways.
 
 use crate::delivery::{DeadLetter, DeadPayload, DeadReason, OutgoingEvent};
-use eventmap::{EventContext, KeyError, MappedEvent, Mapping, Outcome, Validator, Violation};
+use eventmap::{
+    EventContext, KeyError, MappedEvent, Mapping, Outcome, Output, Validator, Violation,
+};
 use serde_json::Value;
 
 /// The line as text, or why it is not: where its first byte that is not UTF-8 sits.
@@ -17,9 +19,10 @@ pub fn text_of(line: &[u8]) -> Result<&str, String> {
 
 /// What became of one line.
 pub enum Processed {
-    /// Mapped and valid.
+    /// Mapped and valid: the event as compact JSON text, written straight from the
+    /// mapping's slots.
     Mapped {
-        event: Value,
+        json: String,
         test_mode: bool,
     },
     Skipped {
@@ -83,7 +86,7 @@ impl Processor<'_> {
                 return line;
             }
         }
-        match self.mapping.map_json(text, cx) {
+        match self.mapping.map_json_output(text, cx) {
             Ok(mapped) => self.finish(mapped, cx, false, || serde_json::from_str(text).ok()),
             Err(e) => Line::malformed(e.to_string(), DeadPayload::Line(text.to_string())),
         }
@@ -104,7 +107,7 @@ impl Processor<'_> {
         Some(match letter.payload {
             DeadPayload::Mapped(event) => {
                 let mapped = MappedEvent {
-                    outcome: Outcome::Mapped(event),
+                    outcome: Outcome::Mapped(Output::from(event)),
                     id: letter.id,
                     test_mode: false,
                 };
@@ -112,6 +115,11 @@ impl Processor<'_> {
             }
             DeadPayload::Source(source) => {
                 let mapped = self.mapping.map_value(&source, cx);
+                let mapped = MappedEvent {
+                    outcome: mapped.outcome.map(Output::from),
+                    id: mapped.id,
+                    test_mode: mapped.test_mode,
+                };
                 self.finish(mapped, cx, true, || Some(source))
             }
             DeadPayload::Line(line) => {
@@ -139,7 +147,7 @@ impl Processor<'_> {
     /// `source` gives the input event when the mapping failed (so it can be replayed).
     fn finish(
         &self,
-        mapped: MappedEvent,
+        mapped: MappedEvent<Output<'_>>,
         cx: &EventContext,
         replayed: bool,
         source: impl FnOnce() -> Option<Value>,
@@ -149,31 +157,40 @@ impl Processor<'_> {
             id,
             test_mode,
         } = mapped;
-        let processed = match outcome {
+        let (processed, id) = match outcome {
             Outcome::Mapped(event) => {
+                let root = event.root();
+                let id = root
+                    .as_object()
+                    .and_then(|fields| fields.get("id"))
+                    .and_then(|id| id.as_str())
+                    .map(str::to_string)
+                    .or(id);
                 let violations = self
                     .validator
-                    .map(|v| v.validate(&event, cx.now_ms))
+                    .map(|v| v.validate_node(root, cx.now_ms))
                     .unwrap_or_default();
-                if violations.is_empty() {
-                    Processed::Mapped { event, test_mode }
+                let processed = if violations.is_empty() {
+                    Processed::Mapped {
+                        json: event.to_json(),
+                        test_mode,
+                    }
                 } else {
-                    Processed::Invalid { event, violations }
-                }
+                    Processed::Invalid {
+                        event: event.into_value(),
+                        violations,
+                    }
+                };
+                (processed, id)
             }
-            Outcome::Skipped { reason } => Processed::Skipped { reason },
-            Outcome::Failed(errors) => Processed::Failed {
-                errors,
-                source: source(),
-            },
-        };
-        let id = match &processed {
-            Processed::Mapped { event, .. } | Processed::Invalid { event, .. } => event
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .or(id),
-            _ => id,
+            Outcome::Skipped { reason } => (Processed::Skipped { reason }, id),
+            Outcome::Failed(errors) => (
+                Processed::Failed {
+                    errors,
+                    source: source(),
+                },
+                id,
+            ),
         };
         Line {
             processed,
@@ -202,9 +219,10 @@ impl Line {
         fallback_id: impl FnOnce() -> String,
     ) -> Next {
         let (reason, message, payload) = match self.processed {
-            Processed::Mapped { event, test_mode } => {
+            Processed::Mapped { json, test_mode } => {
                 let id = self.id.unwrap_or_else(fallback_id);
-                return Next::Deliver(OutgoingEvent::new(id, event, test_mode || validate_only));
+                let test_mode = test_mode || validate_only;
+                return Next::Deliver(OutgoingEvent::from_json(id, json, test_mode));
             }
             Processed::Skipped { reason } => return Next::Skip { reason },
             Processed::Invalid { event, violations } => {

@@ -48,6 +48,7 @@ mod tree;
 mod types;
 mod validate;
 mod value;
+mod view;
 mod yaml;
 
 pub use compile::{CompileOptions, EnvLookup};
@@ -63,3 +64,4 @@ pub use script::SandboxLimits;
 pub use transforms::{Registry, RegistryError, Transform, TransformError};
 pub use validate::{RelaxedRule, Validator, Violation};
 pub use value::{is_absent, shorten_json};
+pub use view::{Fields, FieldsIter, Node, Output};

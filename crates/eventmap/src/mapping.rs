@@ -11,6 +11,7 @@ use crate::program::Program;
 use crate::readset::{read_tree, Reads};
 use crate::runtime::{EventContext, Outcome};
 use crate::tree::{parse_borrowed, EventTree};
+use crate::view::Output;
 
 /// A compiled mapping. Cheap to clone and `Send + Sync`: compile once, share it across
 /// threads and tasks, and call [`Mapping::map`] for each event.
@@ -20,10 +21,11 @@ pub struct Mapping {
     reads: Arc<Reads>,
 }
 
-/// An event mapped straight from its JSON text by [`Mapping::map_json`].
+/// An event mapped straight from its JSON text by [`Mapping::map_json`] (the mapped event
+/// as a JSON value) or [`Mapping::map_json_output`] (an [`Output`], still in its slots).
 #[derive(Debug, Clone, PartialEq)]
-pub struct MappedEvent {
-    pub outcome: Outcome,
+pub struct MappedEvent<T = Value> {
+    pub outcome: Outcome<T>,
     /// The event's `messageId`, when the event was not mapped (reports name it).
     pub id: Option<String>,
     /// The section that mapped the event has `test_mode: true` (or the whole file has):
@@ -91,11 +93,27 @@ impl Mapping {
         parse_borrowed(json, &self.reads.tree).map(|tree| tree.to_json())
     }
 
-    /// Parses and maps one event given as JSON text: the fastest way to map a stream.
-    /// The event is parsed into a tree that borrows its strings from `json` and holds only
-    /// what the mapping reads. Malformed JSON is an error, as with `serde_json::from_str`,
-    /// and so is JSON that is not an object: no event is an array, a string or a number.
+    /// Parses and maps one event given as JSON text. The event is parsed into a tree that
+    /// borrows its strings from `json` and holds only what the mapping reads. Malformed
+    /// JSON is an error, as with `serde_json::from_str`, and so is JSON that is not an
+    /// object: no event is an array, a string or a number.
     pub fn map_json(&self, json: &str, cx: &EventContext) -> Result<MappedEvent, EventError> {
+        let mapped = self.map_json_output(json, cx)?;
+        Ok(MappedEvent {
+            outcome: mapped.outcome.map(Output::into_value),
+            id: mapped.id,
+            test_mode: mapped.test_mode,
+        })
+    }
+
+    /// [`Mapping::map_json`], the mapped event left in its slots: the fastest way to map
+    /// a stream. Validate it where it lies ([`Output::root`]) and write it as JSON
+    /// ([`Output::write_json`]) without building a `serde_json` object tree.
+    pub fn map_json_output(
+        &self,
+        json: &str,
+        cx: &EventContext,
+    ) -> Result<MappedEvent<Output<'_>>, EventError> {
         if self.reads.collects || self.reads.tree.reads_everything() {
             // Wildcards and JSONPath collect JSON values; map on a JSON tree throughout.
             let event = self.parse_event(json)?;
@@ -133,7 +151,7 @@ impl Mapping {
         let (outcome, test_mode) = self.program.run_in_mode(event, cx);
         let id = unmapped_id(&outcome, event);
         MappedEvent {
-            outcome,
+            outcome: outcome.map(Output::into_value),
             id,
             test_mode,
         }
@@ -176,7 +194,7 @@ impl Mapping {
     }
 }
 
-fn unmapped_id<T: EventTree>(outcome: &Outcome, event: &T) -> Option<String> {
+fn unmapped_id<T: EventTree, O>(outcome: &Outcome<O>, event: &T) -> Option<String> {
     match outcome {
         Outcome::Mapped(_) => None,
         _ => event

@@ -46,7 +46,7 @@ pub(crate) struct OutputShape {
 }
 
 #[derive(Debug, Clone)]
-enum Slot {
+pub(crate) enum Slot {
     /// The value of the key at this index of the rule list.
     Key(usize),
     Object(OutputShape),
@@ -100,6 +100,33 @@ impl OutputShape {
                 self.has_spread |= child.has_spread;
             }
         }
+    }
+
+    /// This object or one inside it has a spread key.
+    pub fn has_spread(&self) -> bool {
+        self.has_spread
+    }
+
+    /// The fields, sorted by name.
+    pub fn fields(&self) -> &[(String, Slot)] {
+        &self.fields
+    }
+
+    /// The field named `name`.
+    pub fn field(&self, name: &str) -> Option<&Slot> {
+        let i = self
+            .fields
+            .binary_search_by(|(field, _)| field.as_str().cmp(name))
+            .ok()?;
+        Some(&self.fields[i].1)
+    }
+
+    /// No field of this object is present in `slots` (it is left out of the output).
+    pub fn is_empty_in(&self, slots: &[Option<Value>]) -> bool {
+        self.fields.iter().all(|(_, slot)| match slot {
+            Slot::Key(i) => slots.get(*i).is_none_or(Option::is_none),
+            Slot::Object(child) => child.is_empty_in(slots),
+        })
     }
 
     /// The object `slots` fill (each slot is taken). A spread key's object is the base

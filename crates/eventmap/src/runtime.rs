@@ -13,6 +13,7 @@ use crate::program::{EventPlan, Fallback, Filter, Input, KeyRule, Program, Scrip
 use crate::script::{dynamic_to_json, json_to_dynamic, set_clock, ScriptError};
 use crate::tree::EventTree;
 use crate::value::is_absent;
+use crate::view::Output;
 
 /// What a run needs besides the event: the clock, fixed by `--now` in tests.
 #[derive(Debug, Clone, Copy)]
@@ -31,12 +32,25 @@ impl EventContext {
     }
 }
 
-/// The result of mapping one event: nothing is silently dropped.
+/// The result of mapping one event: nothing is silently dropped. The mapped event is a
+/// JSON value, or (from [`Mapping::map_json_output`](crate::Mapping::map_json_output)) an
+/// [`Output`] still in its slots.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    Mapped(Value),
+pub enum Outcome<T = Value> {
+    Mapped(T),
     Skipped { reason: String },
     Failed(Vec<KeyError>),
+}
+
+impl<T> Outcome<T> {
+    /// The outcome with its mapped event passed through `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        match self {
+            Outcome::Mapped(event) => Outcome::Mapped(f(event)),
+            Outcome::Skipped { reason } => Outcome::Skipped { reason },
+            Outcome::Failed(errors) => Outcome::Failed(errors),
+        }
+    }
 }
 
 /// Where a key sits: at the top, or inside element `index` of an `each` key. Rendered
@@ -93,15 +107,16 @@ impl fmt::Display for KeyError {
 
 impl Program {
     pub(crate) fn run<T: EventTree>(&self, event: &T, cx: &EventContext) -> Outcome {
-        self.run_in_mode(event, cx).0
+        self.run_in_mode(event, cx).0.map(Output::into_value)
     }
 
-    /// [`Program::run`], and whether the section that mapped the event is in test mode.
+    /// The event mapped into its slots, and whether the section that mapped it is in
+    /// test mode.
     pub(crate) fn run_in_mode<T: EventTree>(
         &self,
         event: &T,
         cx: &EventContext,
-    ) -> (Outcome, bool) {
+    ) -> (Outcome<Output<'_>>, bool) {
         set_clock(cx.now_ms);
         let plan = match self.select_plan(event) {
             Ok((plan, _)) => plan,
@@ -111,7 +126,7 @@ impl Program {
         (outcome, plan.test_mode)
     }
 
-    fn run_plan<T: EventTree>(&self, plan: &EventPlan, event: &T) -> Outcome {
+    fn run_plan<'p, T: EventTree>(&self, plan: &'p EventPlan, event: &T) -> Outcome<Output<'p>> {
         let mut errors = Vec::new();
         let lets = self.eval_lets(plan, event, &mut errors);
         for filter in self.filters.iter().chain(&plan.filters) {
@@ -138,9 +153,8 @@ impl Program {
             &mut slots,
             &mut errors,
         );
-        let output = plan.shape.build(&mut slots);
         if errors.is_empty() {
-            Outcome::Mapped(Value::Object(output))
+            Outcome::Mapped(Output::new(&plan.shape, slots))
         } else {
             Outcome::Failed(errors)
         }

@@ -9,6 +9,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::diagnostics::Location;
+use crate::view::Node;
 
 /// Why a mapped event is not a valid event for a destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +68,12 @@ pub trait Validator: Send + Sync {
     fn destination(&self) -> &str;
 
     /// Every reason `event` is invalid, judged at `now_ms` (epoch milliseconds: some rules
-    /// are time windows). Empty when the event is valid.
-    fn validate(&self, event: &Value, now_ms: i64) -> Vec<Violation>;
+    /// are time windows). Empty when the event is valid. The event is read where the
+    /// mapping left it ([`Output::root`](crate::Output::root)), or from JSON.
+    fn validate_node(&self, event: Node<'_>, now_ms: i64) -> Vec<Violation>;
+
+    /// [`Validator::validate_node`] of a JSON event.
+    fn validate(&self, event: &Value, now_ms: i64) -> Vec<Violation> {
+        self.validate_node(Node::Value(event), now_ms)
+    }
 }

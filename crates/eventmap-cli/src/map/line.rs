@@ -77,9 +77,9 @@ fn write(
     counts: &mut Counts,
 ) -> std::io::Result<()> {
     match processed {
-        Processed::Mapped { event, .. } => {
+        Processed::Mapped { json, .. } => {
             counts.mapped += 1;
-            serde_json::to_writer(&mut *out, &event)?;
+            out.write_all(json.as_bytes())?;
             out.write_all(b"\n")
         }
         Processed::Invalid { violations, .. } => {

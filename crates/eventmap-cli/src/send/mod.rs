@@ -444,14 +444,14 @@ impl Reader<'_> {
         let console = &self.observer.console;
         // A report that cannot reach stderr changes nothing about the event's fate.
         let (reason, message, payload) = match processed {
-            Processed::Mapped { event, test_mode } => {
+            Processed::Mapped { json, test_mode } => {
                 counts.mapped += 1;
                 let id = match origin.id {
                     Some(id) => id.to_string(),
                     None => format!("{}:{}", origin.input, origin.line),
                 };
                 let test_mode = test_mode || self.validate_only;
-                return Some(OutgoingEvent::new(id, event, test_mode));
+                return Some(OutgoingEvent::from_json(id, json, test_mode));
             }
             Processed::Skipped { reason } => {
                 let _ = console.report(|w| report::skipped(w, origin, &reason));

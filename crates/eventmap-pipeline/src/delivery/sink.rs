@@ -30,9 +30,14 @@ pub struct OutgoingEvent {
 
 impl OutgoingEvent {
     pub fn new(id: impl Into<String>, event: Value, test_mode: bool) -> Self {
+        Self::from_json(id, event.to_string(), test_mode)
+    }
+
+    /// An event already written as JSON text (such as by [`eventmap::Output::to_json`]).
+    pub fn from_json(id: impl Into<String>, json: String, test_mode: bool) -> Self {
         Self {
             id: id.into(),
-            json: event.to_string(),
+            json,
             test_mode,
             tag: 0,
         }

@@ -1,0 +1,285 @@
+//! A mapped event read where it lies.
+//!
+//! Evaluating a plan fills one slot per output key; the plan's [`OutputShape`] says which
+//! key nests under which. [`Output`] keeps the slots and the shape as they are, so a
+//! destination's validator can read the event ([`Node`], [`Fields`]) and the event can be
+//! written as JSON without first building a `serde_json` object tree: building one (a
+//! `String` for every key name, a `BTreeMap` for every object) and dropping it again cost
+//! more than writing the JSON itself (docs/benchmarks.md). The JSON written is the same,
+//! byte for byte, as that of [`Output::into_value`]: keys in the same sorted order, and
+//! objects with no present field left out.
+
+use std::fmt;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+
+use crate::output::{OutputShape, Slot};
+
+/// A mapped event: the values of its output keys, laid out by its plan's output shape.
+pub struct Output<'m> {
+    repr: Repr<'m>,
+}
+
+enum Repr<'m> {
+    Slots {
+        shape: &'m OutputShape,
+        slots: Vec<Option<Value>>,
+    },
+    /// An event that is JSON already (a dead letter replayed), or one whose shape has a
+    /// spread key (`data.*`), whose object is merged under the declared keys when built.
+    Built(Value),
+}
+
+impl<'m> Output<'m> {
+    pub(crate) fn new(shape: &'m OutputShape, mut slots: Vec<Option<Value>>) -> Self {
+        let repr = if shape.has_spread() {
+            Repr::Built(Value::Object(shape.build(&mut slots)))
+        } else {
+            Repr::Slots { shape, slots }
+        };
+        Self { repr }
+    }
+
+    /// The event, to read.
+    pub fn root(&self) -> Node<'_> {
+        match &self.repr {
+            Repr::Slots { shape, slots } => {
+                Node::Object(Fields(FieldsRepr::Slots { shape, slots }))
+            }
+            Repr::Built(value) => Node::Value(value),
+        }
+    }
+
+    /// The event as a JSON value.
+    pub fn into_value(self) -> Value {
+        match self.repr {
+            Repr::Slots { shape, mut slots } => Value::Object(shape.build(&mut slots)),
+            Repr::Built(value) => value,
+        }
+    }
+
+    /// The event as compact JSON text, as `serde_json::to_string` of
+    /// [`Output::into_value`] would give it.
+    pub fn to_json(&self) -> String {
+        let mut text = Vec::with_capacity(1024);
+        self.write_json(&mut text);
+        // serde_json writes only valid UTF-8.
+        String::from_utf8(text).unwrap_or_default()
+    }
+
+    /// Appends the event as compact JSON to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // Writing to a `Vec` cannot fail, and every value here is JSON already.
+        let _ = serde_json::to_writer(out, &self.root());
+    }
+}
+
+impl From<Value> for Output<'_> {
+    fn from(value: Value) -> Self {
+        Self {
+            repr: Repr::Built(value),
+        }
+    }
+}
+
+impl fmt::Debug for Output<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_json())
+    }
+}
+
+impl Clone for Output<'_> {
+    fn clone(&self) -> Self {
+        let repr = match &self.repr {
+            Repr::Slots { shape, slots } => Repr::Slots {
+                shape,
+                slots: slots.clone(),
+            },
+            Repr::Built(value) => Repr::Built(value.clone()),
+        };
+        Self { repr }
+    }
+}
+
+impl PartialEq for Output<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.root().to_value() == other.root().to_value()
+    }
+}
+
+impl Serialize for Output<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.root().serialize(serializer)
+    }
+}
+
+/// One value of a mapped event: JSON, or an object of output keys still in its slots.
+#[derive(Clone, Copy)]
+pub enum Node<'a> {
+    Value(&'a Value),
+    Object(Fields<'a>),
+}
+
+impl<'a> From<&'a Value> for Node<'a> {
+    fn from(value: &'a Value) -> Self {
+        Node::Value(value)
+    }
+}
+
+impl<'a> Node<'a> {
+    /// The JSON value, unless the node is an object of output keys.
+    pub fn as_value(self) -> Option<&'a Value> {
+        match self {
+            Node::Value(value) => Some(value),
+            Node::Object(_) => None,
+        }
+    }
+
+    /// The fields of an object, however it is held.
+    pub fn as_object(self) -> Option<Fields<'a>> {
+        match self {
+            Node::Value(Value::Object(map)) => Some(Fields(FieldsRepr::Map(map))),
+            Node::Value(_) => None,
+            Node::Object(fields) => Some(fields),
+        }
+    }
+
+    pub fn as_str(self) -> Option<&'a str> {
+        self.as_value().and_then(Value::as_str)
+    }
+
+    pub fn as_i64(self) -> Option<i64> {
+        self.as_value().and_then(Value::as_i64)
+    }
+
+    pub fn as_array(self) -> Option<&'a [Value]> {
+        self.as_value().and_then(Value::as_array).map(Vec::as_slice)
+    }
+
+    pub fn is_number(self) -> bool {
+        self.as_value().is_some_and(Value::is_number)
+    }
+
+    pub fn is_boolean(self) -> bool {
+        self.as_value().is_some_and(Value::is_boolean)
+    }
+
+    /// The node as a JSON value (copied).
+    pub fn to_value(self) -> Value {
+        match self {
+            Node::Value(value) => value.clone(),
+            Node::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(name, node)| (name.to_string(), node.to_value()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for Node<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_value())
+    }
+}
+
+impl Serialize for Node<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Node::Value(value) => value.serialize(serializer),
+            Node::Object(fields) => {
+                let mut map = serializer.serialize_map(None)?;
+                for (name, node) in fields.iter() {
+                    map.serialize_entry(name, &node)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+/// The fields of an object in a mapped event, in key order.
+#[derive(Clone, Copy)]
+pub struct Fields<'a>(FieldsRepr<'a>);
+
+#[derive(Clone, Copy)]
+enum FieldsRepr<'a> {
+    Map(&'a Map<String, Value>),
+    Slots {
+        shape: &'a OutputShape,
+        slots: &'a [Option<Value>],
+    },
+}
+
+impl<'a> Fields<'a> {
+    pub fn get(self, key: &str) -> Option<Node<'a>> {
+        match self.0 {
+            FieldsRepr::Map(map) => map.get(key).map(Node::Value),
+            FieldsRepr::Slots { shape, slots } => node_of(shape.field(key)?, slots),
+        }
+    }
+
+    pub fn contains_key(self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The present fields, in key order.
+    pub fn iter(self) -> FieldsIter<'a> {
+        FieldsIter(match self.0 {
+            FieldsRepr::Map(map) => IterRepr::Map(map.iter()),
+            FieldsRepr::Slots { shape, slots } => IterRepr::Slots(shape.fields().iter(), slots),
+        })
+    }
+
+    pub fn keys(self) -> impl Iterator<Item = &'a str> {
+        self.iter().map(|(name, _)| name)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+impl<'a> IntoIterator for Fields<'a> {
+    type Item = (&'a str, Node<'a>);
+    type IntoIter = FieldsIter<'a>;
+
+    fn into_iter(self) -> FieldsIter<'a> {
+        self.iter()
+    }
+}
+
+/// A field's node, unless it is absent (an empty slot, or an object with no field).
+fn node_of<'a>(slot: &'a Slot, slots: &'a [Option<Value>]) -> Option<Node<'a>> {
+    match slot {
+        Slot::Key(i) => slots.get(*i)?.as_ref().map(Node::Value),
+        Slot::Object(child) => {
+            (!child.is_empty_in(slots)).then_some(Node::Object(Fields(FieldsRepr::Slots {
+                shape: child,
+                slots,
+            })))
+        }
+    }
+}
+
+/// The present fields of an object, in key order.
+pub struct FieldsIter<'a>(IterRepr<'a>);
+
+enum IterRepr<'a> {
+    Map(serde_json::map::Iter<'a>),
+    Slots(std::slice::Iter<'a, (String, Slot)>, &'a [Option<Value>]),
+}
+
+impl<'a> Iterator for FieldsIter<'a> {
+    type Item = (&'a str, Node<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IterRepr::Map(iter) => iter.next().map(|(k, v)| (k.as_str(), Node::Value(v))),
+            IterRepr::Slots(fields, slots) => fields
+                .find_map(|(name, slot)| node_of(slot, slots).map(|node| (name.as_str(), node))),
+        }
+    }
+}

@@ -112,13 +112,14 @@ impl OutputShape {
         &self.fields
     }
 
-    /// The field named `name`.
+    /// The field named `name`. A scan rather than a binary search: objects have a
+    /// dozen fields at most, and names of another length are passed over without
+    /// comparing their bytes.
     pub fn field(&self, name: &str) -> Option<&Slot> {
-        let i = self
-            .fields
-            .binary_search_by(|(field, _)| field.as_str().cmp(name))
-            .ok()?;
-        Some(&self.fields[i].1)
+        self.fields
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, slot)| slot)
     }
 
     /// No field of this object is present in `slots` (it is left out of the output).

@@ -33,6 +33,7 @@ mod compile;
 mod diagnostics;
 mod explain;
 pub mod fixtures;
+mod json_out;
 mod mapping;
 mod output;
 mod params;
@@ -41,6 +42,7 @@ mod plugin;
 mod program;
 mod readset;
 mod runtime;
+mod scan;
 mod schema;
 mod script;
 pub mod transforms;
@@ -50,6 +52,10 @@ mod validate;
 mod value;
 mod view;
 mod yaml;
+
+#[cfg(test)]
+#[path = "../benches/corpus.rs"]
+mod bench_corpus;
 
 pub use compile::{CompileOptions, EnvLookup};
 pub use diagnostics::{CompileError, Diagnostic, Location};

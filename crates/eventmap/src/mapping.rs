@@ -18,7 +18,7 @@ use crate::view::Output;
 #[derive(Debug, Clone)]
 pub struct Mapping {
     program: Arc<Program>,
-    reads: Arc<Reads>,
+    pub(crate) reads: Arc<Reads>,
 }
 
 /// An event mapped straight from its JSON text by [`Mapping::map_json`] (the mapped event

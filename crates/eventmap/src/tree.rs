@@ -152,8 +152,21 @@ impl Borrowed<'_> {
     }
 }
 
-/// Parses `text` into a borrowed tree holding what `reads` reads.
+/// Parses `text` into a borrowed tree holding what `reads` reads: by the scan
+/// (`scan.rs`), or by serde_json where the scan leaves the line to it (malformed JSON, and
+/// the rare shapes the scan does not take).
 pub(crate) fn parse_borrowed<'a>(
+    text: &'a str,
+    reads: &ReadNode,
+) -> Result<Borrowed<'a>, serde_json::Error> {
+    match crate::scan::parse(text, reads) {
+        Some(tree) => Ok(tree),
+        None => parse_with_serde(text, reads),
+    }
+}
+
+/// The reference parse: serde_json driving the pruning visitor.
+pub(crate) fn parse_with_serde<'a>(
     text: &'a str,
     reads: &ReadNode,
 ) -> Result<Borrowed<'a>, serde_json::Error> {

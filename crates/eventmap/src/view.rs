@@ -64,14 +64,13 @@ impl<'m> Output<'m> {
     pub fn to_json(&self) -> String {
         let mut text = Vec::with_capacity(1024);
         self.write_json(&mut text);
-        // serde_json writes only valid UTF-8.
+        // Only valid UTF-8 is written: the runs are copied from strings, whole.
         String::from_utf8(text).unwrap_or_default()
     }
 
     /// Appends the event as compact JSON to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        // Writing to a `Vec` cannot fail, and every value here is JSON already.
-        let _ = serde_json::to_writer(out, &self.root());
+        crate::json_out::write_node(out, self.root());
     }
 }
 

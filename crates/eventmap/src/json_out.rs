@@ -1,0 +1,160 @@
+//! Compact JSON, byte for byte as `serde_json::to_writer` writes it, without going
+//! through serde's `Serializer`.
+//!
+//! serde_json escapes a string by looking up every byte in a table; here the bytes that
+//! need escaping (a quote, a backslash, a control character: the same bytes that end a
+//! run inside a JSON string, `scan::next_special`) are found eight at a time, and the runs
+//! between them are copied whole. Mapped events are mostly strings (hashes, URLs, user
+//! agents), so this is most of the cost of writing them (docs/benchmarks.md).
+
+use serde_json::Value;
+
+use crate::scan::next_special;
+use crate::view::Node;
+
+/// Appends `node` as compact JSON.
+pub(crate) fn write_node(out: &mut Vec<u8>, node: Node<'_>) {
+    match node {
+        Node::Value(value) => write_value(out, value),
+        Node::Object(fields) => {
+            out.push(b'{');
+            for (i, (name, field)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, name);
+                out.push(b':');
+                write_node(out, field);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Appends `value` as compact JSON.
+pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // serde_json's own digits (itoa for integers, ryu for floats); writing to a
+        // `Vec` cannot fail.
+        Value::Number(number) => {
+            let _ = serde_json::to_writer(&mut *out, number);
+        }
+        Value::String(text) => write_str(out, text),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (name, field)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, name);
+                out.push(b':');
+                write_value(out, field);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Appends `text` as a JSON string, escaped as serde_json escapes it: `\"`, `\\`, the
+/// short escapes for backspace, tab, newline, form feed and carriage return, `\u00xx`
+/// (lowercase) for the other control characters, and nothing else.
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    while let Some(at) = next_special(bytes, start) {
+        out.extend_from_slice(&bytes[start..at]);
+        write_escape(out, bytes[at]);
+        start = at + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn write_escape(out: &mut Vec<u8>, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short = match byte {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        b'\t' => b't',
+        b'\n' => b'n',
+        0x0C => b'f',
+        b'\r' => b'r',
+        _ => {
+            let hex = [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xF)]];
+            out.extend_from_slice(b"\\u00");
+            out.extend_from_slice(&hex);
+            return;
+        }
+    };
+    out.extend_from_slice(&[b'\\', short]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn written(value: &Value) -> String {
+        let mut out = Vec::new();
+        write_value(&mut out, value);
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn every_byte_is_escaped_as_serde_json_escapes_it() {
+        let every_ascii: String = (0u8..0x80).map(char::from).collect();
+        for text in [
+            every_ascii.as_str(),
+            "",
+            "plain",
+            "exactly8",
+            "\"",
+            "a\\b\"c",
+            "caf\u{e9} \u{1F600} \u{7f}\u{80}",
+            "long run of plain text before an escape at the end\n",
+            "\u{1}\u{1f}\u{0}x\u{8}\u{c}",
+        ] {
+            let value = Value::String(text.to_string());
+            assert_eq!(written(&value), serde_json::to_string(&value).unwrap());
+        }
+    }
+
+    #[test]
+    fn values_are_written_as_serde_json_writes_them() {
+        for value in [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(0),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(-0.0),
+            json!(1.0),
+            json!(0.1),
+            json!(1e300),
+            json!(-2.5e-8),
+            json!([]),
+            json!({}),
+            json!([1, "a", [null, {"b": {"c": []}}]]),
+            json!({"z": 1, "a": {"y\"": "\n", "b": [true, 1.5]}, "m": ""}),
+        ] {
+            assert_eq!(written(&value), serde_json::to_string(&value).unwrap());
+        }
+    }
+}

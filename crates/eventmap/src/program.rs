@@ -10,6 +10,7 @@ use crate::output::OutputShape;
 use crate::path::InputPath;
 use crate::script::{Expression, ScriptEngine, ScriptError};
 use crate::transforms::Transform;
+use crate::types::ValueType;
 use crate::value::is_absent;
 
 #[derive(Debug)]
@@ -108,9 +109,26 @@ pub(crate) struct TransformStep {
     pub transform: Arc<Transform>,
     pub args: Vec<Value>,
     pub location: Location,
+    /// Set for a declared type's check, which passes an admitted value on unchanged: it
+    /// is checked where it lies instead of being copied (`apply_to`).
+    pub checks: Option<ValueType>,
 }
 
 impl TransformStep {
+    /// Replaces the value in `slot` by the step's output.
+    pub fn apply_to(&self, slot: &mut Option<Value>) -> Result<(), ScriptError> {
+        let Some(input) = slot.as_ref() else {
+            return Ok(());
+        };
+        if let Some(declared) = self.checks {
+            if declared.admits(input) && !is_absent(input) {
+                return Ok(());
+            }
+        }
+        *slot = self.apply(input)?;
+        Ok(())
+    }
+
     /// The step's output for `input`; `None` when absent.
     pub fn apply(&self, input: &Value) -> Result<Option<Value>, ScriptError> {
         match self.transform.call(input, &self.args) {

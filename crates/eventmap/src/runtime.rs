@@ -302,7 +302,13 @@ impl Program {
                 match steps.next() {
                     // A value read from the event goes through its first transform
                     // without being copied when the event is JSON already.
-                    Some(step) => *slot = step.apply(&found.into_value())?,
+                    Some(step) if step.checks.is_none() => {
+                        *slot = step.apply(&found.into_value())?
+                    }
+                    Some(check) => {
+                        *slot = Some(found.into_value().into_owned());
+                        check.apply_to(slot)?;
+                    }
                     None => *slot = Some(found.into_value().into_owned()),
                 }
             }
@@ -323,8 +329,7 @@ impl Program {
             }
         }
         for step in steps {
-            let Some(input) = slot.as_ref() else { break };
-            *slot = step.apply(input)?;
+            step.apply_to(slot)?;
         }
         Ok(())
     }

@@ -217,6 +217,7 @@ impl Cx<'_> {
                 transform: std::sync::Arc::new(crate::output::spread_step(except)),
                 args: Vec::new(),
                 location: key.location.clone(),
+                checks: None,
             });
         }
         if let (Some(declared), Some(node)) = (value_type, type_node) {
@@ -224,6 +225,7 @@ impl Cx<'_> {
                 transform: std::sync::Arc::new(declared.check(node.as_str().unwrap_or_default())),
                 args: Vec::new(),
                 location: node.location.clone(),
+                checks: Some(declared),
             });
         }
         if never_set {
@@ -367,6 +369,7 @@ impl Cx<'_> {
             transform,
             args,
             location,
+            checks: None,
         })
     }
 

@@ -13,8 +13,12 @@ use serde_json::Value;
 
 use super::{expect_str, kind_of, TransformError};
 
-/// A JSON number or numeric string as an exact decimal.
-pub(crate) fn to_decimal(value: &Value, what: &str) -> Result<Decimal, TransformError> {
+/// A JSON number or numeric string as an exact decimal. `what` names the value in an
+/// error, and is formatted only then (`format_args!` at the call).
+pub(crate) fn to_decimal(
+    value: &Value,
+    what: &dyn std::fmt::Display,
+) -> Result<Decimal, TransformError> {
     let not_a_number = || TransformError::new(format!("{what} is not a number"));
     match value {
         Value::Number(n) => {
@@ -123,7 +127,7 @@ fn to_minor(amount: Decimal, currency: Currency) -> Result<i64, TransformError> 
 /// `amount` (number or numeric string) in integer minor units of `currency_code`.
 pub fn minor_units(amount: &Value, currency_code: &Value) -> Result<i64, TransformError> {
     let currency = currency(currency_code)?;
-    to_minor(to_decimal(amount, "amount")?, currency)
+    to_minor(to_decimal(amount, &"amount")?, currency)
 }
 
 /// Sum of `price × quantity` over `items` in minor units; quantity defaults to 1.
@@ -153,9 +157,9 @@ pub fn total_minor_units(
         let present = |field: &str| item.get(field).filter(|v| !crate::value::is_absent(v));
         let price = present(price_field)
             .ok_or_else(|| TransformError::new(format!("item {i} has no `{price_field}`")))?;
-        let price = to_decimal(price, &format!("item {i} `{price_field}`"))?;
+        let price = to_decimal(price, &format_args!("item {i} `{price_field}`"))?;
         let quantity = match present(quantity_field) {
-            Some(q) => to_decimal(q, &format!("item {i} `{quantity_field}`"))?,
+            Some(q) => to_decimal(q, &format_args!("item {i} `{quantity_field}`"))?,
             None => Decimal::ONE,
         };
         total = price
@@ -183,13 +187,13 @@ pub(crate) fn total_minor_units_transform(
     let code = args
         .first()
         .ok_or_else(|| TransformError::new("total_minor_units needs a currency argument"))?;
-    let field = |i: usize, default: &'static str| -> Result<String, TransformError> {
+    let field = |i: usize, default: &'static str| -> Result<&str, TransformError> {
         match args.get(i) {
-            None => Ok(default.to_string()),
-            Some(v) => expect_str(v, "field name").map(str::to_string),
+            None => Ok(default),
+            Some(v) => expect_str(v, "field name"),
         }
     };
-    let total = total_minor_units(value, code, &field(1, "price")?, &field(2, "quantity")?)?;
+    let total = total_minor_units(value, code, field(1, "price")?, field(2, "quantity")?)?;
     Ok(total.map(Value::from))
 }
 
@@ -204,7 +208,7 @@ pub(crate) fn to_int_transform(
     value: &Value,
     _args: &[Value],
 ) -> Result<Option<Value>, TransformError> {
-    let d = to_decimal(value, "value")?;
+    let d = to_decimal(value, &"value")?;
     if !d.fract().is_zero() {
         return Err(TransformError::new("value is not a whole number"));
     }

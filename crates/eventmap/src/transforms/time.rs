@@ -68,8 +68,12 @@ fn to_epoch_ms_with_unit(value: &Value, unit: Unit) -> Result<i64, TransformErro
         }
         Value::String(s) => {
             let s = s.trim();
-            if let Ok(decimal) = Decimal::from_str(s) {
-                return epoch_number_to_ms(decimal, unit);
+            // A decimal has no `:`, an RFC 3339 time always has one: not trying to read
+            // the time as a decimal first saves building the error it would give.
+            if !s.contains(':') {
+                if let Ok(decimal) = Decimal::from_str(s) {
+                    return epoch_number_to_ms(decimal, unit);
+                }
             }
             parse_rfc3339_ms(s)
         }

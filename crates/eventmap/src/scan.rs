@@ -64,7 +64,11 @@ impl<'a> Scan<'a> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
-    /// A value, keeping beneath it what `reads` reads (`None`: everything).
+    /// A value, keeping beneath it what `reads` reads (`None`: everything). Inlined into
+    /// the loops of `object` and `array`, so that a string or a number is built where it
+    /// is pushed: returned from a call, every value was stored in pieces and loaded back
+    /// whole, a load the processor cannot forward from the stores (docs/benchmarks.md).
+    #[inline(always)]
     fn value(&mut self, reads: Option<&ReadNode>, depth: u32) -> Option<Borrowed<'a>> {
         Some(match self.peek()? {
             b'"' => Borrowed::Str(self.string()?),
@@ -87,6 +91,7 @@ impl<'a> Scan<'a> {
         })
     }
 
+    #[inline(never)]
     fn object(&mut self, reads: Option<&ReadNode>, depth: u32) -> Option<Borrowed<'a>> {
         if depth > MAX_DEPTH {
             return None;
@@ -125,6 +130,7 @@ impl<'a> Scan<'a> {
         }
     }
 
+    #[inline(never)]
     fn array(&mut self, reads: Option<&ReadNode>, depth: u32) -> Option<Borrowed<'a>> {
         if depth > MAX_DEPTH {
             return None;
@@ -154,6 +160,7 @@ impl<'a> Scan<'a> {
     }
 
     /// A string from its opening quote: borrowed from the line unless it holds escapes.
+    #[inline(always)]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.at + 1;
         let (end, escaped) = string_end(self.bytes, start)?;

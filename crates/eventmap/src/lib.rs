@@ -34,6 +34,7 @@ mod diagnostics;
 mod explain;
 pub mod fixtures;
 mod json_out;
+mod key_eq;
 mod mapping;
 mod output;
 mod params;

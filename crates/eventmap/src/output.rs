@@ -118,7 +118,7 @@ impl OutputShape {
     pub fn field(&self, name: &str) -> Option<&Slot> {
         self.fields
             .iter()
-            .find(|(field, _)| field == name)
+            .find(|(field, _)| crate::key_eq::same_key(field, name))
             .map(|(_, slot)| slot)
     }
 

@@ -14,6 +14,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
+use crate::key_eq::same_key;
 use crate::path::{InputPath, ReadShape};
 use crate::program::{Input, KeyRule, Program, Script, Source};
 
@@ -59,7 +60,10 @@ impl ReadNode {
 
     /// The node for `key`, if anything beneath it is read.
     pub fn child(&self, key: &str) -> Option<&ReadNode> {
-        self.children.iter().find(|(k, _)| k == key).map(|(_, c)| c)
+        self.children
+            .iter()
+            .find(|(k, _)| same_key(k, key))
+            .map(|(_, c)| c)
     }
 
     #[cfg(test)]

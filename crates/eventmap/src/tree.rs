@@ -12,6 +12,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+use crate::key_eq::same_key;
 use crate::readset::ReadNode;
 
 pub(crate) trait EventTree: Sized {
@@ -75,7 +76,11 @@ impl EventTree for Borrowed<'_> {
     fn get(&self, key: &str) -> Option<&Self> {
         match self {
             // Searching from the end gives the last of repeated keys, as serde_json does.
-            Borrowed::Object(fields) => fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            Borrowed::Object(fields) => fields
+                .iter()
+                .rev()
+                .find(|(k, _)| same_key(k, key))
+                .map(|(_, v)| v),
             _ => None,
         }
     }

@@ -16,18 +16,7 @@ use crate::view::Node;
 pub(crate) fn write_node(out: &mut Vec<u8>, node: Node<'_>) {
     match node {
         Node::Value(value) => write_value(out, value),
-        Node::Object(fields) => {
-            out.push(b'{');
-            for (i, (name, field)) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, name);
-                out.push(b':');
-                write_node(out, field);
-            }
-            out.push(b'}');
-        }
+        Node::Object(fields) => write_object(out, fields.iter(), write_node),
     }
 }
 
@@ -53,19 +42,30 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) {
             }
             out.push(b']');
         }
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (name, field)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, name);
-                out.push(b':');
-                write_value(out, field);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_object(
+            out,
+            map.iter().map(|(name, field)| (name.as_str(), field)),
+            write_value,
+        ),
     }
+}
+
+/// Appends an object: its fields as `write` writes them, in the order given.
+fn write_object<'f, T>(
+    out: &mut Vec<u8>,
+    fields: impl Iterator<Item = (&'f str, T)>,
+    write: fn(&mut Vec<u8>, T),
+) {
+    out.push(b'{');
+    for (i, (name, field)) in fields.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, name);
+        out.push(b':');
+        write(out, field);
+    }
+    out.push(b'}');
 }
 
 /// Appends `text` as a JSON string, escaped as serde_json escapes it: `\"`, `\\`, the

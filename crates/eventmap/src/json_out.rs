@@ -16,7 +16,20 @@ use crate::view::Node;
 pub(crate) fn write_node(out: &mut Vec<u8>, node: Node<'_>) {
     match node {
         Node::Value(value) => write_value(out, value),
-        Node::Object(fields) => write_object(out, fields.iter(), write_node),
+        Node::Object(fields) => match fields.with_json_names() {
+            Some(entries) => {
+                out.push(b'{');
+                for (i, (name, field)) in entries.enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(name);
+                    write_node(out, field);
+                }
+                out.push(b'}');
+            }
+            None => write_object(out, fields.iter(), write_node),
+        },
     }
 }
 
@@ -66,6 +79,14 @@ fn write_object<'f, T>(
         write(out, field);
     }
     out.push(b'}');
+}
+
+/// A field's name as written before its value: `"name":`.
+pub(crate) fn field_prefix(name: &str) -> Box<[u8]> {
+    let mut prefix = Vec::with_capacity(name.len() + 3);
+    write_str(&mut prefix, name);
+    prefix.push(b':');
+    prefix.into_boxed_slice()
 }
 
 /// Appends `text` as a JSON string, escaped as serde_json escapes it: `\"`, `\\`, the
@@ -156,5 +177,29 @@ mod tests {
         ] {
             assert_eq!(written(&value), serde_json::to_string(&value).unwrap());
         }
+    }
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use crate::{CompileOptions, EventContext, Mapping, Outcome};
+
+    /// Field names are written from their worked-out `"name":`, escaped once at compile
+    /// time: the same bytes as serde_json writes for the built event.
+    #[test]
+    fn names_that_need_escaping_are_written_as_serde_json_writes_them() {
+        let yaml = "default:\n  keys:\n    'we\"ird.na\\me': { const: 1 }\n    'tab\tkey': { from: a }\n    plain.b: { from: b }\n";
+        let mapping = Mapping::compile(yaml, "t.yaml", &CompileOptions::default()).unwrap();
+        let cx = EventContext { now_ms: 0 };
+        let mapped = mapping.map_json_output(r#"{"a":"x","b":2}"#, &cx).unwrap();
+        let Outcome::Mapped(output) = mapped.outcome else {
+            panic!("not mapped: {:?}", mapped.outcome);
+        };
+        let written = output.to_json();
+        assert_eq!(
+            written,
+            serde_json::to_string(&output.into_value()).unwrap()
+        );
+        assert!(written.contains(r#""we\"ird":{"na\\me":1}"#), "{written}");
     }
 }

@@ -38,6 +38,9 @@ pub(crate) fn spread_step(except: Vec<String>) -> Transform {
 pub(crate) struct OutputShape {
     /// Sorted by name.
     fields: Vec<(String, Slot)>,
+    /// Each field's name as JSON writes it before the value (`"name":`), in the same
+    /// order: worked out once rather than escaped for every event written.
+    json_names: Vec<Box<[u8]>>,
     /// The slot of a spread key (`data.*`) into this object: an object whose keys are
     /// the base that declared fields are laid over.
     spread: Option<usize>,
@@ -93,6 +96,11 @@ impl OutputShape {
     /// Sorts fields by name and works out which objects have spreads beneath them.
     fn sort(&mut self) {
         self.fields.sort_by(|a, b| a.0.cmp(&b.0));
+        self.json_names = self
+            .fields
+            .iter()
+            .map(|(name, _)| crate::json_out::field_prefix(name))
+            .collect();
         self.has_spread = self.spread.is_some();
         for (_, slot) in &mut self.fields {
             if let Slot::Object(child) = slot {
@@ -110,6 +118,11 @@ impl OutputShape {
     /// The fields, sorted by name.
     pub fn fields(&self) -> &[(String, Slot)] {
         &self.fields
+    }
+
+    /// Each field's `"name":`, in the order of [`OutputShape::fields`].
+    pub fn json_names(&self) -> &[Box<[u8]>] {
+        &self.json_names
     }
 
     /// The field named `name`. A scan rather than a binary search: objects have a

@@ -239,6 +239,24 @@ impl<'a> Fields<'a> {
     pub fn is_empty(self) -> bool {
         self.iter().next().is_none()
     }
+
+    /// The present fields with each name as JSON writes it (`"name":`), when the shape
+    /// has them worked out (fields in slots); `None` for a JSON object.
+    pub(crate) fn with_json_names(self) -> Option<impl Iterator<Item = (&'a [u8], Node<'a>)>> {
+        match self.0 {
+            FieldsRepr::Map(_) => None,
+            // Every shape is sorted, which works the names out; a shape that was not
+            // would be written by its names rather than lose fields to the zip.
+            FieldsRepr::Slots { shape, .. } if shape.json_names().len() != shape.fields().len() => {
+                None
+            }
+            FieldsRepr::Slots { shape, slots } => {
+                Some(shape.json_names().iter().zip(shape.fields()).filter_map(
+                    move |(name, (_, slot))| node_of(slot, slots).map(|node| (&**name, node)),
+                ))
+            }
+        }
+    }
 }
 
 impl<'a> IntoIterator for Fields<'a> {

@@ -101,7 +101,19 @@ impl Source {
 
     /// Reads the next line into `line`, holding at most `max_bytes` of it.
     pub fn next_line(&mut self, line: &mut Vec<u8>, max_bytes: usize) -> Result<Next, InputError> {
-        match read_capped(&mut self.reader, line, max_bytes) {
+        line.clear();
+        let next = self.append_line(line, max_bytes);
+        if let Ok(Next::TooLong { .. }) = next {
+            *line = Vec::new(); // Give back what the long line took.
+        }
+        next
+    }
+
+    /// Appends the next line to `out` (where it starts at the length `out` had), holding
+    /// at most `max_bytes` of it: a chunk of lines is read in place, not line by line into
+    /// a buffer and copied from there. A line over the limit leaves `out` as it was.
+    pub fn append_line(&mut self, out: &mut Vec<u8>, max_bytes: usize) -> Result<Next, InputError> {
+        match read_capped(&mut self.reader, out, max_bytes) {
             Ok(next) => Ok(next),
             Err(source) => Err(InputError {
                 verb: "read",
@@ -112,8 +124,10 @@ impl Source {
     }
 }
 
-fn read_capped(reader: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> io::Result<Next> {
-    line.clear();
+/// Appends a line to `out`; its bytes are `out[start..]`, `start` being the length `out`
+/// had.
+fn read_capped(reader: &mut impl BufRead, out: &mut Vec<u8>, max: usize) -> io::Result<Next> {
+    let start = out.len();
     let mut total: u64 = 0;
     let mut too_long = false;
     let mut seen_any = false;
@@ -131,11 +145,11 @@ fn read_capped(reader: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> io:
         let part = &buf[..newline.unwrap_or(buf.len())];
         total += part.len() as u64;
         if !too_long {
-            if line.len() + part.len() > max {
+            if out.len() - start + part.len() > max {
                 too_long = true;
-                *line = Vec::new(); // Give back what the long line took.
+                out.truncate(start);
             } else {
-                line.extend_from_slice(part);
+                out.extend_from_slice(part);
             }
         }
         let used = part.len() + usize::from(newline.is_some());
@@ -147,8 +161,8 @@ fn read_capped(reader: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> io:
     if !seen_any {
         return Ok(Next::End);
     }
-    if line.last() == Some(&b'\r') {
-        line.pop();
+    if out.len() > start && out.last() == Some(&b'\r') {
+        out.pop();
         total = total.saturating_sub(1);
     }
     Ok(if too_long {
@@ -172,11 +186,29 @@ mod tests {
         let mut out = Vec::new();
         let mut line = Vec::new();
         loop {
+            line.clear();
             match read_capped(&mut reader, &mut line, max).unwrap() {
                 Next::End => return out,
                 next => out.push((next, line.clone())),
             }
         }
+    }
+
+    #[test]
+    fn lines_appended_to_one_buffer_are_the_same_lines() {
+        let input = b"ab\r\n\n1234567890\ncdefg\nh";
+        let mut reader = BufReader::with_capacity(4, &input[..]);
+        let mut data = b"before".to_vec();
+        let mut appended = Vec::new();
+        loop {
+            let start = data.len();
+            match read_capped(&mut reader, &mut data, 5).unwrap() {
+                Next::End => break,
+                next => appended.push((next, data[start..].to_vec())),
+            }
+        }
+        assert_eq!(appended, lines(input, 5));
+        assert_eq!(data, b"beforeabcdefgh");
     }
 
     #[test]

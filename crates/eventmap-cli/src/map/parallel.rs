@@ -107,9 +107,9 @@ fn read(inputs: &[String], max: usize, credits: &Receiver<()>, work: &SyncSender
         };
         let mut line_no = 0u64;
         let mut chunk = new_chunk(seq, index);
-        let mut line = Vec::new();
         loop {
-            let next = source.next_line(&mut line, max);
+            let start = chunk.data.len();
+            let next = source.append_line(&mut chunk.data, max);
             line_no += 1;
             let next = match next {
                 Ok(Next::End) => break,
@@ -128,8 +128,6 @@ fn read(inputs: &[String], max: usize, credits: &Receiver<()>, work: &SyncSender
                     return;
                 }
             };
-            let start = chunk.data.len();
-            chunk.data.extend_from_slice(&line);
             chunk.lines.push(RawLine {
                 line_no,
                 next,

@@ -1,12 +1,12 @@
-//! `map --threads N`: a reading thread cuts the input into chunks of lines, N workers
-//! map chunks, and the calling thread writes their output in input order. Memory stays
-//! bounded: the reader may run at most `IN_FLIGHT_PER_THREAD × N` chunks ahead of what
-//! has been written. Each line goes through the same [`LineMapper`] as the sequential
+//! `map --threads N`: N workers take turns cutting the input into chunks of lines and
+//! map them, and the calling thread writes their output in input order. Memory stays
+//! bounded: reading may run at most `IN_FLIGHT_PER_THREAD × N` chunks ahead of what has
+//! been written. Each line goes through the same [`LineMapper`] as the sequential
 //! run, so the output is the same byte for byte.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use super::line::{LineMapper, Produced};
 use super::{Sink, Stop};
@@ -69,86 +69,131 @@ pub(super) fn run(
     for _ in 0..in_flight {
         let _ = credit_tx.send(());
     }
-    let (work_tx, work_rx) = sync_channel::<Work>(in_flight);
-    let work_rx = Arc::new(Mutex::new(work_rx));
+    let reader = Mutex::new(Reader::new(inputs, mapper.max_line_bytes, credit_rx));
     let (done_tx, done_rx) = channel::<Done>();
-    let max = mapper.max_line_bytes;
     std::thread::scope(|scope| {
-        let reading = inputs.to_vec();
-        scope.spawn(move || read(&reading, max, &credit_rx, &work_tx));
         for _ in 0..threads {
-            let (work_rx, done_tx) = (Arc::clone(&work_rx), done_tx.clone());
-            scope.spawn(move || map_chunks(mapper, inputs, &work_rx, &done_tx));
+            let (reader, done_tx) = (&reader, done_tx.clone());
+            scope.spawn(move || map_chunks(mapper, inputs, reader, &done_tx));
         }
         drop(done_tx);
         let written = write_in_order(&done_rx, &credit_tx, inputs, sink);
-        // Stop the reader (it waits for credits) and the workers (they wait for work).
+        // Stop the workers (they wait for credits or for the writer).
         drop(credit_tx);
         drop(done_rx);
         written
     })
 }
 
-fn read(inputs: &[String], max: usize, credits: &Receiver<()>, work: &SyncSender<Work>) {
-    let mut seq = 0;
-    for (index, name) in inputs.iter().enumerate() {
-        let mut source = match Source::open(name) {
-            Ok(source) => source,
-            Err(error) => {
-                let _ = credits.recv();
-                let _ = work.send(Work::Failed {
-                    seq,
-                    input: index,
-                    line: 1,
-                    error,
-                });
-                return;
-            }
-        };
-        let mut line_no = 0u64;
-        let mut chunk = new_chunk(seq, index);
+/// The inputs, cut into chunks by whichever worker is free. Reading takes turns under a
+/// lock rather than running on a thread of its own: with as many workers as cores, a
+/// reading thread took its time from them (docs/benchmarks.md).
+struct Reader<'i> {
+    inputs: &'i [String],
+    max: usize,
+    /// A chunk may be read only with a credit: one comes back for each chunk written.
+    credits: Receiver<()>,
+    /// The input being read: its index and its source.
+    current: Option<(usize, Source)>,
+    next_input: usize,
+    line_no: u64,
+    seq: u64,
+    /// An input's failure, sent after the chunk read before it.
+    failed: Option<Work>,
+    finished: bool,
+}
+
+impl<'i> Reader<'i> {
+    fn new(inputs: &'i [String], max: usize, credits: Receiver<()>) -> Self {
+        Self {
+            inputs,
+            max,
+            credits,
+            current: None,
+            next_input: 0,
+            line_no: 0,
+            seq: 0,
+            failed: None,
+            finished: false,
+        }
+    }
+
+    /// The next chunk or failure, once a credit allows it; `None` at the end of the
+    /// inputs, after a failure, or once the writer has stopped.
+    fn next(&mut self) -> Option<Work> {
+        if self.finished || self.credits.recv().is_err() {
+            return None;
+        }
+        if let Some(failed) = self.failed.take() {
+            self.finished = true;
+            return Some(failed);
+        }
         loop {
-            let start = chunk.data.len();
-            let next = source.append_line(&mut chunk.data, max);
-            line_no += 1;
-            let next = match next {
-                Ok(Next::End) => break,
-                Ok(next) => next,
-                Err(error) => {
-                    // What was read before the failure is still mapped and written.
-                    if !send(chunk, credits, work) || credits.recv().is_err() {
-                        return;
+            let (index, source) = match &mut self.current {
+                Some((index, source)) => (*index, source),
+                None => {
+                    let index = self.next_input;
+                    let name = self.inputs.get(index)?;
+                    self.next_input += 1;
+                    match Source::open(name) {
+                        Ok(source) => {
+                            self.line_no = 0;
+                            self.current = Some((index, source));
+                            continue;
+                        }
+                        Err(error) => {
+                            self.finished = true;
+                            let (seq, line) = (self.seq, 1);
+                            return Some(Work::Failed {
+                                seq,
+                                input: index,
+                                line,
+                                error,
+                            });
+                        }
                     }
-                    let _ = work.send(Work::Failed {
-                        seq: seq + 1,
-                        input: index,
-                        line: line_no,
-                        error,
-                    });
-                    return;
                 }
             };
-            chunk.lines.push(RawLine {
-                line_no,
-                next,
-                start,
-                end: chunk.data.len(),
-            });
-            let caught_up = !source.has_buffered();
-            if chunk.lines.len() >= CHUNK_LINES || chunk.data.len() >= CHUNK_BYTES || caught_up {
-                chunk.caught_up = caught_up;
-                if !send(chunk, credits, work) {
-                    return;
+            let mut chunk = new_chunk(self.seq, index);
+            loop {
+                let start = chunk.data.len();
+                let next = source.append_line(&mut chunk.data, self.max);
+                self.line_no += 1;
+                let next = match next {
+                    Ok(Next::End) => break,
+                    Ok(next) => next,
+                    Err(error) => {
+                        // What was read before the failure is still mapped and written.
+                        self.failed = Some(Work::Failed {
+                            seq: self.seq + 1,
+                            input: index,
+                            line: self.line_no,
+                            error,
+                        });
+                        self.seq += 1;
+                        return Some(Work::Chunk(chunk));
+                    }
+                };
+                chunk.lines.push(RawLine {
+                    line_no: self.line_no,
+                    next,
+                    start,
+                    end: chunk.data.len(),
+                });
+                let caught_up = !source.has_buffered();
+                if chunk.lines.len() >= CHUNK_LINES || chunk.data.len() >= CHUNK_BYTES || caught_up
+                {
+                    chunk.caught_up = caught_up;
+                    self.seq += 1;
+                    return Some(Work::Chunk(chunk));
                 }
-                seq += 1;
-                chunk = new_chunk(seq, index);
             }
-        }
-        if !chunk.lines.is_empty() {
-            if !send(chunk, credits, work) {
-                return;
+            // The input ended; its last lines go before the next input is opened.
+            self.current = None;
+            if !chunk.lines.is_empty() {
+                self.seq += 1;
+                return Some(Work::Chunk(chunk));
             }
-            seq += 1;
         }
     }
 }
@@ -163,22 +208,17 @@ fn new_chunk(seq: u64, input: usize) -> Chunk {
     }
 }
 
-/// Waits for room, then hands the chunk over; false once the writer has stopped.
-fn send(chunk: Chunk, credits: &Receiver<()>, work: &SyncSender<Work>) -> bool {
-    credits.recv().is_ok() && work.send(Work::Chunk(chunk)).is_ok()
-}
-
 fn map_chunks(
     mapper: &LineMapper<'_>,
     inputs: &[String],
-    work: &Mutex<Receiver<Work>>,
+    reader: &Mutex<Reader<'_>>,
     done: &Sender<Done>,
 ) {
     loop {
-        let next = work.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let next = reader.lock().unwrap_or_else(PoisonError::into_inner).next();
         let finished = match next {
-            Err(_) => return, // The reader is done.
-            Ok(Work::Failed {
+            None => return,
+            Some(Work::Failed {
                 seq,
                 input,
                 line,
@@ -190,7 +230,7 @@ fn map_chunks(
                 at: (input, line),
                 failed: Some(error),
             },
-            Ok(Work::Chunk(chunk)) => map_chunk(mapper, inputs, chunk),
+            Some(Work::Chunk(chunk)) => map_chunk(mapper, inputs, chunk),
         };
         if done.send(finished).is_err() {
             return;

@@ -17,7 +17,7 @@ const CHUNK_LINES: usize = 512;
 /// Bytes of input a chunk holds at most (a chunk closes after the line that passes it).
 const CHUNK_BYTES: usize = 1 << 20;
 /// Chunks read ahead per worker.
-const IN_FLIGHT_PER_THREAD: usize = 4;
+const IN_FLIGHT_PER_THREAD: usize = 2;
 
 struct RawLine {
     line_no: u64,

@@ -23,14 +23,10 @@ const MAX_DEPTH: u32 = 64;
 
 /// The tree of what `reads` reads in `text`, or `None` where serde_json must decide.
 pub(crate) fn parse<'a>(text: &'a str, reads: &ReadNode) -> Option<Borrowed<'a>> {
-    let mut scan = Scan {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-    };
+    let mut scan = Scan { text, at: 0 };
     let value = scan.value(kept(reads), 0)?;
     scan.skip_whitespace();
-    (scan.at == scan.bytes.len()).then_some(value)
+    (scan.at == text.len()).then_some(value)
 }
 
 /// What is kept beneath a read node: `None` keeps everything.
@@ -40,14 +36,18 @@ fn kept(node: &ReadNode) -> Option<&ReadNode> {
 
 struct Scan<'a> {
     text: &'a str,
-    bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Scan<'a> {
+    #[inline(always)]
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
     #[inline]
     fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes.get(self.at) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes().get(self.at) {
             self.at += 1;
         }
     }
@@ -56,7 +56,7 @@ impl<'a> Scan<'a> {
     #[inline]
     fn peek(&mut self) -> Option<u8> {
         self.skip_whitespace();
-        self.bytes.get(self.at).copied()
+        self.bytes().get(self.at).copied()
     }
 
     #[inline]
@@ -156,14 +156,14 @@ impl<'a> Scan<'a> {
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.at + word.len();
-        (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
+        (self.bytes().get(self.at..end)? == word).then(|| self.at = end)
     }
 
     /// A string from its opening quote: borrowed from the line unless it holds escapes.
     #[inline(always)]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.at + 1;
-        let (end, escaped) = string_end(self.bytes, start)?;
+        let (end, escaped) = string_end(self.bytes(), start)?;
         self.at = end + 1;
         if escaped {
             // serde_json decodes the escapes (and refuses lone surrogates) as it always has.
@@ -176,12 +176,12 @@ impl<'a> Scan<'a> {
 
     fn number(&mut self) -> Option<Number> {
         let start = self.at;
-        let span = number_span(self.bytes, start)?;
+        let span = number_span(self.bytes(), start)?;
         self.at = span.end;
         match span.plain_digits {
             // Up to 19 digits always fit in a u64: serde_json gives these as `u64` too.
             Some(digits) if digits <= 19 => {
-                let value = self.bytes[start..span.end]
+                let value = self.bytes()[start..span.end]
                     .iter()
                     .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
                 Some(Number::from(value))
@@ -197,8 +197,8 @@ impl<'a> Scan<'a> {
         let mut depth = 0u32;
         loop {
             match self.peek()? {
-                b'"' => self.at = string_end(self.bytes, self.at + 1)?.0 + 1,
-                b'-' | b'0'..=b'9' => self.at = number_span(self.bytes, self.at)?.end,
+                b'"' => self.at = string_end(self.bytes(), self.at + 1)?.0 + 1,
+                b'-' | b'0'..=b'9' => self.at = number_span(self.bytes(), self.at)?.end,
                 b't' => self.literal(b"true")?,
                 b'f' => self.literal(b"false")?,
                 b'n' => self.literal(b"null")?,
@@ -250,7 +250,7 @@ impl<'a> Scan<'a> {
         if self.peek()? != b'"' {
             return None;
         }
-        self.at = string_end(self.bytes, self.at + 1)?.0 + 1;
+        self.at = string_end(self.bytes(), self.at + 1)?.0 + 1;
         self.eat(b':')
     }
 }

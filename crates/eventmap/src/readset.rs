@@ -58,6 +58,12 @@ impl ReadNode {
         self.all
     }
 
+    /// How many keys beneath this node are read: at most that many fields of an object
+    /// are kept (repeated keys aside).
+    pub fn width(&self) -> usize {
+        self.children.len()
+    }
+
     /// The node for `key`, if anything beneath it is read.
     pub fn child(&self, key: &str) -> Option<&ReadNode> {
         self.children

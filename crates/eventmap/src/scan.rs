@@ -21,6 +21,11 @@ use crate::tree::Borrowed;
 /// Deeper nesting is left to serde_json, whose limit for kept values is 128 levels.
 const MAX_DEPTH: u32 = 64;
 
+/// Room made at once for the fields of an object kept whole, whose count is not known
+/// before it is read: growing a vector from empty cost two or three allocations and copies
+/// an object (docs/benchmarks.md). A read node's object is given room for the keys it reads.
+const WHOLE_OBJECT_FIELDS: usize = 8;
+
 /// The tree of what `reads` reads in `text`, or `None` where serde_json must decide.
 pub(crate) fn parse<'a>(text: &'a str, reads: &ReadNode) -> Option<Borrowed<'a>> {
     let mut scan = Scan { text, at: 0 };
@@ -97,7 +102,7 @@ impl<'a> Scan<'a> {
             return None;
         }
         self.at += 1;
-        let mut fields = Vec::new();
+        let mut fields = Vec::with_capacity(reads.map_or(WHOLE_OBJECT_FIELDS, ReadNode::width));
         if self.peek()? == b'}' {
             self.at += 1;
             return Some(Borrowed::Object(fields));

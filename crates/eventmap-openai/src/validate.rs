@@ -26,7 +26,7 @@
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use eventmap::{Node, Validator, Violation};
+use eventmap::{Fields, Node, Validator, Violation};
 use serde_json::Value;
 
 use crate::model::{ActionSource, DataType, EventType};
@@ -35,19 +35,6 @@ pub use crate::rules::Rule;
 /// How far back and ahead the API accepts event times.
 pub const MAX_AGE_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 pub const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
-
-const TOP_LEVEL: &[&str] = &[
-    "id",
-    "type",
-    "custom_event_name",
-    "timestamp_ms",
-    "action_source",
-    "source_url",
-    "oppref",
-    "opt_out",
-    "user",
-    "data",
-];
 
 const ITEM_FIELDS: &[&str] = &[
     "id",
@@ -173,6 +160,96 @@ struct Check {
     relaxed: u64,
 }
 
+/// The fields of an event, found in one pass over it: looking each up by name, and then
+/// each name up in the list of known ones, compared names a hundred times an event.
+#[derive(Default)]
+struct TopLevel<'a> {
+    id: Option<Node<'a>>,
+    event_type: Option<Node<'a>>,
+    custom_event_name: Option<Node<'a>>,
+    timestamp_ms: Option<Node<'a>>,
+    action_source: Option<Node<'a>>,
+    source_url: Option<Node<'a>>,
+    oppref: Option<Node<'a>>,
+    opt_out: Option<Node<'a>>,
+    user: Option<Node<'a>>,
+    data: Option<Node<'a>>,
+}
+
+impl<'a> TopLevel<'a> {
+    /// The known fields of `fields`; each unknown one is a violation.
+    fn of(fields: Fields<'a>, check: &mut Check) -> Self {
+        let mut top = Self::default();
+        for (key, node) in fields {
+            let slot = match key {
+                "id" => &mut top.id,
+                "type" => &mut top.event_type,
+                "custom_event_name" => &mut top.custom_event_name,
+                "timestamp_ms" => &mut top.timestamp_ms,
+                "action_source" => &mut top.action_source,
+                "source_url" => &mut top.source_url,
+                "oppref" => &mut top.oppref,
+                "opt_out" => &mut top.opt_out,
+                "user" => &mut top.user,
+                "data" => &mut top.data,
+                _ => {
+                    check.fail(
+                        Rule::KnownFields,
+                        key,
+                        "is not a field of a Conversions API event",
+                    );
+                    continue;
+                }
+            };
+            *slot = Some(node);
+        }
+        top
+    }
+}
+
+/// The fields of `data` the rules look at, found in one pass; the others are collected
+/// for the shape rule.
+#[derive(Default)]
+struct DataFields<'a> {
+    data_type: Option<Node<'a>>,
+    amount: Option<Node<'a>>,
+    currency: Option<Node<'a>>,
+    plan_id: Option<Node<'a>>,
+    contents: Option<Node<'a>>,
+    /// A field besides these.
+    others: bool,
+}
+
+impl<'a> DataFields<'a> {
+    fn of(fields: Fields<'a>) -> Self {
+        let mut found = Self::default();
+        for (key, node) in fields {
+            let slot = match key {
+                "type" => &mut found.data_type,
+                "amount" => &mut found.amount,
+                "currency" => &mut found.currency,
+                "plan_id" => &mut found.plan_id,
+                "contents" => &mut found.contents,
+                _ => {
+                    found.others = true;
+                    continue;
+                }
+            };
+            *slot = Some(node);
+        }
+        found
+    }
+
+    /// Whether `shape` allows every field present: when not, the fields are gone through
+    /// again, in order, to name each one it does not.
+    fn all_allowed_in(&self, shape: DataType) -> bool {
+        let allows = |node: Option<Node<'_>>, name| node.is_none() || shape.allows(name);
+        allows(self.plan_id, "plan_id")
+            && allows(self.contents, "contents")
+            && (!self.others || shape == DataType::Custom)
+    }
+}
+
 impl Check {
     fn fail(&mut self, rule: Rule, path: impl std::fmt::Display, message: impl Into<String>) {
         if self.relaxed & rule.bit() == 0 {
@@ -186,24 +263,18 @@ impl Check {
             self.fail(Rule::KnownFields, "", "an event must be a JSON object");
             return;
         };
+        let top = TopLevel::of(fields, self);
         // Scalar fields are JSON wherever the event is held; `user` and `data` are read as
         // objects of either kind.
-        let field = |name: &str| fields.get(name).and_then(Node::as_value);
-        for key in fields.keys() {
-            if !TOP_LEVEL.contains(&key) {
-                self.fail(
-                    Rule::KnownFields,
-                    key,
-                    "is not a field of a Conversions API event",
-                );
-            }
+        fn field(node: Option<Node<'_>>) -> Option<&Value> {
+            node.and_then(Node::as_value)
         }
-        match field("id") {
+        match field(top.id) {
             Some(Value::String(id)) if !id.is_empty() => {}
             Some(_) => self.fail(Rule::IdRequired, "id", "must be a non-empty string"),
             None => self.fail(Rule::IdRequired, "id", "is required"),
         }
-        let event_type = match field("type") {
+        let event_type = match field(top.event_type) {
             Some(Value::String(name)) => match EventType::from_name(name) {
                 Some(t) => Some(t),
                 None => {
@@ -224,8 +295,8 @@ impl Check {
                 None
             }
         };
-        self.custom_event_name(field("custom_event_name"), event_type);
-        match field("timestamp_ms") {
+        self.custom_event_name(field(top.custom_event_name), event_type);
+        match field(top.timestamp_ms) {
             Some(Value::Number(n)) => match n.as_i64() {
                 Some(ts) => {
                     if let Some(v) = timestamp_violation(ts, now_ms) {
@@ -247,7 +318,7 @@ impl Check {
             ),
             None => self.fail(Rule::TimestampInteger, "timestamp_ms", "is required"),
         }
-        let action_source = match field("action_source") {
+        let action_source = match field(top.action_source) {
             None => None,
             Some(Value::String(s)) if ActionSource::NAMES.contains(&s.as_str()) => Some(s.as_str()),
             Some(_) => {
@@ -259,7 +330,7 @@ impl Check {
                 None
             }
         };
-        match (field("source_url"), action_source) {
+        match (field(top.source_url), action_source) {
             (Some(Value::String(url)), _) => {
                 if !is_http_url(url) {
                     self.fail(
@@ -288,20 +359,20 @@ impl Check {
                 "must be mobile_app for app events",
             );
         }
-        match field("oppref") {
+        match field(top.oppref) {
             None => {}
             Some(Value::String(s)) if !s.is_empty() => {}
             Some(_) => self.fail(Rule::OpprefString, "oppref", "must be a non-empty string"),
         }
-        if let Some(v) = fields.get("opt_out") {
+        if let Some(v) = top.opt_out {
             if !v.is_boolean() {
                 self.fail(Rule::OptOutBoolean, "opt_out", "must be true or false");
             }
         }
-        if let Some(user) = fields.get("user") {
+        if let Some(user) = top.user {
             self.user(user);
         }
-        match fields.get("data") {
+        match top.data {
             Some(data) => self.data(data, event_type),
             None => self.fail(Rule::DataRequired, "data", "is required"),
         }
@@ -427,7 +498,10 @@ impl Check {
 
     fn text(&mut self, path: At<'_>, value: Node<'_>, max_chars: usize) {
         match value.as_str() {
-            Some(s) if !s.trim().is_empty() && s.chars().count() <= max_chars => {}
+            // No more bytes than the limit means no more characters: most need no count.
+            Some(s)
+                if !s.trim().is_empty()
+                    && (s.len() <= max_chars || s.chars().count() <= max_chars) => {}
             Some(s) if s.trim().is_empty() => self.fail(Rule::UserText, path, "must not be empty"),
             Some(_) => self.fail(
                 Rule::UserText,
@@ -459,7 +533,8 @@ impl Check {
             self.fail(Rule::DataRequired, "data", "must be an object");
             return;
         };
-        let data_type = match fields.get("type").and_then(Node::as_value) {
+        let found = DataFields::of(fields);
+        let data_type = match found.data_type.and_then(Node::as_value) {
             Some(Value::String(name)) => match DataType::from_name(name) {
                 Some(t) => Some(t),
                 None => {
@@ -497,7 +572,7 @@ impl Check {
         }
         // Judge the shape by the type the event requires (or the one given).
         let shape = event_type.map(EventType::data_type).or(data_type);
-        if let Some(shape) = shape {
+        if let Some(shape) = shape.filter(|shape| !found.all_allowed_in(*shape)) {
             for key in fields.keys().filter(|k| *k != "type") {
                 if !shape.allows(key) {
                     self.fail(
@@ -508,11 +583,11 @@ impl Check {
                 }
             }
         }
-        let has_amount = fields.get("amount").is_some();
-        if let Some(amount) = fields.get("amount") {
+        let has_amount = found.amount.is_some();
+        if let Some(amount) = found.amount {
             self.amount(At::Field("data.amount"), amount);
         }
-        let currency = fields.get("currency");
+        let currency = found.currency;
         if let Some(c) = currency {
             self.currency(At::Field("data.currency"), c);
         }
@@ -523,7 +598,7 @@ impl Check {
                 "is required when data.amount is present",
             );
         }
-        if let Some(plan) = fields.get("plan_id") {
+        if let Some(plan) = found.plan_id {
             if plan.as_str().is_none_or(str::is_empty) {
                 self.fail(
                     Rule::PlanIdString,
@@ -532,7 +607,7 @@ impl Check {
                 );
             }
         }
-        if let Some(contents) = fields.get("contents") {
+        if let Some(contents) = found.contents {
             if shape.is_none_or(|s| s.allows("contents")) {
                 self.contents(contents, currency.is_some());
             }

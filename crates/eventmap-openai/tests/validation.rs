@@ -128,6 +128,26 @@ fn data_type_must_match_the_event_type() {
 }
 
 #[test]
+fn data_fields_outside_the_shape_are_each_named_in_key_order() {
+    let mut order = valid_order();
+    order["data"]["coupon"] = json!("SAVE10");
+    order["data"]["plan_id"] = json!("pro");
+    order["data"]["affiliation"] = json!("web");
+    assert_eq!(
+        violations(&order),
+        [
+            "data.affiliation: is not allowed in `contents` data",
+            "data.coupon: is not allowed in `contents` data",
+            "data.plan_id: is not allowed in `contents` data",
+        ]
+    );
+    let custom = json!({"id": "c", "type": "custom", "custom_event_name": "coupon_applied",
+        "timestamp_ms": NOW, "action_source": "other",
+        "data": {"type": "custom", "coupon": "SAVE10", "plan_id": "pro", "contents": []}});
+    assert_eq!(violations(&custom), Vec::<String>::new());
+}
+
+#[test]
 fn plan_enrollment_allows_plan_id() {
     let trial = json!({"id": "t", "type": "trial_started", "timestamp_ms": NOW, "action_source": "web",
         "source_url": "https://x.example/", "data": {"type": "plan_enrollment", "plan_id": "pro", "amount": 0, "currency": "EUR"}});

@@ -90,7 +90,8 @@ impl Mapping {
         if self.reads.tree.reads_everything() {
             return serde_json::from_str(json);
         }
-        parse_borrowed(json, &self.reads.tree).map(|tree| tree.to_json())
+        let arena = bumpalo::Bump::new();
+        parse_borrowed(json, &self.reads.tree, &arena).map(|tree| tree.to_json())
     }
 
     /// Parses and maps one event given as JSON text. The event is parsed into a tree that
@@ -128,16 +129,18 @@ impl Mapping {
                 test_mode,
             });
         }
-        let event = parse_borrowed(json, &self.reads.tree)?;
-        if !event.is_object() {
-            return Err(EventError::NotAnObject(event.kind()));
-        }
-        let (outcome, test_mode) = self.program.run_in_mode(&event, cx);
-        let id = unmapped_id(&outcome, &event);
-        Ok(MappedEvent {
-            outcome,
-            id,
-            test_mode,
+        crate::tree::with_arena(|arena| {
+            let event = parse_borrowed(json, &self.reads.tree, arena)?;
+            if !event.is_object() {
+                return Err(EventError::NotAnObject(event.kind()));
+            }
+            let (outcome, test_mode) = self.program.run_in_mode(&event, cx);
+            let id = unmapped_id(&outcome, &event);
+            Ok(MappedEvent {
+                outcome,
+                id,
+                test_mode,
+            })
         })
     }
 

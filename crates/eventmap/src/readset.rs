@@ -221,7 +221,8 @@ mod tests {
     }
 
     fn parse(tree: &ReadNode, text: &str) -> Result<serde_json::Value, serde_json::Error> {
-        crate::tree::parse_borrowed(text, tree).map(|t| t.to_json())
+        let arena = bumpalo::Bump::new();
+        crate::tree::parse_borrowed(text, tree, &arena).map(|t| t.to_json())
     }
 
     #[test]

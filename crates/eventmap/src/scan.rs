@@ -11,8 +11,8 @@
 //! itself, on the few bytes they span. So it never accepts a line serde_json rejects,
 //! and gives the same tree where both accept it (the differential tests below).
 
-use std::borrow::Cow;
-
+use bumpalo::collections::Vec as ArenaVec;
+use bumpalo::Bump;
 use serde_json::Number;
 
 use crate::readset::ReadNode;
@@ -27,8 +27,8 @@ const MAX_DEPTH: u32 = 64;
 const WHOLE_OBJECT_FIELDS: usize = 8;
 
 /// The tree of what `reads` reads in `text`, or `None` where serde_json must decide.
-pub(crate) fn parse<'a>(text: &'a str, reads: &ReadNode) -> Option<Borrowed<'a>> {
-    let mut scan = Scan { text, at: 0 };
+pub(crate) fn parse<'a>(text: &'a str, reads: &ReadNode, arena: &'a Bump) -> Option<Borrowed<'a>> {
+    let mut scan = Scan { text, at: 0, arena };
     let value = scan.value(kept(reads), 0)?;
     scan.skip_whitespace();
     (scan.at == text.len()).then_some(value)
@@ -42,6 +42,8 @@ fn kept(node: &ReadNode) -> Option<&ReadNode> {
 struct Scan<'a> {
     text: &'a str,
     at: usize,
+    /// Where lists, objects and decoded strings are put.
+    arena: &'a Bump,
 }
 
 impl<'a> Scan<'a> {
@@ -102,11 +104,12 @@ impl<'a> Scan<'a> {
             return None;
         }
         self.at += 1;
-        let mut fields = Vec::with_capacity(reads.map_or(WHOLE_OBJECT_FIELDS, ReadNode::width));
         if self.peek()? == b'}' {
             self.at += 1;
-            return Some(Borrowed::Object(fields));
+            return Some(Borrowed::Object(&[]));
         }
+        let room = reads.map_or(WHOLE_OBJECT_FIELDS, ReadNode::width);
+        let mut fields = ArenaVec::with_capacity_in(room, self.arena);
         loop {
             if self.peek()? != b'"' {
                 return None;
@@ -115,7 +118,7 @@ impl<'a> Scan<'a> {
             self.eat(b':')?;
             let child = match reads {
                 None => Some(None),
-                Some(node) => node.child(&key).map(kept),
+                Some(node) => node.child(key).map(kept),
             };
             match child {
                 Some(child) => {
@@ -128,7 +131,7 @@ impl<'a> Scan<'a> {
                 b',' => self.at += 1,
                 b'}' => {
                     self.at += 1;
-                    return Some(Borrowed::Object(fields));
+                    return Some(Borrowed::Object(fields.into_bump_slice()));
                 }
                 _ => return None,
             }
@@ -141,18 +144,18 @@ impl<'a> Scan<'a> {
             return None;
         }
         self.at += 1;
-        let mut items = Vec::new();
         if self.peek()? == b']' {
             self.at += 1;
-            return Some(Borrowed::Array(items));
+            return Some(Borrowed::Array(&[]));
         }
+        let mut items = ArenaVec::new_in(self.arena);
         loop {
             items.push(self.value(reads, depth)?);
             match self.peek()? {
                 b',' => self.at += 1,
                 b']' => {
                     self.at += 1;
-                    return Some(Borrowed::Array(items));
+                    return Some(Borrowed::Array(items.into_bump_slice()));
                 }
                 _ => return None,
             }
@@ -164,18 +167,20 @@ impl<'a> Scan<'a> {
         (self.bytes().get(self.at..end)? == word).then(|| self.at = end)
     }
 
-    /// A string from its opening quote: borrowed from the line unless it holds escapes.
+    /// A string from its opening quote: borrowed from the line unless it holds escapes
+    /// (then decoded into the arena).
     #[inline(always)]
-    fn string(&mut self) -> Option<Cow<'a, str>> {
+    fn string(&mut self) -> Option<&'a str> {
         let start = self.at + 1;
         let (end, escaped) = string_end(self.bytes(), start)?;
         self.at = end + 1;
         if escaped {
             // serde_json decodes the escapes (and refuses lone surrogates) as it always has.
             let quoted = self.text.get(start - 1..end + 1)?;
-            serde_json::from_str::<String>(quoted).ok().map(Cow::Owned)
+            let decoded = serde_json::from_str::<String>(quoted).ok()?;
+            Some(self.arena.alloc_str(&decoded))
         } else {
-            self.text.get(start..end).map(Cow::Borrowed)
+            self.text.get(start..end)
         }
     }
 
@@ -378,8 +383,9 @@ mod tests {
 
     /// The reference: when the scan gives a tree, serde_json gives the same one.
     fn assert_agrees(text: &str, reads: &ReadNode) -> bool {
-        let scanned = parse(text, reads);
-        let reference = parse_with_serde(text, reads).ok();
+        let (ours, theirs) = (Bump::new(), Bump::new());
+        let scanned = parse(text, reads, &ours);
+        let reference = parse_with_serde(text, reads, &theirs).ok();
         if let Some(tree) = &scanned {
             assert_eq!(
                 Some(tree),

@@ -3,11 +3,16 @@
 //! A mapping runs on any [`EventTree`]: a `serde_json::Value` handed in by a host, or a
 //! [`Borrowed`] tree parsed from a JSON line, whose strings point into the line and whose
 //! objects are small vectors. The borrowed tree holds only what the mapping reads (see
-//! `readset.rs`), costs no allocation for unescaped strings, and is freed almost for
-//! free; values are copied only when they reach the output or a transform.
+//! `readset.rs`), and its lists and objects are slices in an arena ([`with_arena`]): no
+//! allocation of its own for a node or an unescaped string, and nothing to free node by
+//! node (dropping the tree of `Vec`s walked every node and cost as much as building it).
+//! Values are copied only when they reach the output or a transform.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
+
+use bumpalo::Bump;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -61,15 +66,34 @@ impl EventTree for Value {
     }
 }
 
-/// A JSON value borrowing its strings from the text it was parsed from.
+/// A JSON value borrowing its strings from the text it was parsed from (escaped ones,
+/// decoded, from the arena) and its lists and objects from the arena.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Borrowed<'a> {
     Null,
     Bool(bool),
     Number(Number),
-    Str(Cow<'a, str>),
-    Array(Vec<Borrowed<'a>>),
-    Object(Vec<(Cow<'a, str>, Borrowed<'a>)>),
+    Str(&'a str),
+    Array(&'a [Borrowed<'a>]),
+    Object(&'a [(&'a str, Borrowed<'a>)]),
+}
+
+thread_local! {
+    /// Each thread's arena for event trees: reset for each event, so its memory is reused
+    /// rather than allocated and freed again.
+    static ARENA: RefCell<Bump> = RefCell::new(Bump::new());
+}
+
+/// Runs `f` with an empty arena for one event's tree: the thread's own, or a new one when
+/// the thread's is in use (a mapping run from inside another's transform).
+pub(crate) fn with_arena<R>(f: impl FnOnce(&Bump) -> R) -> R {
+    ARENA.with(|arena| match arena.try_borrow_mut() {
+        Ok(mut arena) => {
+            arena.reset();
+            f(&arena)
+        }
+        Err(_) => f(&Bump::new()),
+    })
 }
 
 impl EventTree for Borrowed<'_> {
@@ -98,10 +122,10 @@ impl EventTree for Borrowed<'_> {
             Borrowed::Object(fields) => {
                 // serde_json orders keys and keeps the last of repeated ones; do the same.
                 let mut seen: Vec<(&str, &Self)> = Vec::with_capacity(fields.len());
-                for (k, v) in fields {
-                    match seen.iter_mut().find(|(s, _)| *s == k.as_ref()) {
+                for (k, v) in fields.iter() {
+                    match seen.iter_mut().find(|(s, _)| s == k) {
                         Some(slot) => slot.1 = v,
-                        None => seen.push((k.as_ref(), v)),
+                        None => seen.push((k, v)),
                     }
                 }
                 seen.sort_by(|a, b| a.0.cmp(b.0));
@@ -144,12 +168,12 @@ impl Borrowed<'_> {
             Borrowed::Null => Value::Null,
             Borrowed::Bool(b) => Value::Bool(*b),
             Borrowed::Number(n) => Value::Number(n.clone()),
-            Borrowed::Str(s) => Value::String(s.as_ref().to_owned()),
+            Borrowed::Str(s) => Value::String((*s).to_owned()),
             Borrowed::Array(items) => Value::Array(items.iter().map(Borrowed::to_json).collect()),
             Borrowed::Object(fields) => {
                 let mut map = Map::new();
-                for (k, v) in fields {
-                    map.insert(k.as_ref().to_owned(), v.to_json());
+                for (k, v) in fields.iter() {
+                    map.insert((*k).to_owned(), v.to_json());
                 }
                 Value::Object(map)
             }
@@ -163,10 +187,11 @@ impl Borrowed<'_> {
 pub(crate) fn parse_borrowed<'a>(
     text: &'a str,
     reads: &ReadNode,
+    arena: &'a Bump,
 ) -> Result<Borrowed<'a>, serde_json::Error> {
-    match crate::scan::parse(text, reads) {
+    match crate::scan::parse(text, reads, arena) {
         Some(tree) => Ok(tree),
-        None => parse_with_serde(text, reads),
+        None => parse_with_serde(text, reads, arena),
     }
 }
 
@@ -174,17 +199,19 @@ pub(crate) fn parse_borrowed<'a>(
 pub(crate) fn parse_with_serde<'a>(
     text: &'a str,
     reads: &ReadNode,
+    arena: &'a Bump,
 ) -> Result<Borrowed<'a>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = Prune(Some(reads)).deserialize(&mut de)?;
+    let value = Prune(Some(reads), arena).deserialize(&mut de)?;
     de.end()?;
     Ok(value)
 }
 
-/// `None`: keep everything beneath.
-struct Prune<'t>(Option<&'t ReadNode>);
+/// What is kept beneath (`None`: everything), and the arena the tree is built in.
+#[derive(Clone, Copy)]
+struct Prune<'t, 'de>(Option<&'t ReadNode>, &'de Bump);
 
-impl<'de> DeserializeSeed<'de> for Prune<'_> {
+impl<'de> DeserializeSeed<'de> for Prune<'_, 'de> {
     type Value = Borrowed<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -192,11 +219,11 @@ impl<'de> DeserializeSeed<'de> for Prune<'_> {
             Some(node) if node.reads_everything() => None,
             other => other,
         };
-        deserializer.deserialize_any(Prune(keep))
+        deserializer.deserialize_any(Prune(keep, self.1))
     }
 }
 
-impl<'de> Visitor<'de> for Prune<'_> {
+impl<'de> Visitor<'de> for Prune<'_, 'de> {
     type Value = Borrowed<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -218,31 +245,32 @@ impl<'de> Visitor<'de> for Prune<'_> {
         Ok(Number::from_f64(v).map_or(Borrowed::Null, Borrowed::Number))
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Borrowed::Str(Cow::Borrowed(v)))
+        Ok(Borrowed::Str(v))
     }
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Borrowed::Str(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Borrowed::Str(Cow::Owned(v)))
+        Ok(Borrowed::Str(self.1.alloc_str(v)))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Prune(self.0))? {
+        let mut items = bumpalo::collections::Vec::new_in(self.1);
+        while let Some(item) = seq.next_element_seed(self)? {
             items.push(item);
         }
-        Ok(Borrowed::Array(items))
+        Ok(Borrowed::Array(items.into_bump_slice()))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Vec::new();
+        let mut fields = bumpalo::collections::Vec::new_in(self.1);
         while let Some(key) = map.next_key_seed(crate::readset::KeySeed)? {
+            let key: &'de str = match key {
+                Cow::Borrowed(key) => key,
+                Cow::Owned(key) => self.1.alloc_str(&key),
+            };
             let child = match self.0 {
                 None => Some(None),
-                Some(node) => node.child(&key).map(Some),
+                Some(node) => node.child(key).map(Some),
             };
             match child {
                 Some(child) => {
-                    let value = map.next_value_seed(Prune(child))?;
+                    let value = map.next_value_seed(Prune(child, self.1))?;
                     fields.push((key, value));
                 }
                 None => {
@@ -250,7 +278,7 @@ impl<'de> Visitor<'de> for Prune<'_> {
                 }
             }
         }
-        Ok(Borrowed::Object(fields))
+        Ok(Borrowed::Object(fields.into_bump_slice()))
     }
 }
 
@@ -263,20 +291,22 @@ mod tests {
     fn borrowed_trees_convert_to_the_same_json() {
         let text = r#"{"a":"x","b":[1,2.5,true,null,{"c":"\u00e9"}],"d":{"e":"f"},"a":"last"}"#;
         let all = ReadNode::everything();
-        let tree = parse_borrowed(text, &all).unwrap();
+        let arena = Bump::new();
+        let tree = parse_borrowed(text, &all, &arena).unwrap();
         let value: Value = serde_json::from_str(text).unwrap();
         assert_eq!(tree.to_json(), value);
         assert_eq!(tree.get("a").and_then(EventTree::as_str), Some("last"));
         assert!(matches!(
             tree.get("d").and_then(|d| d.get("e")),
-            Some(Borrowed::Str(Cow::Borrowed("f")))
+            Some(Borrowed::Str("f"))
         ));
     }
 
     #[test]
     fn object_values_follow_serde_json_order() {
         let text = r#"{"b":1,"a":2,"b":3}"#;
-        let tree = parse_borrowed(text, &ReadNode::everything()).unwrap();
+        let arena = Bump::new();
+        let tree = parse_borrowed(text, &ReadNode::everything(), &arena).unwrap();
         let value: Value = serde_json::from_str(text).unwrap();
         let ours: Vec<Value> = tree.object_values().iter().map(|v| v.to_json()).collect();
         let theirs: Vec<Value> = value.object_values().into_iter().cloned().collect();

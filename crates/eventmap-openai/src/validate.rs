@@ -467,10 +467,12 @@ impl Check {
     }
 
     fn hash(&mut self, path: At<'_>, value: Node<'_>) {
+        // Every byte judged, no early exit: the loop is vectorized.
         let ok = value.as_str().is_some_and(|s| {
             s.len() == 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                && s.bytes().fold(true, |ok, b| {
+                    ok & (b.is_ascii_digit() | (b'a'..=b'f').contains(&b))
+                })
         });
         if !ok {
             self.fail(
@@ -513,11 +515,12 @@ impl Check {
     }
 
     fn zip(&mut self, path: At<'_>, value: Node<'_>) {
+        // Only ASCII is allowed, so bytes are characters.
         let ok = value.as_str().is_some_and(|s| {
             !s.is_empty()
-                && s.chars().count() <= 32
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
+                && s.len() <= 32
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-')
         });
         if !ok {
             self.fail(
@@ -728,7 +731,16 @@ fn is_http_url(url: &str) -> bool {
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit('@').next().unwrap_or(host);
     let host = host.split(':').next().unwrap_or(host);
-    !host.is_empty() && !url.chars().any(char::is_whitespace)
+    !host.is_empty() && !has_whitespace(url)
+}
+
+/// Whether `text` has a whitespace character: ASCII's by bytes (vectorized), the others,
+/// if it has any non-ASCII at all, by characters.
+fn has_whitespace(text: &str) -> bool {
+    let ascii = text
+        .bytes()
+        .fold(false, |found, b| found | matches!(b, b'\t'..=b'\r' | b' '));
+    ascii || (!text.is_ascii() && text.chars().any(char::is_whitespace))
 }
 
 fn is_uuid(s: &str) -> bool {

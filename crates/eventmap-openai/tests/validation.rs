@@ -261,6 +261,10 @@ fn web_events_need_an_http_url() {
         "https://",
         "https:///path",
         "https://exa mple.com",
+        "https://shop.example/a\tb",
+        "https://shop.example/a\u{b}b",
+        "https://shop.example/caf\u{e9}\u{a0}x",
+        "https://shop.example/\u{3000}",
     ] {
         let v = violations(&with(valid_order(), "/source_url", json!(bad)));
         assert_eq!(
@@ -269,6 +273,12 @@ fn web_events_need_an_http_url() {
             "{bad}"
         );
     }
+    let accented = with(
+        valid_order(),
+        "/source_url",
+        json!("https://shop.example/caf\u{e9}"),
+    );
+    assert_eq!(violations(&accented), Vec::<String>::new());
     let offline = without(
         with(valid_order(), "/action_source", json!("offline")),
         "/source_url",

@@ -201,6 +201,15 @@ impl<'t, T: EventTree> Found<'t, T> {
             Found::Collected(value) => Cow::Owned(value),
         }
     }
+
+    /// Hands what was found to `f` as JSON, copied only where it must be (see
+    /// [`EventTree::with_json`]).
+    pub fn with_json<R>(self, f: impl FnOnce(&Value) -> R) -> R {
+        match self {
+            Found::Node(node) => node.with_json(f),
+            Found::Collected(value) => f(&value),
+        }
+    }
 }
 
 fn walk<'a, T: EventTree>(mut node: &'a T, segments: &[Segment]) -> Option<&'a T> {

@@ -303,7 +303,7 @@ impl Program {
                     // A value read from the event goes through its first transform
                     // without being copied when the event is JSON already.
                     Some(step) if step.checks.is_none() => {
-                        *slot = step.apply(&found.into_value())?
+                        *slot = found.with_json(|input| step.apply(input))?
                     }
                     Some(check) => {
                         *slot = Some(found.into_value().into_owned());
@@ -523,11 +523,25 @@ fn eval_native<'v, T: EventTree>(
             if input.is_null() {
                 return Ok(Cow::Borrowed(NULL));
             }
-            let rest = rest
-                .iter()
-                .map(|a| eval_native(a, script, root, current, lets).map(Cow::into_owned))
-                .collect::<Result<Vec<_>, _>>()?;
-            match transform.call(&input, &rest) {
+            // One extra argument (`minor_units(price, currency)`) is passed where it lies:
+            // collecting it into a vector cost an allocation a call.
+            let one;
+            let many;
+            let rest: &[Value] = match rest {
+                [] => &[],
+                [arg] => {
+                    one = eval_native(arg, script, root, current, lets)?;
+                    std::slice::from_ref(&*one)
+                }
+                _ => {
+                    many = rest
+                        .iter()
+                        .map(|a| eval_native(a, script, root, current, lets).map(Cow::into_owned))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    &many
+                }
+            };
+            match transform.call(&input, rest) {
                 Ok(value) => Cow::Owned(value.unwrap_or(Value::Null)),
                 Err(e) => {
                     return Err(ScriptError {

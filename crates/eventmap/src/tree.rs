@@ -33,6 +33,11 @@ pub(crate) trait EventTree: Sized {
     fn as_str(&self) -> Option<&str>;
     /// The node as JSON: borrowed when it already is JSON.
     fn to_value(&self) -> Cow<'_, Value>;
+    /// Hands the node to `f` as JSON, for a look that keeps nothing (a transform's input):
+    /// [`EventTree::to_value`] unless the node has a cheaper way.
+    fn with_json<R>(&self, f: impl FnOnce(&Value) -> R) -> R {
+        f(&self.to_value())
+    }
     /// A short, data-free description of the node's kind.
     fn kind(&self) -> &'static str;
 }
@@ -83,6 +88,14 @@ thread_local! {
     /// rather than allocated and freed again.
     static ARENA: RefCell<Bump> = RefCell::new(Bump::new());
 }
+
+thread_local! {
+    /// The string a borrowed string is copied into to be handed on as JSON.
+    static SCRATCH: RefCell<Value> = const { RefCell::new(Value::String(String::new())) };
+}
+
+/// The most a thread's scratch string keeps between uses.
+const SCRATCH_KEPT: usize = 4096;
 
 /// Runs `f` with an empty arena for one event's tree: the thread's own, or a new one when
 /// the thread's is in use (a mapping run from inside another's transform).
@@ -149,6 +162,32 @@ impl EventTree for Borrowed<'_> {
     }
     fn to_value(&self) -> Cow<'_, Value> {
         Cow::Owned(self.to_json())
+    }
+    /// A string is copied into the thread's scratch string rather than a new one: most
+    /// transform inputs are strings (times, emails, ids, codes), and each cost an
+    /// allocation and a free.
+    fn with_json<R>(&self, f: impl FnOnce(&Value) -> R) -> R {
+        let Borrowed::Str(text) = self else {
+            return f(&self.to_json());
+        };
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                if let Value::String(held) = &mut *scratch {
+                    held.clear();
+                    held.push_str(text);
+                } else {
+                    *scratch = Value::String((*text).to_owned());
+                }
+                let result = f(&scratch);
+                // A long string once is not kept for the thread's life.
+                if matches!(&*scratch, Value::String(held) if held.capacity() > SCRATCH_KEPT) {
+                    *scratch = Value::String(String::new());
+                }
+                result
+            }
+            // In use further up (a transform that maps another event): a copy of its own.
+            Err(_) => f(&Value::String((*text).to_owned())),
+        })
     }
     fn kind(&self) -> &'static str {
         match self {
@@ -300,6 +339,26 @@ mod tests {
             tree.get("d").and_then(|d| d.get("e")),
             Some(Borrowed::Str("f"))
         ));
+    }
+
+    #[test]
+    fn nodes_are_handed_on_as_the_json_they_convert_to() {
+        let long = "x".repeat(SCRATCH_KEPT + 1);
+        let text = format!(r#"{{"s":"caf\u00e9","n":1.5,"o":{{"a":[true]}},"l":"{long}"}}"#);
+        let arena = Bump::new();
+        let tree = parse_borrowed(&text, &ReadNode::everything(), &arena).unwrap();
+        for key in ["s", "n", "o", "l"] {
+            let node = tree.get(key).unwrap();
+            assert_eq!(node.with_json(Value::clone), node.to_json(), "{key}");
+        }
+        // The long string last handed on is not kept.
+        SCRATCH.with_borrow(|scratch| {
+            assert!(matches!(scratch, Value::String(held) if held.capacity() <= SCRATCH_KEPT));
+        });
+        // Nested uses (a transform mapping another event) get copies of their own.
+        let s = tree.get("s").unwrap();
+        let nested = s.with_json(|outer| s.with_json(|inner| (outer.clone(), inner.clone())));
+        assert_eq!(nested, (json!("café"), json!("café")));
     }
 
     #[test]

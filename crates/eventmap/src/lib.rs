@@ -42,6 +42,7 @@ mod path;
 mod plugin;
 mod program;
 mod readset;
+mod rhai_names;
 mod runtime;
 mod scan;
 mod schema;

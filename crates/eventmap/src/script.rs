@@ -8,8 +8,8 @@
 
 use std::any::TypeId;
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rhai::packages::{Package, StandardPackage};
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Position, Scope, AST};
@@ -42,28 +42,6 @@ impl Default for SandboxLimits {
             max_expr_depth: 64,
         }
     }
-}
-
-/// Names of the functions Rhai's standard library defines (`to_string`, `trim`, …),
-/// computed once. Where a transform has such a name, Rhai may call its own function for
-/// some argument types, so expressions using it are never run natively.
-pub(crate) fn rhai_standard_names() -> &'static HashSet<String> {
-    static NAMES: OnceLock<HashSet<String>> = OnceLock::new();
-    NAMES.get_or_init(|| {
-        let mut engine = Engine::new_raw();
-        engine.register_global_module(StandardPackage::new().as_shared_module());
-        engine
-            .gen_fn_signatures(true)
-            .iter()
-            .filter_map(|sig| sig.split('(').next())
-            .map(|name| {
-                name.trim()
-                    .trim_start_matches("get$")
-                    .trim_start_matches("set$")
-                    .to_string()
-            })
-            .collect()
-    })
 }
 
 thread_local! {
@@ -499,27 +477,6 @@ mod tests {
         let e = engine();
         set_clock(1234);
         assert_eq!(run(&e, "now_ms() + 1", &[]).unwrap(), json!(1235));
-    }
-
-    #[test]
-    fn standard_names_include_rhai_builtins_only() {
-        let names = rhai_standard_names();
-        for builtin in ["to_string", "to_int", "trim", "len", "parse_int"] {
-            assert!(
-                names.contains(builtin),
-                "{builtin} missing from {}",
-                names.len()
-            );
-        }
-        for ours in [
-            "minor_units",
-            "sha256_email",
-            "country_alpha2",
-            "upper",
-            "lower",
-        ] {
-            assert!(!names.contains(ours), "{ours} is not a Rhai builtin");
-        }
     }
 
     #[test]

@@ -102,7 +102,7 @@ pub(crate) fn parse(source: &str, file: &Arc<str>) -> Result<Node, Diagnostic> {
         with_snippet: false,
     };
     match serde_saphyr::from_str_with_options::<Spanned<RawNode>>(source, options) {
-        Ok(raw) => Ok(into_node(raw, source, file)),
+        Ok(raw) => Ok(into_node(raw, &SourceText::new(source), file)),
         Err(err) => {
             let (line, column) = err
                 .location()
@@ -144,7 +144,7 @@ struct RawNode(RawKind);
 
 /// Nodes are located where their text is written (`defined`): for a node replayed
 /// through a YAML alias (`*item`) that is the anchor, where a fix would be made.
-fn into_node(raw: Spanned<RawNode>, source: &str, file: &Arc<str>) -> Node {
+fn into_node(raw: Spanned<RawNode>, source: &SourceText<'_>, file: &Arc<str>) -> Node {
     let location = to_location(&raw.defined, file);
     let kind = match raw.value.0 {
         RawKind::Null => NodeKind::Null,
@@ -185,18 +185,51 @@ fn to_location(loc: &serde_saphyr::Location, file: &Arc<str>) -> Location {
     )
 }
 
+/// The mapping file's text with where each of its lines starts, so that a scalar's
+/// previous line is found at once: walking `lines()` from the top for every scalar made
+/// loading a mapping quadratic in its length (a quarter of `map`'s start-up).
+struct SourceText<'s> {
+    text: &'s str,
+    /// The byte offset of each line's start, the first line's included.
+    line_starts: Vec<usize>,
+}
+
+impl<'s> SourceText<'s> {
+    fn new(text: &'s str) -> Self {
+        let ends = text.bytes().enumerate().filter(|(_, b)| *b == b'\n');
+        let line_starts = std::iter::once(0).chain(ends.map(|(i, _)| i + 1)).collect();
+        Self { text, line_starts }
+    }
+
+    /// Line `number` (from 1) without its line ending, as `str::lines` gives it.
+    fn line(&self, number: usize) -> Option<&'s str> {
+        let start = *self.line_starts.get(number.checked_sub(1)?)?;
+        if start == self.text.len() {
+            // After a final line break (or in an empty text) there is no line, as
+            // `lines()` has it.
+            return None;
+        }
+        let end = self
+            .line_starts
+            .get(number)
+            .map_or(self.text.len(), |next| next - 1);
+        let line = self.text.get(start..end)?;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
+}
+
 /// Looks at the source text where a scalar starts to tell how it was written.
-fn scalar_style(source: &str, loc: &serde_saphyr::Location, line: u32) -> ScalarStyle {
+fn scalar_style(source: &SourceText<'_>, loc: &serde_saphyr::Location, line: u32) -> ScalarStyle {
     let Some(offset) = loc.span().byte_offset() else {
         return ScalarStyle::Plain;
     };
     let offset = offset as usize;
-    match source.as_bytes().get(offset) {
+    match source.text.as_bytes().get(offset) {
         Some(b'"' | b'\'') => ScalarStyle::Quoted,
         _ => {
             // Block scalars are located at their first content line; the line holding the
             // key ends with the `|` or `>` indicator (optionally with chomping modifiers).
-            let previous_line = source.lines().nth((line as usize).saturating_sub(2));
+            let previous_line = source.line((line as usize).saturating_sub(1).max(1));
             let is_block = previous_line.is_some_and(|l| {
                 let l = l.split(" #").next().unwrap_or(l).trim_end();
                 let tail =
@@ -290,6 +323,27 @@ mod tests {
             (from_value.location.line, from_value.location.column),
             (2, 15)
         );
+    }
+
+    #[test]
+    fn source_lines_are_those_str_lines_gives() {
+        for text in [
+            "",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\r\nb\r\n",
+            "\n\n",
+            "a\n\nc\n",
+            "é\nü",
+        ] {
+            let source = SourceText::new(text);
+            let expected: Vec<&str> = text.lines().collect();
+            let found: Vec<&str> = (1..=expected.len() + 2)
+                .map_while(|n| source.line(n))
+                .collect();
+            assert_eq!(found, expected, "{text:?}");
+        }
     }
 
     #[test]

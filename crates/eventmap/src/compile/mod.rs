@@ -425,7 +425,7 @@ impl Cx<'_> {
     /// The native form of the expression, when it is in the subset that needs no
     /// interpreter (see `native.rs`).
     fn native_call(&self, text: &str, input_names: &[String]) -> Option<NativeExpr> {
-        let shadowed = |name: &str| crate::script::rhai_standard_names().contains(name);
+        let shadowed = |name: &str| crate::rhai_names::is_rhai_standard_name(name);
         native::compile(
             text,
             &native::Scope {

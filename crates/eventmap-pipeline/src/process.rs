@@ -17,12 +17,14 @@ pub fn text_of(line: &[u8]) -> Result<&str, String> {
     })
 }
 
-/// What became of one line.
-pub enum Processed {
-    /// Mapped and valid: the event as compact JSON text, written straight from the
-    /// mapping's slots.
+/// What became of one line. `J` is what a mapped event's JSON became: its text
+/// (`String`), or nothing (`()`) where [`Processor::bytes_into`] appended it to the
+/// caller's buffer.
+pub enum Processed<J = String> {
+    /// Mapped and valid: the event as compact JSON, written straight from the mapping's
+    /// slots.
     Mapped {
-        json: String,
+        json: J,
         test_mode: bool,
     },
     Skipped {
@@ -47,8 +49,8 @@ pub enum Processed {
 }
 
 /// A processed line and the id reports name it by.
-pub struct Line {
-    pub processed: Processed,
+pub struct Line<J = String> {
+    pub processed: Processed<J>,
     pub id: Option<String>,
     /// The line was a dead letter being replayed.
     pub replayed: bool,
@@ -61,7 +63,7 @@ pub struct Processor<'a> {
     pub replay: bool,
 }
 
-impl Line {
+impl<J> Line<J> {
     pub fn malformed(message: String, payload: DeadPayload) -> Self {
         Line {
             processed: Processed::Malformed { message, payload },
@@ -74,27 +76,57 @@ impl Line {
 impl Processor<'_> {
     /// One input line as read: bytes that must be UTF-8 text before anything else.
     pub fn bytes(&self, line: &[u8], cx: &EventContext) -> Line {
+        self.bytes_with(line, cx, &mut |event| event.to_json())
+    }
+
+    /// As [`Processor::bytes`], but a mapped event's JSON is appended to `out` (no line
+    /// break) rather than returned: `map` writes it where its output is gathered instead
+    /// of into a `String` of its own that it then copies.
+    pub fn bytes_into(&self, line: &[u8], cx: &EventContext, out: &mut Vec<u8>) -> Line<()> {
+        self.bytes_with(line, cx, &mut |event| event.write_json(out))
+    }
+
+    pub fn line(&self, text: &str, cx: &EventContext) -> Line {
+        self.line_with(text, cx, &mut |event| event.to_json())
+    }
+
+    fn bytes_with<J>(
+        &self,
+        line: &[u8],
+        cx: &EventContext,
+        json: &mut impl FnMut(&Output<'_>) -> J,
+    ) -> Line<J> {
         match text_of(line) {
-            Ok(text) => self.line(text, cx),
+            Ok(text) => self.line_with(text, cx, json),
             Err(message) => Line::malformed(message, DeadPayload::Bytes(line.to_vec())),
         }
     }
 
-    pub fn line(&self, text: &str, cx: &EventContext) -> Line {
+    fn line_with<J>(
+        &self,
+        text: &str,
+        cx: &EventContext,
+        json: &mut impl FnMut(&Output<'_>) -> J,
+    ) -> Line<J> {
         if self.replay && looks_like_dead_letter(text) {
-            if let Some(line) = self.replayed(text, cx) {
+            if let Some(line) = self.replayed(text, cx, json) {
                 return line;
             }
         }
         match self.mapping.map_json_output(text, cx) {
-            Ok(mapped) => self.finish(mapped, cx, false, || serde_json::from_str(text).ok()),
+            Ok(mapped) => self.finish(mapped, cx, false, json, || serde_json::from_str(text).ok()),
             Err(e) => Line::malformed(e.to_string(), DeadPayload::Line(text.to_string())),
         }
     }
 
     /// A dead letter: a mapped event is validated again and sent as it is (after the fix a
     /// person made); a source event is mapped again; a malformed line is parsed again.
-    fn replayed(&self, text: &str, cx: &EventContext) -> Option<Line> {
+    fn replayed<J>(
+        &self,
+        text: &str,
+        cx: &EventContext,
+        json: &mut impl FnMut(&Output<'_>) -> J,
+    ) -> Option<Line<J>> {
         let value: Value = serde_json::from_str(text).ok()?;
         let letter = match DeadLetter::from_json(&value)? {
             Ok(letter) => letter,
@@ -111,7 +143,7 @@ impl Processor<'_> {
                     id: letter.id,
                     test_mode: false,
                 };
-                self.finish(mapped, cx, true, || None)
+                self.finish(mapped, cx, true, json, || None)
             }
             DeadPayload::Source(source) => {
                 let mapped = self.mapping.map_value(&source, cx);
@@ -120,15 +152,15 @@ impl Processor<'_> {
                     id: mapped.id,
                     test_mode: mapped.test_mode,
                 };
-                self.finish(mapped, cx, true, || Some(source))
+                self.finish(mapped, cx, true, json, || Some(source))
             }
             DeadPayload::Line(line) => {
-                let mut again = self.line(&line, cx);
+                let mut again = self.line_with(&line, cx, json);
                 again.replayed = true;
                 again
             }
             DeadPayload::Bytes(bytes) => {
-                let mut again = self.bytes(&bytes, cx);
+                let mut again = self.bytes_with(&bytes, cx, json);
                 again.replayed = true;
                 again
             }
@@ -144,14 +176,16 @@ impl Processor<'_> {
         })
     }
 
-    /// `source` gives the input event when the mapping failed (so it can be replayed).
-    fn finish(
+    /// `json` makes a valid event's JSON; `source` gives the input event when the mapping
+    /// failed (so it can be replayed).
+    fn finish<J>(
         &self,
         mapped: MappedEvent<Output<'_>>,
         cx: &EventContext,
         replayed: bool,
+        json: &mut impl FnMut(&Output<'_>) -> J,
         source: impl FnOnce() -> Option<Value>,
-    ) -> Line {
+    ) -> Line<J> {
         let MappedEvent {
             outcome,
             id,
@@ -172,7 +206,7 @@ impl Processor<'_> {
                     .unwrap_or_default();
                 let processed = if violations.is_empty() {
                     Processed::Mapped {
-                        json: event.to_json(),
+                        json: json(&event),
                         test_mode,
                     }
                 } else {

@@ -58,7 +58,7 @@ impl LineMapper<'_> {
                 let cx = EventContext {
                     now_ms: self.fixed_now.unwrap_or_else(|| EventContext::now().now_ms),
                 };
-                let Line { processed, id, .. } = self.processor.bytes(bytes, &cx);
+                let Line { processed, id, .. } = self.processor.bytes_into(bytes, &cx, out);
                 let origin = Origin {
                     id: id.as_deref(),
                     ..origin
@@ -69,17 +69,17 @@ impl LineMapper<'_> {
     }
 }
 
+/// Counts the line and reports it; a mapped event is in `out` already.
 fn write(
-    processed: Processed,
+    processed: Processed<()>,
     origin: &Origin<'_>,
     out: &mut Vec<u8>,
     err: &mut Vec<u8>,
     counts: &mut Counts,
 ) -> std::io::Result<()> {
     match processed {
-        Processed::Mapped { json, .. } => {
+        Processed::Mapped { .. } => {
             counts.mapped += 1;
-            out.write_all(json.as_bytes())?;
             out.write_all(b"\n")
         }
         Processed::Invalid { violations, .. } => {

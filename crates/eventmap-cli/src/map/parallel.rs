@@ -19,6 +19,32 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// Chunks read ahead per worker.
 const IN_FLIGHT_PER_THREAD: usize = 2;
 
+/// Buffers handed back for the next chunk, so that a chunk is read into one that has its
+/// size already: a new one grew from 64 KiB to 1 MiB by doubling, copying what it held
+/// each time, and its pages were faulted in afresh (docs/benchmarks.md). At most one a
+/// chunk in flight is kept, as many as are in use at once.
+struct Spares(Mutex<Vec<Vec<u8>>>);
+
+impl Spares {
+    fn new() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+
+    /// An empty buffer: a spare one, or a new one of `capacity`.
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let spare = self.0.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        spare.unwrap_or_else(|| Vec::with_capacity(capacity))
+    }
+
+    fn give(&self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(buffer);
+    }
+}
+
 struct RawLine {
     line_no: u64,
     next: Next,
@@ -69,15 +95,22 @@ pub(super) fn run(
     for _ in 0..in_flight {
         let _ = credit_tx.send(());
     }
-    let reader = Mutex::new(Reader::new(inputs, mapper.max_line_bytes, credit_rx));
+    let (lines_read, lines_mapped) = (Spares::new(), Spares::new());
+    let reader = Mutex::new(Reader::new(
+        inputs,
+        mapper.max_line_bytes,
+        credit_rx,
+        &lines_read,
+    ));
     let (done_tx, done_rx) = channel::<Done>();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let (reader, done_tx) = (&reader, done_tx.clone());
-            scope.spawn(move || map_chunks(mapper, inputs, reader, &done_tx));
+            let spares = (&lines_read, &lines_mapped);
+            scope.spawn(move || map_chunks(mapper, inputs, reader, spares, &done_tx));
         }
         drop(done_tx);
-        let written = write_in_order(&done_rx, &credit_tx, inputs, sink);
+        let written = write_in_order(&done_rx, &credit_tx, inputs, &lines_mapped, sink);
         // Stop the workers (they wait for credits or for the writer).
         drop(credit_tx);
         drop(done_rx);
@@ -90,6 +123,8 @@ pub(super) fn run(
 /// reading thread took its time from them (docs/benchmarks.md).
 struct Reader<'i> {
     inputs: &'i [String],
+    /// Buffers of chunks already mapped, to read the next ones into.
+    spares: &'i Spares,
     max: usize,
     /// A chunk may be read only with a credit: one comes back for each chunk written.
     credits: Receiver<()>,
@@ -104,9 +139,10 @@ struct Reader<'i> {
 }
 
 impl<'i> Reader<'i> {
-    fn new(inputs: &'i [String], max: usize, credits: Receiver<()>) -> Self {
+    fn new(inputs: &'i [String], max: usize, credits: Receiver<()>, spares: &'i Spares) -> Self {
         Self {
             inputs,
+            spares,
             max,
             credits,
             current: None,
@@ -154,7 +190,13 @@ impl<'i> Reader<'i> {
                     }
                 }
             };
-            let mut chunk = new_chunk(self.seq, index);
+            let mut chunk = Chunk {
+                seq: self.seq,
+                input: index,
+                data: self.spares.take(64 << 10),
+                lines: Vec::with_capacity(CHUNK_LINES),
+                caught_up: false,
+            };
             loop {
                 let start = chunk.data.len();
                 let next = source.append_line(&mut chunk.data, self.max);
@@ -198,22 +240,15 @@ impl<'i> Reader<'i> {
     }
 }
 
-fn new_chunk(seq: u64, input: usize) -> Chunk {
-    Chunk {
-        seq,
-        input,
-        data: Vec::with_capacity(64 << 10),
-        lines: Vec::with_capacity(CHUNK_LINES),
-        caught_up: false,
-    }
-}
-
+/// `spares`: the buffers chunks are read into, and those their output is written into.
 fn map_chunks(
     mapper: &LineMapper<'_>,
     inputs: &[String],
     reader: &Mutex<Reader<'_>>,
+    spares: (&Spares, &Spares),
     done: &Sender<Done>,
 ) {
+    let (lines_read, lines_mapped) = spares;
     loop {
         let next = reader.lock().unwrap_or_else(PoisonError::into_inner).next();
         let finished = match next {
@@ -230,7 +265,12 @@ fn map_chunks(
                 at: (input, line),
                 failed: Some(error),
             },
-            Some(Work::Chunk(chunk)) => map_chunk(mapper, inputs, chunk),
+            Some(Work::Chunk(chunk)) => {
+                let out = lines_mapped.take(chunk.data.len());
+                let (mapped, data) = map_chunk(mapper, inputs, chunk, out);
+                lines_read.give(data);
+                mapped
+            }
         };
         if done.send(finished).is_err() {
             return;
@@ -238,10 +278,16 @@ fn map_chunks(
     }
 }
 
-fn map_chunk(mapper: &LineMapper<'_>, inputs: &[String], chunk: Chunk) -> Done {
+/// Maps `chunk` into `out`; gives back the chunk's buffer, for the next one.
+fn map_chunk(
+    mapper: &LineMapper<'_>,
+    inputs: &[String],
+    chunk: Chunk,
+    out: Vec<u8>,
+) -> (Done, Vec<u8>) {
     let name = &inputs[chunk.input];
     let mut produced = Produced {
-        out: Vec::with_capacity(chunk.data.len()),
+        out,
         ..Produced::default()
     };
     let mut last = 0;
@@ -250,20 +296,23 @@ fn map_chunk(mapper: &LineMapper<'_>, inputs: &[String], chunk: Chunk) -> Done {
         mapper.line(name, line.line_no, &line.next, bytes, &mut produced);
         last = line.line_no;
     }
-    Done {
+    let done = Done {
         seq: chunk.seq,
         produced,
         caught_up: chunk.caught_up,
         at: (chunk.input, last),
         failed: None,
-    }
+    };
+    (done, chunk.data)
 }
 
-/// Writes chunks as their turn comes; a chunk written gives its credit back.
+/// Writes chunks as their turn comes; a chunk written gives its credit back, and its
+/// output buffer to `spares`.
 fn write_in_order(
     done: &Receiver<Done>,
     credits: &SyncSender<()>,
     inputs: &[String],
+    spares: &Spares,
     sink: &mut Sink<'_>,
 ) -> Result<(), Stop> {
     let mut waiting: BTreeMap<u64, Done> = BTreeMap::new();
@@ -281,6 +330,7 @@ fn write_in_order(
             if ready.caught_up {
                 sink.flush_output()?;
             }
+            spares.give(ready.produced.out);
             let _ = credits.try_send(());
         }
     }

@@ -618,22 +618,23 @@ impl Check {
     }
 
     fn contents(&mut self, contents: Node<'_>, event_has_currency: bool) {
-        let Some(items) = contents.as_array() else {
+        let Some(items) = contents.elements() else {
             self.fail(Rule::ContentsShape, "data.contents", "must be a list");
             return;
         };
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in items.enumerate() {
             let path = At::Item(&CONTENTS, i);
             let Some(fields) = item.as_object() else {
                 self.fail(Rule::ContentsShape, path, "must be an object");
                 continue;
             };
-            if fields.is_empty() {
-                self.fail(Rule::ContentsShape, path, "must have at least one field");
-            }
+            // Counted and noted in the one pass over the fields, rather than looked up
+            // by name after it.
+            let (mut count, mut has_amount, mut has_currency) = (0, false, false);
             for (key, value) in fields {
+                count += 1;
                 let field_path = At::Key(&path, key);
-                match key.as_str() {
+                match key {
                     "id" | "name" | "content_type" | "group_id" => {
                         if value.as_str().is_none_or(str::is_empty) {
                             self.fail(Rule::ItemText, field_path, "must be a non-empty string");
@@ -648,12 +649,18 @@ impl Check {
                             );
                         }
                     }
-                    "amount" => self.amount(field_path, Node::Value(value)),
-                    "currency" => self.currency(field_path, Node::Value(value)),
+                    "amount" => {
+                        has_amount = true;
+                        self.amount(field_path, value)
+                    }
+                    "currency" => {
+                        has_currency = true;
+                        self.currency(field_path, value)
+                    }
                     "variant_dict" => {
                         let ok = value
                             .as_object()
-                            .is_some_and(|m| m.values().all(Value::is_string));
+                            .is_some_and(|m| m.iter().all(|(_, v)| v.as_str().is_some()));
                         if !ok {
                             self.fail(
                                 Rule::VariantDictStrings,
@@ -669,10 +676,10 @@ impl Check {
                     ),
                 }
             }
-            if fields.contains_key("amount")
-                && !fields.contains_key("currency")
-                && !event_has_currency
-            {
+            if count == 0 {
+                self.fail(Rule::ContentsShape, path, "must have at least one field");
+            }
+            if has_amount && !has_currency && !event_has_currency {
                 self.fail(
                     Rule::CurrencyWithAmount,
                     format!("{path}.currency"),

@@ -131,3 +131,79 @@ events:
         Some(Node::Value(Value::String(_)))
     ));
 }
+
+#[test]
+fn lists_kept_in_slots_are_the_lists_built_as_json() {
+    // `data.contents` keeps its elements in slots; `extra_list` (a declared type) and
+    // `nested` (inside an element) are built as JSON values.
+    let yaml = r#"
+global:
+  id: { from: messageId }
+  timestamp_ms: { from: ts }
+  action_source: { const: web }
+  extra_list:
+    each: items
+    keys:
+      id: { from: id }
+    type: array
+  data.type: { const: contents }
+  data.currency: { const: EUR }
+  data.contents:
+    each: items
+    keys:
+      id: { from: id }
+      amount: { from: price }
+      detail.colour: { from: colour }
+      nested:
+        each: parts
+        keys:
+          name: { from: name }
+events:
+  order:
+    match: { event: Order Completed }
+    keys:
+      type: { const: order_created }
+"#;
+    let mapping = Mapping::compile(yaml, "lists.yaml", &CompileOptions::default()).unwrap();
+    let event = |items: Value| {
+        json!({"type": "track", "event": "Order Completed", "messageId": "m-1",
+            "ts": NOW_MS - 1000, "items": items})
+    };
+    let items = json!([
+        {"id": "a", "price": 5, "colour": "red", "parts": [{"name": "lid"}, {"x": 1}]},
+        {"unread": true},
+        {"id": "b", "price": -1},
+        {"colour": "blue"}
+    ]);
+    let violations = both_ways(&mapping, &event(items));
+    assert!(
+        violations.iter().any(|v| v.starts_with("extra_list: ")),
+        "{violations:?}"
+    );
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.starts_with("data.contents[1].amount: ")),
+        "{violations:?}"
+    );
+    // The element with nothing read is left out: the next one is element 1.
+    let cx = EventContext { now_ms: NOW_MS };
+    let text = event(json!([{"unread": 1}, {"id": "c"}])).to_string();
+    let value = mapping.map_json(&text, &cx).unwrap();
+    let Outcome::Mapped(value) = value.outcome else {
+        panic!("{:?}", value.outcome)
+    };
+    assert_eq!(value["data"]["contents"], json!([{"id": "c"}]));
+    let mapped = mapping.map_json_output(&text, &cx).unwrap();
+    let Outcome::Mapped(output) = mapped.outcome else {
+        panic!()
+    };
+    let contents = output.root().as_object().unwrap().get("data").unwrap();
+    let contents = contents.as_object().unwrap().get("contents").unwrap();
+    assert!(matches!(contents, Node::List(_)), "kept in slots");
+    assert_eq!(contents.elements().unwrap().count(), 1);
+    // No element with a value: no list, from slots as from JSON.
+    both_ways(&mapping, &event(json!([{"unread": 1}])));
+    both_ways(&mapping, &event(json!([])));
+    both_ways(&mapping, &event(json!({"id": "single"})));
+}

@@ -30,6 +30,16 @@ pub(crate) fn write_node(out: &mut Vec<u8>, node: Node<'_>) {
             }
             None => write_object(out, fields.iter(), write_node),
         },
+        Node::List(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_node(out, item);
+            }
+            out.push(b']');
+        }
     }
 }
 

@@ -72,4 +72,4 @@ pub use script::SandboxLimits;
 pub use transforms::{Registry, RegistryError, Transform, TransformError};
 pub use validate::{RelaxedRule, Validator, Violation};
 pub use value::{is_absent, shorten_json};
-pub use view::{Fields, FieldsIter, Node, Output};
+pub use view::{Elements, Fields, FieldsIter, Items, Node, Output};

@@ -52,22 +52,87 @@ pub(crate) struct OutputShape {
 pub(crate) enum Slot {
     /// The value of the key at this index of the rule list.
     Key(usize),
+    /// The list of the `each` key at this index, its elements kept in slots: the
+    /// [`ItemList`] of that key.
+    Items(usize),
     Object(OutputShape),
+}
+
+/// The elements of an `each` key, each in slots of its own: `width` slots an element (one
+/// per key of the element's shape), one element after another. Building every content
+/// item as a JSON object (a `String` per field name, a `BTreeMap` per item) and dropping
+/// it again cost more than mapping its fields (docs/benchmarks.md). Elements with no
+/// present field are not kept.
+#[derive(Debug, Clone)]
+pub(crate) struct ItemList<'m> {
+    /// The index of the `each` key in its plan.
+    pub key: usize,
+    pub shape: &'m OutputShape,
+    pub width: usize,
+    pub slots: Vec<Option<Value>>,
+}
+
+impl<'m> ItemList<'m> {
+    pub fn new(key: usize, shape: &'m OutputShape, width: usize) -> Self {
+        Self {
+            key,
+            shape,
+            width,
+            slots: Vec::new(),
+        }
+    }
+
+    /// Each element's slots.
+    pub fn elements(&self) -> std::slice::Chunks<'_, Option<Value>> {
+        self.slots.chunks(self.width.max(1))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn to_value(&self) -> Value {
+        let build = |slots: &[Option<Value>]| {
+            let mut slots = slots.to_vec();
+            Value::Object(self.shape.build(&mut slots, &[]))
+        };
+        Value::Array(self.elements().map(build).collect())
+    }
+}
+
+/// The list kept for the `each` key at `key`, if it has elements.
+pub(crate) fn list_of<'l, 'm>(lists: &'l [ItemList<'m>], key: usize) -> Option<&'l ItemList<'m>> {
+    lists.iter().find(|list| list.key == key)
 }
 
 impl OutputShape {
     /// The shape of `rules`' output keys. The compiler has already rejected keys that
     /// would be both a value and an object (`data` and `data.type`).
     pub fn of(rules: &[KeyRule]) -> Self {
+        Self::of_keys(rules, false)
+    }
+
+    /// The shape of a plan's output: as [`OutputShape::of`], with the lists of `each`
+    /// keys that allow it kept in slots ([`KeyRule::keeps_items_in_slots`]).
+    pub fn of_plan(rules: &[KeyRule]) -> Self {
+        Self::of_keys(rules, true)
+    }
+
+    fn of_keys(rules: &[KeyRule], items_in_slots: bool) -> Self {
         let mut shape = Self::default();
         for (index, rule) in rules.iter().enumerate() {
-            shape.add(&rule.output.segments, index);
+            let slot = if items_in_slots && rule.keeps_items_in_slots() {
+                Slot::Items(index)
+            } else {
+                Slot::Key(index)
+            };
+            shape.add(&rule.output.segments, index, slot);
         }
         shape.sort();
         shape
     }
 
-    fn add(&mut self, segments: &[String], index: usize) {
+    fn add(&mut self, segments: &[String], index: usize, slot: Slot) {
         let Some((first, rest)) = segments.split_first() else {
             return;
         };
@@ -77,15 +142,15 @@ impl OutputShape {
         }
         let existing = self.fields.iter().position(|(name, _)| name == first);
         match (rest.is_empty(), existing) {
-            (true, None) => self.fields.push((first.clone(), Slot::Key(index))),
+            (true, None) => self.fields.push((first.clone(), slot)),
             (false, None) => {
                 let mut child = Self::default();
-                child.add(rest, index);
+                child.add(rest, index, slot);
                 self.fields.push((first.clone(), Slot::Object(child)));
             }
             (false, Some(i)) => {
                 if let Slot::Object(child) = &mut self.fields[i].1 {
-                    child.add(rest, index);
+                    child.add(rest, index, slot);
                 }
             }
             // A repeated key: the compiler keeps one rule per output key.
@@ -135,34 +200,41 @@ impl OutputShape {
             .map(|(_, slot)| slot)
     }
 
-    /// No field of this object is present in `slots` (it is left out of the output).
-    pub fn is_empty_in(&self, slots: &[Option<Value>]) -> bool {
+    /// No field of this object is present in `slots` and `lists` (it is left out of
+    /// the output).
+    pub fn is_empty_in(&self, slots: &[Option<Value>], lists: &[ItemList<'_>]) -> bool {
         self.fields.iter().all(|(_, slot)| match slot {
             Slot::Key(i) => slots.get(*i).is_none_or(Option::is_none),
-            Slot::Object(child) => child.is_empty_in(slots),
+            Slot::Items(i) => list_of(lists, *i).is_none(),
+            Slot::Object(child) => child.is_empty_in(slots, lists),
         })
     }
 
-    /// The object `slots` fill (each slot is taken). A spread key's object is the base
-    /// that declared fields are laid over: declared keys win.
+    /// The object `slots` and `lists` fill (each slot is taken). A spread key's object
+    /// is the base that declared fields are laid over: declared keys win.
     #[inline(always)]
-    pub fn build(&self, slots: &mut [Option<Value>]) -> Map<String, Value> {
+    pub fn build(&self, slots: &mut [Option<Value>], lists: &[ItemList<'_>]) -> Map<String, Value> {
         // Decided once per object tree, so that the plain build, which recurses into
         // itself, is exactly what it was before spreads existed.
         if self.has_spread {
-            self.build_spreading(slots)
+            self.build_spreading(slots, lists)
         } else {
-            self.build_plain(slots)
+            self.build_plain(slots, lists)
         }
     }
 
-    fn build_plain(&self, slots: &mut [Option<Value>]) -> Map<String, Value> {
+    fn build_plain(
+        &self,
+        slots: &mut [Option<Value>],
+        lists: &[ItemList<'_>],
+    ) -> Map<String, Value> {
         self.fields
             .iter()
             .filter_map(|(name, slot)| match slot {
                 Slot::Key(i) => slots.get_mut(*i)?.take().map(|v| (name.clone(), v)),
+                Slot::Items(i) => list_of(lists, *i).map(|list| (name.clone(), list.to_value())),
                 Slot::Object(child) => {
-                    let object = child.build_plain(slots);
+                    let object = child.build_plain(slots, lists);
                     (!object.is_empty()).then(|| (name.clone(), Value::Object(object)))
                 }
             })
@@ -172,7 +244,11 @@ impl OutputShape {
     /// Inserts field by field over the spread object (rather than collecting), so the
     /// plain build's bulk collect stays the only one of its kind and is optimized as before.
     #[cold]
-    fn build_spreading(&self, slots: &mut [Option<Value>]) -> Map<String, Value> {
+    fn build_spreading(
+        &self,
+        slots: &mut [Option<Value>],
+        lists: &[ItemList<'_>],
+    ) -> Map<String, Value> {
         let mut object = match self.spread.and_then(|i| slots.get_mut(i)?.take()) {
             Some(Value::Object(object)) => object,
             _ => Map::new(),
@@ -180,8 +256,9 @@ impl OutputShape {
         for (name, slot) in &self.fields {
             let value = match slot {
                 Slot::Key(i) => slots.get_mut(*i).and_then(Option::take),
+                Slot::Items(i) => list_of(lists, *i).map(ItemList::to_value),
                 Slot::Object(child) => {
-                    let built = child.build_spreading(slots);
+                    let built = child.build_spreading(slots, lists);
                     (!built.is_empty()).then_some(Value::Object(built))
                 }
             };

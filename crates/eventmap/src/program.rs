@@ -91,6 +91,20 @@ pub(crate) struct KeyRule {
     pub omit_on_error: bool,
 }
 
+impl KeyRule {
+    /// An `each` key whose list goes into the output as mapped: at the top of a plan, its
+    /// elements are kept in slots ([`crate::output::ItemList`]) rather than built as JSON
+    /// objects. A key with transforms, a declared type, a default or `required` gets its
+    /// list as a JSON value, for those to see; so does one whose elements have a spread key.
+    pub fn keeps_items_in_slots(&self) -> bool {
+        // An element shape with a spread key is merged when built, so it is built.
+        matches!(&self.source, Source::Each { shape, .. } if !shape.has_spread())
+            && self.transforms.is_empty()
+            && self.default.is_none()
+            && !self.required
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Source {
     /// Fallback paths: the first present value wins.

@@ -6,7 +6,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::diagnostics::Location;
-use crate::output::OutputShape;
+use crate::output::{ItemList, OutputShape};
 use crate::path::{first_found, first_present, Found, InputPath};
 use crate::program::{normalize_event_name, NativeExpr};
 use crate::program::{EventPlan, Fallback, Filter, Input, KeyRule, Program, Script, Source};
@@ -105,6 +105,23 @@ impl fmt::Display for KeyError {
     }
 }
 
+/// Where the elements of an `each` key go as they are mapped: into JSON objects, or into
+/// the slots of a list the output keeps as it is.
+enum Elements<'p> {
+    Values(Vec<Value>),
+    Slots(ItemList<'p>),
+}
+
+impl Elements<'_> {
+    /// Room for `count` more elements of `width` keys each.
+    fn reserve(&mut self, count: usize, width: usize) {
+        match self {
+            Elements::Values(items) => items.reserve(count),
+            Elements::Slots(list) => list.slots.reserve(count * width),
+        }
+    }
+}
+
 impl Program {
     pub(crate) fn run<T: EventTree>(&self, event: &T, cx: &EventContext) -> Outcome {
         self.run_in_mode(event, cx).0.map(Output::into_value)
@@ -144,6 +161,7 @@ impl Program {
             }
         }
         let mut slots = vec![None; plan.keys.len()];
+        let mut lists = Vec::new();
         self.eval_keys(
             &plan.keys,
             event,
@@ -152,9 +170,10 @@ impl Program {
             KeyPath::Top,
             &mut slots,
             &mut errors,
+            Some(&mut lists),
         );
         if errors.is_empty() {
-            Outcome::Mapped(Output::new(&plan.shape, slots))
+            Outcome::Mapped(Output::new(&plan.shape, slots, lists))
         } else {
             Outcome::Failed(errors)
         }
@@ -214,6 +233,7 @@ impl Program {
                 KeyPath::Top,
                 &mut rest[..1],
                 errors,
+                None,
             );
         }
         lets
@@ -233,18 +253,21 @@ impl Program {
             })
     }
 
+    /// Fills one slot per rule. Given `lists` (at the top of a plan, whose shape has them),
+    /// the `each` keys that keep their elements in slots put their lists there instead.
     #[allow(clippy::too_many_arguments)]
-    fn eval_keys<T: EventTree>(
+    fn eval_keys<'p, T: EventTree>(
         &self,
-        rules: &[KeyRule],
+        rules: &'p [KeyRule],
         root: &T,
         current: &T,
         lets: &[Option<Value>],
         path: KeyPath<'_>,
         slots: &mut [Option<Value>],
         errors: &mut Vec<KeyError>,
+        mut lists: Option<&mut Vec<ItemList<'p>>>,
     ) {
-        for (rule, slot) in rules.iter().zip(slots.iter_mut()) {
+        for (index, (rule, slot)) in rules.iter().zip(slots.iter_mut()).enumerate() {
             let fail = |message: String, location: &Location| KeyError {
                 key: path.render(&rule.output.text),
                 message,
@@ -258,6 +281,26 @@ impl Program {
                         errors.push(fail(e.message, &e.location));
                         continue;
                     }
+                }
+            }
+            if let (Some(lists), Source::Each { over, keys, shape }) =
+                (lists.as_deref_mut(), &rule.source)
+            {
+                if rule.keeps_items_in_slots() {
+                    let mut list = Elements::Slots(ItemList::new(index, shape, keys.len()));
+                    let each = (over.as_slice(), keys.as_slice(), shape);
+                    match self.eval_each(rule, each, root, current, lets, path, errors, &mut list) {
+                        Ok(()) => {
+                            if let Elements::Slots(list) = list {
+                                if !list.is_empty() {
+                                    lists.push(list);
+                                }
+                            }
+                        }
+                        Err(_) if rule.omit_on_error => {}
+                        Err(e) => errors.push(fail(e.message, &e.location)),
+                    }
+                    continue;
                 }
             }
             match self.eval_key(rule, root, current, lets, path, errors, slot) {
@@ -324,8 +367,13 @@ impl Program {
                 }
             }
             Source::Each { over, keys, shape } => {
-                *slot =
-                    self.eval_each(rule, over, keys, shape, root, current, lets, path, errors)?
+                let mut list = Elements::Values(Vec::new());
+                let each = (over.as_slice(), keys.as_slice(), shape);
+                self.eval_each(rule, each, root, current, lets, path, errors, &mut list)?;
+                *slot = match list {
+                    Elements::Values(items) if !items.is_empty() => Some(Value::Array(items)),
+                    _ => None,
+                };
             }
         }
         for step in steps {
@@ -334,27 +382,28 @@ impl Program {
         Ok(())
     }
 
+    /// Maps the elements of an `each` key (`each`: its paths, its keys and their shape)
+    /// into `out`.
     #[allow(clippy::too_many_arguments)]
-    fn eval_each<T: EventTree>(
+    fn eval_each<'p, T: EventTree>(
         &self,
         rule: &KeyRule,
-        over: &[crate::path::InputPath],
-        keys: &[KeyRule],
-        shape: &OutputShape,
+        each: (&[InputPath], &'p [KeyRule], &'p OutputShape),
         root: &T,
         current: &T,
         lets: &[Option<Value>],
         path: KeyPath<'_>,
         errors: &mut Vec<KeyError>,
-    ) -> Result<Option<Value>, ScriptError> {
+        out: &mut Elements<'p>,
+    ) -> Result<(), ScriptError> {
+        let (over, keys, shape) = each;
         let Some(found) = first_found(over, root, current) else {
-            return Ok(None);
+            return Ok(());
         };
         let not_a_list = |kind: &str| ScriptError {
             message: format!("`each` needs a list or an object, found {kind}"),
             location: rule.location.clone(),
         };
-        let mut out = Vec::new();
         match found {
             Found::Node(node) => {
                 let items = match node.elements() {
@@ -362,10 +411,9 @@ impl Program {
                     None if node.is_object() => std::slice::from_ref(node),
                     None => return Err(not_a_list(node.kind())),
                 };
+                out.reserve(items.len(), keys.len());
                 for (i, item) in items.iter().enumerate() {
-                    self.eval_element(
-                        rule, keys, shape, root, item, lets, path, i, errors, &mut out,
-                    );
+                    self.eval_element(rule, keys, shape, root, item, lets, path, i, errors, out);
                 }
             }
             // A list a wildcard or JSONPath query collected: its elements are JSON values.
@@ -382,13 +430,13 @@ impl Program {
                         path,
                         i,
                         errors,
-                        &mut out,
+                        out,
                     );
                 }
             }
             Found::Collected(other) => return Err(not_a_list(other.kind())),
         }
-        Ok((!out.is_empty()).then_some(Value::Array(out)))
+        Ok(())
     }
 
     /// Maps one element of an `each`; an element whose keys are all absent is left out.
@@ -404,18 +452,40 @@ impl Program {
         path: KeyPath<'_>,
         index: usize,
         errors: &mut Vec<KeyError>,
-        out: &mut Vec<Value>,
+        out: &mut Elements<'_>,
     ) {
         let element_path = KeyPath::Element {
             parent: &path,
             key: &rule.output.text,
             index,
         };
-        let mut slots = vec![None; keys.len()];
-        self.eval_keys(keys, root, item, lets, element_path, &mut slots, errors);
-        let element = shape.build(&mut slots);
-        if !element.is_empty() {
-            out.push(Value::Object(element));
+        match out {
+            Elements::Values(items) => {
+                let mut slots = vec![None; keys.len()];
+                self.eval_keys(
+                    keys,
+                    root,
+                    item,
+                    lets,
+                    element_path,
+                    &mut slots,
+                    errors,
+                    None,
+                );
+                let element = shape.build(&mut slots, &[]);
+                if !element.is_empty() {
+                    items.push(Value::Object(element));
+                }
+            }
+            Elements::Slots(list) => {
+                let start = list.slots.len();
+                list.slots.resize(start + keys.len(), None);
+                let slots = &mut list.slots[start..];
+                self.eval_keys(keys, root, item, lets, element_path, slots, errors, None);
+                if shape.is_empty_in(slots, &[]) {
+                    list.slots.truncate(start);
+                }
+            }
         }
     }
 

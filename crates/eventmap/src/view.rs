@@ -14,7 +14,7 @@ use std::fmt;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-use crate::output::{OutputShape, Slot};
+use crate::output::{list_of, ItemList, OutputShape, Slot};
 
 /// A mapped event: the values of its output keys, laid out by its plan's output shape.
 pub struct Output<'m> {
@@ -25,6 +25,8 @@ enum Repr<'m> {
     Slots {
         shape: &'m OutputShape,
         slots: Vec<Option<Value>>,
+        /// The lists of the `each` keys whose elements are kept in slots.
+        lists: Vec<ItemList<'m>>,
     },
     /// An event that is JSON already (a dead letter replayed), or one whose shape has a
     /// spread key (`data.*`), whose object is merged under the declared keys when built.
@@ -32,11 +34,19 @@ enum Repr<'m> {
 }
 
 impl<'m> Output<'m> {
-    pub(crate) fn new(shape: &'m OutputShape, mut slots: Vec<Option<Value>>) -> Self {
+    pub(crate) fn new(
+        shape: &'m OutputShape,
+        mut slots: Vec<Option<Value>>,
+        lists: Vec<ItemList<'m>>,
+    ) -> Self {
         let repr = if shape.has_spread() {
-            Repr::Built(Value::Object(shape.build(&mut slots)))
+            Repr::Built(Value::Object(shape.build(&mut slots, &lists)))
         } else {
-            Repr::Slots { shape, slots }
+            Repr::Slots {
+                shape,
+                slots,
+                lists,
+            }
         };
         Self { repr }
     }
@@ -44,9 +54,15 @@ impl<'m> Output<'m> {
     /// The event, to read.
     pub fn root(&self) -> Node<'_> {
         match &self.repr {
-            Repr::Slots { shape, slots } => {
-                Node::Object(Fields(FieldsRepr::Slots { shape, slots }))
-            }
+            Repr::Slots {
+                shape,
+                slots,
+                lists,
+            } => Node::Object(Fields(FieldsRepr::Slots {
+                shape,
+                slots,
+                lists,
+            })),
             Repr::Built(value) => Node::Value(value),
         }
     }
@@ -54,7 +70,11 @@ impl<'m> Output<'m> {
     /// The event as a JSON value.
     pub fn into_value(self) -> Value {
         match self.repr {
-            Repr::Slots { shape, mut slots } => Value::Object(shape.build(&mut slots)),
+            Repr::Slots {
+                shape,
+                mut slots,
+                lists,
+            } => Value::Object(shape.build(&mut slots, &lists)),
             Repr::Built(value) => value,
         }
     }
@@ -91,9 +111,14 @@ impl fmt::Debug for Output<'_> {
 impl Clone for Output<'_> {
     fn clone(&self) -> Self {
         let repr = match &self.repr {
-            Repr::Slots { shape, slots } => Repr::Slots {
+            Repr::Slots {
+                shape,
+                slots,
+                lists,
+            } => Repr::Slots {
                 shape,
                 slots: slots.clone(),
+                lists: lists.clone(),
             },
             Repr::Built(value) => Repr::Built(value.clone()),
         };
@@ -113,11 +138,13 @@ impl Serialize for Output<'_> {
     }
 }
 
-/// One value of a mapped event: JSON, or an object of output keys still in its slots.
+/// One value of a mapped event: JSON, an object of output keys still in its slots, or
+/// a list of such objects (the elements of an `each` key).
 #[derive(Clone, Copy)]
 pub enum Node<'a> {
     Value(&'a Value),
     Object(Fields<'a>),
+    List(Items<'a>),
 }
 
 impl<'a> From<&'a Value> for Node<'a> {
@@ -127,11 +154,11 @@ impl<'a> From<&'a Value> for Node<'a> {
 }
 
 impl<'a> Node<'a> {
-    /// The JSON value, unless the node is an object of output keys.
+    /// The JSON value, unless the node is an object or a list of output keys.
     pub fn as_value(self) -> Option<&'a Value> {
         match self {
             Node::Value(value) => Some(value),
-            Node::Object(_) => None,
+            Node::Object(_) | Node::List(_) => None,
         }
     }
 
@@ -139,8 +166,17 @@ impl<'a> Node<'a> {
     pub fn as_object(self) -> Option<Fields<'a>> {
         match self {
             Node::Value(Value::Object(map)) => Some(Fields(FieldsRepr::Map(map))),
-            Node::Value(_) => None,
+            Node::Value(_) | Node::List(_) => None,
             Node::Object(fields) => Some(fields),
+        }
+    }
+
+    /// The elements of a list, however it is held.
+    pub fn elements(self) -> Option<Elements<'a>> {
+        match self {
+            Node::Value(Value::Array(items)) => Some(Elements(ElementsRepr::Values(items.iter()))),
+            Node::Value(_) | Node::Object(_) => None,
+            Node::List(items) => Some(items.iter()),
         }
     }
 
@@ -152,6 +188,7 @@ impl<'a> Node<'a> {
         self.as_value().and_then(Value::as_i64)
     }
 
+    /// The elements of a list that is a JSON value; [`Node::elements`] reads any list.
     pub fn as_array(self) -> Option<&'a [Value]> {
         self.as_value().and_then(Value::as_array).map(Vec::as_slice)
     }
@@ -174,6 +211,7 @@ impl<'a> Node<'a> {
                     .map(|(name, node)| (name.to_string(), node.to_value()))
                     .collect(),
             ),
+            Node::List(items) => Value::Array(items.iter().map(Node::to_value).collect()),
         }
     }
 }
@@ -195,6 +233,50 @@ impl Serialize for Node<'_> {
                 }
                 map.end()
             }
+            Node::List(items) => serializer.collect_seq(items.iter()),
+        }
+    }
+}
+
+/// The elements of an `each` key kept in slots: each an object of output keys.
+#[derive(Clone, Copy)]
+pub struct Items<'a>(&'a ItemList<'a>);
+
+impl<'a> Items<'a> {
+    pub fn len(self) -> usize {
+        self.0.slots.len() / self.0.width.max(1)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(self) -> Elements<'a> {
+        Elements(ElementsRepr::Slots(self.0.shape, self.0.elements()))
+    }
+}
+
+/// The elements of a list, in order.
+pub struct Elements<'a>(ElementsRepr<'a>);
+
+enum ElementsRepr<'a> {
+    Values(std::slice::Iter<'a, Value>),
+    Slots(&'a OutputShape, std::slice::Chunks<'a, Option<Value>>),
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Node<'a>;
+
+    fn next(&mut self) -> Option<Node<'a>> {
+        match &mut self.0 {
+            ElementsRepr::Values(items) => items.next().map(Node::Value),
+            ElementsRepr::Slots(shape, elements) => elements.next().map(|slots| {
+                Node::Object(Fields(FieldsRepr::Slots {
+                    shape,
+                    slots,
+                    lists: &[],
+                }))
+            }),
         }
     }
 }
@@ -209,6 +291,7 @@ enum FieldsRepr<'a> {
     Slots {
         shape: &'a OutputShape,
         slots: &'a [Option<Value>],
+        lists: &'a [ItemList<'a>],
     },
 }
 
@@ -216,7 +299,11 @@ impl<'a> Fields<'a> {
     pub fn get(self, key: &str) -> Option<Node<'a>> {
         match self.0 {
             FieldsRepr::Map(map) => map.get(key).map(Node::Value),
-            FieldsRepr::Slots { shape, slots } => node_of(shape.field(key)?, slots),
+            FieldsRepr::Slots {
+                shape,
+                slots,
+                lists,
+            } => node_of(shape.field(key)?, slots, lists),
         }
     }
 
@@ -228,7 +315,11 @@ impl<'a> Fields<'a> {
     pub fn iter(self) -> FieldsIter<'a> {
         FieldsIter(match self.0 {
             FieldsRepr::Map(map) => IterRepr::Map(map.iter()),
-            FieldsRepr::Slots { shape, slots } => IterRepr::Slots(shape.fields().iter(), slots),
+            FieldsRepr::Slots {
+                shape,
+                slots,
+                lists,
+            } => IterRepr::Slots(shape.fields().iter(), slots, lists),
         })
     }
 
@@ -250,11 +341,13 @@ impl<'a> Fields<'a> {
             FieldsRepr::Slots { shape, .. } if shape.json_names().len() != shape.fields().len() => {
                 None
             }
-            FieldsRepr::Slots { shape, slots } => {
-                Some(shape.json_names().iter().zip(shape.fields()).filter_map(
-                    move |(name, (_, slot))| node_of(slot, slots).map(|node| (&**name, node)),
-                ))
-            }
+            FieldsRepr::Slots {
+                shape,
+                slots,
+                lists,
+            } => Some(shape.json_names().iter().zip(shape.fields()).filter_map(
+                move |(name, (_, slot))| node_of(slot, slots, lists).map(|node| (&**name, node)),
+            )),
         }
     }
 }
@@ -268,14 +361,21 @@ impl<'a> IntoIterator for Fields<'a> {
     }
 }
 
-/// A field's node, unless it is absent (an empty slot, or an object with no field).
-fn node_of<'a>(slot: &'a Slot, slots: &'a [Option<Value>]) -> Option<Node<'a>> {
+/// A field's node, unless it is absent (an empty slot, a list with no element, or an
+/// object with no field).
+fn node_of<'a>(
+    slot: &'a Slot,
+    slots: &'a [Option<Value>],
+    lists: &'a [ItemList<'a>],
+) -> Option<Node<'a>> {
     match slot {
         Slot::Key(i) => slots.get(*i)?.as_ref().map(Node::Value),
+        Slot::Items(i) => list_of(lists, *i).map(|list| Node::List(Items(list))),
         Slot::Object(child) => {
-            (!child.is_empty_in(slots)).then_some(Node::Object(Fields(FieldsRepr::Slots {
+            (!child.is_empty_in(slots, lists)).then_some(Node::Object(Fields(FieldsRepr::Slots {
                 shape: child,
                 slots,
+                lists,
             })))
         }
     }
@@ -286,7 +386,11 @@ pub struct FieldsIter<'a>(IterRepr<'a>);
 
 enum IterRepr<'a> {
     Map(serde_json::map::Iter<'a>),
-    Slots(std::slice::Iter<'a, (String, Slot)>, &'a [Option<Value>]),
+    Slots(
+        std::slice::Iter<'a, (String, Slot)>,
+        &'a [Option<Value>],
+        &'a [ItemList<'a>],
+    ),
 }
 
 impl<'a> Iterator for FieldsIter<'a> {
@@ -295,8 +399,9 @@ impl<'a> Iterator for FieldsIter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
             IterRepr::Map(iter) => iter.next().map(|(k, v)| (k.as_str(), Node::Value(v))),
-            IterRepr::Slots(fields, slots) => fields
-                .find_map(|(name, slot)| node_of(slot, slots).map(|node| (name.as_str(), node))),
+            IterRepr::Slots(fields, slots, lists) => fields.find_map(|(name, slot)| {
+                node_of(slot, slots, lists).map(|node| (name.as_str(), node))
+            }),
         }
     }
 }

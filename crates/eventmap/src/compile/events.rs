@@ -266,7 +266,7 @@ pub(super) fn plans(
         }
         let keys = merge(cx, global, section.keys);
         tables.plans.push(EventPlan {
-            shape: OutputShape::of(&keys),
+            shape: OutputShape::of_plan(&keys),
             name: section.name,
             lets: [global_lets, &section.lets].concat(),
             filters: section.filters,
@@ -285,7 +285,7 @@ pub(super) fn plans(
         }) => {
             let keys = merge(cx, global, keys);
             tables.plans.push(EventPlan {
-                shape: OutputShape::of(&keys),
+                shape: OutputShape::of_plan(&keys),
                 name: "default".into(),
                 lets: [global_lets, &lets].concat(),
                 filters,

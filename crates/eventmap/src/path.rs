@@ -202,6 +202,15 @@ impl<'t, T: EventTree> Found<'t, T> {
         }
     }
 
+    /// What was found as JSON, keeping only `fields` of an object or of a list's objects
+    /// (see [`EventTree::with_fields`]).
+    pub fn with_fields(self, fields: &[String]) -> Cow<'t, Value> {
+        match self {
+            Found::Node(node) => node.with_fields(fields),
+            Found::Collected(value) => Cow::Owned(value),
+        }
+    }
+
     /// Hands what was found to `f` as JSON, copied only where it must be (see
     /// [`EventTree::with_json`]).
     pub fn with_json<R>(self, f: impl FnOnce(&Value) -> R) -> R {

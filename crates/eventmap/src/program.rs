@@ -182,7 +182,13 @@ pub(crate) enum NativeExpr {
     Input(usize),
     Literal(Value),
     /// `transform(args…)`: absent when the first argument is absent, like in Rhai.
-    Call(Arc<Transform>, Vec<NativeExpr>),
+    Call {
+        transform: Arc<Transform>,
+        args: Vec<NativeExpr>,
+        /// Set when the first argument is an input of which the transform reads only
+        /// these fields: just they are copied for it.
+        fields: Option<Box<[String]>>,
+    },
     /// `a ?? b ?? …`: the first that is not absent.
     Coalesce(Vec<NativeExpr>),
     /// `a == literal` (or `!=` when `equal` is false), where the literal is a string, an

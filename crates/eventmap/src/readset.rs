@@ -16,7 +16,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
 use crate::key_eq::same_key;
 use crate::path::{InputPath, ReadShape};
-use crate::program::{Input, KeyRule, Program, Script, Source};
+use crate::program::{Input, KeyRule, NativeExpr, Program, Script, Source};
 
 /// The parts of an event a mapping reads: a tree of object keys. Arrays are transparent
 /// (every element is read with the same node).
@@ -135,12 +135,66 @@ fn add_rules(root: &mut Reads, rules: &[KeyRule], bases: &[Vec<String>]) {
 }
 
 fn add_script(root: &mut Reads, script: &Script, bases: &[Vec<String>]) {
-    for input in &script.inputs {
-        if let Input::Paths(paths) = input {
-            for p in paths {
-                add_path(root, p, bases, true);
+    let fields = fields_read(script);
+    for (input, fields) in script.inputs.iter().zip(fields) {
+        let Input::Paths(paths) = input else {
+            continue;
+        };
+        for p in paths {
+            match &fields {
+                Some(fields) if !fields.is_empty() => {
+                    for reached in add_path(root, p, bases, false) {
+                        for field in fields {
+                            let mut keys = reached.clone();
+                            keys.push(field.clone());
+                            root.tree.mark(&keys, true);
+                        }
+                    }
+                }
+                _ => {
+                    add_path(root, p, bases, true);
+                }
             }
         }
+    }
+}
+
+/// For each of a script's inputs, the fields read of it when it is read only by
+/// transforms that read some fields ([`NativeExpr::Call`]'s `fields`); `None` when it is
+/// read whole (anywhere in an expression Rhai runs).
+fn fields_read(script: &Script) -> Vec<Option<Vec<String>>> {
+    let Some(native) = &script.native else {
+        return vec![None; script.inputs.len()];
+    };
+    let mut fields = vec![Some(Vec::new()); script.inputs.len()];
+    note_reads(native, &mut fields);
+    fields
+}
+
+fn note_reads(expr: &NativeExpr, fields: &mut [Option<Vec<String>>]) {
+    match expr {
+        NativeExpr::Input(i) => {
+            if let Some(entry) = fields.get_mut(*i) {
+                *entry = None;
+            }
+        }
+        NativeExpr::Literal(_) => {}
+        NativeExpr::Call {
+            args,
+            fields: call_reads,
+            ..
+        } => match (args.split_first(), call_reads) {
+            (Some((NativeExpr::Input(i), rest)), Some(read)) => {
+                if let Some(Some(entry)) = fields.get_mut(*i) {
+                    entry.extend(read.iter().cloned());
+                }
+                rest.iter().for_each(|a| note_reads(a, fields));
+            }
+            _ => args.iter().for_each(|a| note_reads(a, fields)),
+        },
+        NativeExpr::Coalesce(items) => items.iter().for_each(|a| note_reads(a, fields)),
+        NativeExpr::Compare { value, .. } => note_reads(value, fields),
+        NativeExpr::If(parts) => parts.iter().for_each(|p| note_reads(p, fields)),
     }
 }
 

@@ -585,11 +585,22 @@ fn eval_native<'v, T: EventTree>(
             }
             Cow::Borrowed(NULL)
         }
-        NativeExpr::Call(transform, args) => {
+        NativeExpr::Call {
+            transform,
+            args,
+            fields,
+        } => {
             let Some((first, rest)) = args.split_first() else {
                 return Ok(Cow::Borrowed(NULL));
             };
-            let input = eval_native(first, script, root, current, lets)?;
+            let input = match (first, fields) {
+                (NativeExpr::Input(i), Some(fields)) => match &script.inputs[*i] {
+                    Input::Paths(paths) => first_found(paths, root, current)
+                        .map_or(Cow::Borrowed(NULL), |found| found.with_fields(fields)),
+                    _ => eval_native(first, script, root, current, lets)?,
+                },
+                _ => eval_native(first, script, root, current, lets)?,
+            };
             if input.is_null() {
                 return Ok(Cow::Borrowed(NULL));
             }

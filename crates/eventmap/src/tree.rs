@@ -38,6 +38,12 @@ pub(crate) trait EventTree: Sized {
     fn with_json<R>(&self, f: impl FnOnce(&Value) -> R) -> R {
         f(&self.to_value())
     }
+    /// The node as JSON for a transform that reads only `fields` of an object, or of each
+    /// object of a list ([`crate::transforms::Transform`]'s field reads): the other fields
+    /// may be left out.
+    fn with_fields(&self, _fields: &[String]) -> Cow<'_, Value> {
+        self.to_value()
+    }
     /// A short, data-free description of the node's kind.
     fn kind(&self) -> &'static str;
 }
@@ -162,6 +168,25 @@ impl EventTree for Borrowed<'_> {
     }
     fn to_value(&self) -> Cow<'_, Value> {
         Cow::Owned(self.to_json())
+    }
+    fn with_fields(&self, fields: &[String]) -> Cow<'_, Value> {
+        let object = |node: &Borrowed| match node {
+            Borrowed::Object(pairs) => {
+                let mut map = Map::new();
+                // In order, so that a repeated key's last value wins, as in `to_json`.
+                for (key, value) in pairs.iter() {
+                    if fields.iter().any(|f| same_key(f, key)) {
+                        map.insert((*key).to_owned(), value.to_json());
+                    }
+                }
+                Value::Object(map)
+            }
+            other => other.to_json(),
+        };
+        Cow::Owned(match self {
+            Borrowed::Array(items) => Value::Array(items.iter().map(object).collect()),
+            other => object(other),
+        })
     }
     /// A string is copied into the thread's scratch string rather than a new one: most
     /// transform inputs are strings (times, emails, ids, codes), and each cost an

@@ -158,6 +158,49 @@ default:
 }
 
 #[test]
+fn a_transform_reading_some_fields_is_handed_those_and_the_parse_keeps_only_those() {
+    // total_minor_units reads an item's price and quantity, or the fields its arguments
+    // name: the products are parsed keeping just those, and mapped as if whole.
+    let yaml = r#"
+events:
+  order:
+    match: { event: [Order Completed, Checkout Started] }
+    keys:
+      amount: { expr: 'total_minor_units(products, c) ?? 0', inputs: { products: properties.products, c: properties.currency } }
+      named: { expr: 'total_minor_units(lines, "EUR", "unit", "qty")', inputs: { lines: [properties.lines, properties.products] } }
+      computed: { expr: 'total_minor_units(lines, "EUR", field)', inputs: { lines: properties.more, field: properties.field } }
+default:
+  skip: other
+"#;
+    let mapping = Mapping::compile(yaml, "f.yaml", &CompileOptions::default()).unwrap();
+    let mut lines = corpus::corpus(1000);
+    lines.extend(edge_cases());
+    lines.extend(
+        [
+            r#"{"event":"Order Completed","properties":{"currency":"USD","products":[{"price":1,"name":"n","price":"2.5","quantity":2},{"pr\u0069ce":3,"sku":"s"}]}}"#,
+            r#"{"event":"Order Completed","properties":{"currency":"USD","products":{"price":1.25,"quantity":"3","brand":"b"},"lines":[{"unit":2,"qty":2,"price":9}]}}"#,
+            r#"{"event":"Order Completed","properties":{"currency":"JPY","products":[{"price":5},7,null,{"quantity":1}]}}"#,
+            r#"{"event":"Order Completed","properties":{"currency":"USD","products":[],"more":[{"cost":4,"price":1}],"field":"cost"}}"#,
+            r#"{"event":"Order Completed","properties":{"currency":"USD","products":"none","more":{"price":2,"x":{"y":1}}}}"#,
+        ]
+        .map(String::from),
+    );
+    assert_same_outcomes(&mapping, &lines);
+    let pruned = mapping.parse_event(&lines[lines.len() - 5]).unwrap();
+    assert_eq!(
+        pruned["properties"]["products"],
+        serde_json::json!([{"price": "2.5", "quantity": 2}, {"price": 3}]),
+        "a field no transform reads is kept"
+    );
+    // A field named by a computed argument may be any field: the list is kept whole.
+    let pruned = mapping.parse_event(&lines[lines.len() - 2]).unwrap();
+    assert_eq!(
+        pruned["properties"]["more"],
+        serde_json::json!([{"cost": 4, "price": 1}])
+    );
+}
+
+#[test]
 fn malformed_json_is_rejected_by_every_parse() {
     let mapping = Mapping::compile(
         "default: { skip: x }\n",

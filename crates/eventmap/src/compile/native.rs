@@ -271,11 +271,28 @@ impl Parser<'_> {
             return None;
         }
         let transform = self.scope.registry.get(name)?;
-        let extra = args.len().checked_sub(1)?;
-        transform
-            .extra_args()
-            .contains(&extra)
-            .then(|| NativeExpr::Call(transform.clone(), args))
+        let (first, extra) = args.split_first()?;
+        if !transform.extra_args().contains(&extra.len()) {
+            return None;
+        }
+        let fields = match first {
+            NativeExpr::Input(_) => {
+                let literals: Vec<Option<&Value>> = extra
+                    .iter()
+                    .map(|arg| match arg {
+                        NativeExpr::Literal(value) => Some(value),
+                        _ => None,
+                    })
+                    .collect();
+                transform.fields_read(&literals).map(Vec::into_boxed_slice)
+            }
+            _ => None,
+        };
+        Some(NativeExpr::Call {
+            transform: transform.clone(),
+            args,
+            fields,
+        })
     }
 }
 
@@ -314,15 +331,15 @@ mod tests {
     fn recognizes_calls_inputs_literals_params_and_fallbacks() {
         assert!(matches!(
             compile_with(" minor_units(price, currency) ", &["price", "currency"]),
-            Some(NativeExpr::Call(..))
+            Some(NativeExpr::Call { .. })
         ));
         assert!(matches!(
             compile_with("minor_units(p, \"JPY\")", &["p"]),
-            Some(NativeExpr::Call(..))
+            Some(NativeExpr::Call { .. })
         ));
         assert!(matches!(
             compile_with("currency_code(c ?? param(\"cur\"))", &["c"]),
-            Some(NativeExpr::Call(..))
+            Some(NativeExpr::Call { .. })
         ));
         assert!(matches!(
             compile_with(
@@ -335,6 +352,27 @@ mod tests {
             compile_with("(c)", &["c"]),
             Some(NativeExpr::Input(0))
         ));
+    }
+
+    #[test]
+    fn notes_the_fields_a_call_reads_of_an_input() {
+        let fields = |text: &str| match compile_with(text, &["items", "c", "f"]) {
+            Some(NativeExpr::Call { fields, .. }) => fields.map(|f| f.to_vec()),
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(
+            fields("total_minor_units(items, c)"),
+            Some(vec!["price".to_string(), "quantity".to_string()])
+        );
+        assert_eq!(
+            fields("total_minor_units(items, c, \"unit\")"),
+            Some(vec!["unit".to_string(), "quantity".to_string()])
+        );
+        // A computed field name, an input that is itself computed, a transform that reads
+        // its whole input: nothing is known.
+        assert_eq!(fields("total_minor_units(items, c, f)"), None);
+        assert_eq!(fields("total_minor_units(items ?? f, c)"), None);
+        assert_eq!(fields("minor_units(items, c)"), None);
     }
 
     #[test]

@@ -48,7 +48,23 @@ pub struct Transform {
     extra_args: RangeInclusive<usize>,
     summary: String,
     func: Arc<TransformFn>,
+    /// Set when it reads only some fields of its input.
+    reads: Option<FieldReads>,
 }
+
+/// The fields a transform reads of its input (an object, or each object of a list), when
+/// that is all it reads: each named by an extra argument, by index, or else by a default.
+/// An event is then parsed keeping, and handed to the transform holding, just those
+/// fields (`readset.rs`, `runtime.rs`): `total_minor_units` over a list of products
+/// copied every field of every product before.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FieldReads(&'static [(usize, &'static str)]);
+
+/// Built-ins that read only some fields of their input.
+const FIELD_READS: &[(&str, FieldReads)] = &[(
+    "total_minor_units",
+    FieldReads(&[(1, "price"), (2, "quantity")]),
+)];
 
 impl Transform {
     pub(crate) fn new(
@@ -62,6 +78,7 @@ impl Transform {
             extra_args,
             summary,
             func,
+            reads: None,
         }
     }
 
@@ -82,6 +99,21 @@ impl Transform {
     }
     pub fn call(&self, input: &Value, args: &[Value]) -> Result<Option<Value>, TransformError> {
         (self.func)(input, args)
+    }
+
+    /// The fields of its input a call reads, given the call's extra arguments (`None`
+    /// where one is computed rather than a literal); `None` when it may read anything.
+    pub(crate) fn fields_read(&self, extra: &[Option<&Value>]) -> Option<Vec<String>> {
+        let FieldReads(fields) = self.reads?;
+        fields
+            .iter()
+            .map(|&(arg, default)| match extra.get(arg) {
+                None => Some(default.to_string()),
+                Some(Some(Value::String(name))) => Some(name.clone()),
+                // A computed name, or one that is not a string (the call's own error).
+                Some(_) => None,
+            })
+            .collect()
     }
 }
 
@@ -127,8 +159,12 @@ impl Registry {
     pub fn with_builtins() -> Self {
         let mut registry = Self::empty();
         for (name, args, summary, func) in builtins() {
+            let reads = FIELD_READS
+                .iter()
+                .find(|(reader, _)| *reader == name)
+                .map(|&(_, reads)| reads);
             registry
-                .insert(name, args, summary, func)
+                .insert(name, args, summary, func, reads)
                 .expect("built-in transform names are valid and unique");
         }
         registry
@@ -146,7 +182,7 @@ impl Registry {
     where
         F: Fn(&Value, &[Value]) -> Result<Option<Value>, TransformError> + Send + Sync + 'static,
     {
-        self.insert(name, extra_args, summary, Arc::new(func))
+        self.insert(name, extra_args, summary, Arc::new(func), None)
     }
 
     fn insert(
@@ -155,6 +191,7 @@ impl Registry {
         extra_args: RangeInclusive<usize>,
         summary: &str,
         func: Arc<TransformFn>,
+        reads: Option<FieldReads>,
     ) -> Result<(), RegistryError> {
         if !is_identifier(name) {
             return Err(RegistryError::InvalidName(name.to_string()));
@@ -169,6 +206,7 @@ impl Registry {
                 extra_args,
                 summary: summary.to_string(),
                 func,
+                reads,
             }),
         );
         Ok(())

@@ -30,16 +30,7 @@ pub(crate) fn write_node(out: &mut Vec<u8>, node: Node<'_>) {
             }
             None => write_object(out, fields.iter(), write_node),
         },
-        Node::List(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_node(out, item);
-            }
-            out.push(b']');
-        }
+        Node::List(items) => write_list(out, items.iter(), write_node),
     }
 }
 
@@ -55,16 +46,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) {
             let _ = serde_json::to_writer(&mut *out, number);
         }
         Value::String(text) => write_str(out, text),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(out, item);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => write_list(out, items.iter(), write_value),
         Value::Object(map) => write_object(
             out,
             map.iter().map(|(name, field)| (name.as_str(), field)),
@@ -74,6 +56,17 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) {
 }
 
 /// Appends an object: its fields as `write` writes them, in the order given.
+fn write_list<T>(out: &mut Vec<u8>, items: impl Iterator<Item = T>, write: fn(&mut Vec<u8>, T)) {
+    out.push(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item);
+    }
+    out.push(b']');
+}
+
 fn write_object<'f, T>(
     out: &mut Vec<u8>,
     fields: impl Iterator<Item = (&'f str, T)>,

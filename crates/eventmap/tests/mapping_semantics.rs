@@ -465,6 +465,8 @@ fn interpreter_free_expressions_give_the_same_results_as_rhai() {
         "consent == 0",
         "false == consent ?? false",
         "c == param(\"fallback\")",
+        "total_minor_units(items, c) ?? -1",
+        "if p == -7 { -1 } else { 0 }",
     ];
     let mut yaml = String::from("params:\n  fallback: { default: EUR }\ndefault:\n  keys:\n");
     for (i, expr) in pairs.iter().enumerate() {
@@ -493,6 +495,7 @@ fn interpreter_free_expressions_give_the_same_results_as_rhai() {
         json!({"consent": 0, "price": [7]}),
         json!({"consent": 0.0, "price": {"a": 7}}),
         json!({"consent": [false], "price": 18446744073709551615u64}),
+        json!({"price": -7, "currency": "USD", "products": [{"price": -1}]}),
     ];
     for event in cases {
         let outcome = m.map(&event, &NOW);

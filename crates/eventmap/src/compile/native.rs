@@ -74,13 +74,23 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
                 tokens.push(Token::Str(s));
                 i = end + 1;
             }
-            c if c.is_ascii_digit() => {
-                let start = i;
+            // A `-` right before digits negates them, as Rhai's unary minus does; where it
+            // would be a subtraction (`a -1`) the parser finds two values in a row and
+            // leaves the expression to Rhai.
+            c if c.is_ascii_digit()
+                || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) =>
+            {
+                let negative = c == '-';
+                let start = i + usize::from(negative);
+                i = start;
                 while i < chars.len() && chars[i].is_ascii_digit() {
                     i += 1;
                 }
                 let digits: String = chars[start..i].iter().collect();
-                tokens.push(Token::Int(digits.parse().ok()?));
+                // Negated after parsing, so `-9223372036854775808` (whose digits overflow
+                // as Rhai's do) stays Rhai's too.
+                let value: i64 = digits.parse().ok()?;
+                tokens.push(Token::Int(if negative { -value } else { value }));
             }
             c if c.is_ascii_alphabetic() || c == '_' => {
                 let start = i;
@@ -352,6 +362,15 @@ mod tests {
             compile_with("(c)", &["c"]),
             Some(NativeExpr::Input(0))
         ));
+        assert!(matches!(
+            compile_with("total_minor_units(items, c) ?? -1", &["items", "c"]),
+            Some(NativeExpr::Coalesce(items))
+                if matches!(&items[1], NativeExpr::Literal(v) if v.as_i64() == Some(-1))
+        ));
+        assert!(matches!(
+            compile_with("c == -20", &["c"]),
+            Some(NativeExpr::Compare { literal, .. }) if literal.as_i64() == Some(-20)
+        ));
     }
 
     #[test]
@@ -417,6 +436,11 @@ mod tests {
             "let r = a; r",
             "if a == 1 { b } else c",
             "if a == 1 { b",
+            "a -1",
+            "5-1",
+            "-a",
+            "--1",
+            "-9223372036854775808",
             "!a",
         ] {
             assert!(

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use celes::Country;
 use serde_json::Value;
 
+use super::recent::Recent;
 use super::{expect_str, TransformError};
 
 /// Names celes does not know, written as lowercase letters only.
@@ -51,8 +52,28 @@ const ALIASES: &[(&str, &str)] = &[
     ("uae", "AE"),
 ];
 
+/// Longer spellings are looked up each time rather than remembered.
+const REMEMBERED_LEN: usize = 64;
+
 /// The alpha-2 code of a country name or code, or `None` when it is not recognised.
+/// The last spellings seen on this thread are remembered (`recent.rs`): celes lowercases
+/// and hashes the value into several tables, and a stream repeats a few spellings.
 pub fn country_alpha2(input: &str) -> Option<&'static str> {
+    use std::cell::RefCell;
+    thread_local! {
+        static RECENT: RefCell<Recent<String, Option<&'static str>>> = const { RefCell::new(Recent::new()) };
+    }
+    if input.len() > REMEMBERED_LEN {
+        return look_up(input);
+    }
+    RECENT.with(|recent| {
+        recent
+            .borrow_mut()
+            .get_or_find(input, str::to_owned, || look_up(input))
+    })
+}
+
+fn look_up(input: &str) -> Option<&'static str> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
         return None;

@@ -9,6 +9,7 @@ mod country;
 mod hash;
 mod lookup;
 mod money;
+mod recent;
 mod text;
 mod time;
 

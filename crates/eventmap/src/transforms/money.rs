@@ -11,6 +11,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
 
+use super::recent::Recent;
 use super::{expect_str, kind_of, TransformError};
 
 /// A JSON number or numeric string as an exact decimal. `what` names the value in an
@@ -67,27 +68,18 @@ fn truncate(s: &str) -> String {
     s.chars().take(32).collect()
 }
 
-/// `Currency::from_code` with a memo of the last codes seen on this thread: the crate's
-/// lookup is a `match` over 180 strings (compared one by one), while a stream uses a
-/// handful of currencies over and over.
+/// `Currency::from_code` with a memo of the last codes seen on this thread
+/// (`recent.rs`): the crate's lookup is a `match` over 180 strings, compared one by one.
 pub fn currency_from_code(code: &str) -> Option<Currency> {
     use std::cell::RefCell;
-    const REMEMBERED: usize = 16;
     thread_local! {
-        static RECENT: RefCell<Vec<([u8; 3], Option<Currency>)>> = const { RefCell::new(Vec::new()) };
+        static RECENT: RefCell<Recent<[u8; 3], Option<Currency>>> = const { RefCell::new(Recent::new()) };
     }
     let key: [u8; 3] = code.as_bytes().try_into().ok()?;
     RECENT.with(|recent| {
-        let mut recent = recent.borrow_mut();
-        if let Some((_, found)) = recent.iter().find(|(k, _)| *k == key) {
-            return *found;
-        }
-        let found = Currency::from_code(code);
-        if recent.len() >= REMEMBERED {
-            recent.remove(0);
-        }
-        recent.push((key, found));
-        found
+        recent
+            .borrow_mut()
+            .get_or_find(&key, |k| *k, || Currency::from_code(code))
     })
 }
 

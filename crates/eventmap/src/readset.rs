@@ -135,7 +135,7 @@ fn add_rules(root: &mut Reads, rules: &[KeyRule], bases: &[Vec<String>]) {
 }
 
 fn add_script(root: &mut Reads, script: &Script, bases: &[Vec<String>]) {
-    let fields = fields_read(script);
+    let fields = fields_read_of_inputs(script);
     for (input, fields) in script.inputs.iter().zip(fields) {
         let Input::Paths(paths) = input else {
             continue;
@@ -162,7 +162,7 @@ fn add_script(root: &mut Reads, script: &Script, bases: &[Vec<String>]) {
 /// For each of a script's inputs, the fields read of it when it is read only by
 /// transforms that read some fields ([`NativeExpr::Call`]'s `fields`); `None` when it is
 /// read whole (anywhere in an expression Rhai runs).
-fn fields_read(script: &Script) -> Vec<Option<Vec<String>>> {
+fn fields_read_of_inputs(script: &Script) -> Vec<Option<Vec<String>>> {
     let Some(native) = &script.native else {
         return vec![None; script.inputs.len()];
     };

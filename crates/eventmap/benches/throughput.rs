@@ -100,12 +100,12 @@ fn ratio_report() {
     let bytes: usize = lines.iter().map(String::len).sum();
     let mut ratios = (Vec::new(), Vec::new());
     let mut best = [Duration::MAX; 3];
+    let timed = |f: &dyn Fn() -> usize| {
+        let t = Instant::now();
+        black_box(f());
+        t.elapsed()
+    };
     for _ in 0..15 {
-        let timed = |f: &dyn Fn() -> usize| {
-            let t = Instant::now();
-            black_box(f());
-            t.elapsed()
-        };
         let base = timed(&|| baseline(&lines));
         let value = timed(&|| engine(&mapping, &cx, &lines));
         let slots = timed(&|| engine_slots(&mapping, &cx, &lines));

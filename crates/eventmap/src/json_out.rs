@@ -55,7 +55,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
-/// Appends an object: its fields as `write` writes them, in the order given.
+/// Appends a list: its items as `write` writes them, in the order given.
 fn write_list<T>(out: &mut Vec<u8>, items: impl Iterator<Item = T>, write: fn(&mut Vec<u8>, T)) {
     out.push(b'[');
     for (i, item) in items.enumerate() {
@@ -67,6 +67,7 @@ fn write_list<T>(out: &mut Vec<u8>, items: impl Iterator<Item = T>, write: fn(&m
     out.push(b']');
 }
 
+/// Appends an object: its fields as `write` writes them, in the order given.
 fn write_object<'f, T>(
     out: &mut Vec<u8>,
     fields: impl Iterator<Item = (&'f str, T)>,

@@ -72,12 +72,15 @@ pub(crate) struct DeliveryArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
-    /// Attempts per batch on transient failures (timeouts, 408, 429, 5xx), the first included.
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
-    max_attempts: u32,
-    /// No retry starts later than this after a batch's first attempt.
-    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
-    max_retry_time: Duration,
+    /// Attempts per batch on transient failures (timeouts, 408, 429, 5xx), the first
+    /// included. Default: 6 for `send`; no limit for `serve` and `consume`, whose events
+    /// wait durably (only --max-retry-time and the API's 7-day window end their retries).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    max_attempts: Option<u32>,
+    /// No retry starts later than this after a batch's first attempt. Default: 5m for
+    /// `send`; 24h for `serve` and `consume`.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    max_retry_time: Option<Duration>,
     /// The backoff ceiling after the first failure (it doubles, up to --max-retry-delay;
     /// full jitter).
     #[arg(long, default_value = "500ms", value_parser = parse_duration, value_name = "DURATION")]
@@ -90,18 +93,45 @@ pub(crate) struct DeliveryArgs {
     linger: Duration,
 }
 
+/// Which retry defaults a command gets when the flags leave them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryDefaults {
+    /// `send`: a file is read once and its run should end; a destination still down
+    /// after five minutes leaves dead letters the user replays.
+    File,
+    /// `serve` and `consume`: events wait in a durable store, so waiting out an outage
+    /// of hours is cheap, and a dead letter is only for what can never be delivered.
+    Server,
+}
+
+impl RetryDefaults {
+    fn max_attempts(self) -> u32 {
+        match self {
+            Self::File => RetryPolicy::default().max_attempts,
+            Self::Server => u32::MAX,
+        }
+    }
+
+    fn max_retry_time(self) -> Duration {
+        match self {
+            Self::File => RetryPolicy::default().max_elapsed,
+            Self::Server => Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
 impl DeliveryArgs {
-    pub fn config(&self) -> DeliveryConfig {
+    pub fn config(&self, defaults: RetryDefaults) -> DeliveryConfig {
         DeliveryConfig {
             batch_size: self.batch_size,
             max_batch_bytes: self.max_batch_bytes,
             concurrency: usize::from(self.concurrency),
             linger: self.linger,
             retry: RetryPolicy {
-                max_attempts: self.max_attempts,
+                max_attempts: self.max_attempts.unwrap_or(defaults.max_attempts()),
                 base_delay: self.retry_delay,
                 max_delay: self.max_retry_delay,
-                max_elapsed: self.max_retry_time,
+                max_elapsed: self.max_retry_time.unwrap_or(defaults.max_retry_time()),
             },
             ..DeliveryConfig::default()
         }

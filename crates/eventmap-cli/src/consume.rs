@@ -15,7 +15,7 @@ use eventmap_pipeline::log;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::connection::{ConnectionArgs, DeliveryArgs};
+use crate::connection::{ConnectionArgs, DeliveryArgs, RetryDefaults};
 use crate::exit;
 use crate::options::{parse_bytes, parse_duration};
 use crate::serve::compile;
@@ -121,7 +121,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         revoke_timeout: args.revoke_timeout,
         drain: args.drain_timeout,
         validate_only: args.validate_only,
-        delivery: args.delivery.config(),
+        delivery: args.delivery.config(RetryDefaults::Server),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

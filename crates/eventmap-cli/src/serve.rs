@@ -22,7 +22,7 @@ use eventmap_pipeline::spool::{Spool, SpoolConfig};
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::connection::{ConnectionArgs, DeliveryArgs};
+use crate::connection::{ConnectionArgs, DeliveryArgs, RetryDefaults};
 use crate::exit;
 use crate::options::{compile_options, parse_bytes, parse_duration};
 
@@ -189,6 +189,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
                 args.refused_backoff,
             ))
         });
+        tokio::spawn(shutdown_watchdog(stopped.clone(), args.drain_timeout));
         let mut shutdown = stopped.clone();
         let asked = async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
@@ -205,6 +206,28 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         anyhow::Ok(())
     })?;
     Ok(exit::OK)
+}
+
+/// How long past `--drain-timeout` a shutdown may take at most: for settles to reach the
+/// spool and its files to close. Documented in docs/serve.md.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The bound on a shutdown: once a stop is asked for, the process exits within
+/// `--drain-timeout` plus [`SHUTDOWN_GRACE`] whatever is stuck (a destination that
+/// never answers, a disk that hangs). Exiting here is safe for the same reason a kill -9
+/// is: nothing is acknowledged before it is on disk, and nothing leaves the spool before
+/// its settle is.
+async fn shutdown_watchdog(mut stop: watch::Receiver<bool>, drain: Duration) {
+    if stop.wait_for(|stop| *stop).await.is_err() {
+        return;
+    }
+    tokio::time::sleep(drain + SHUTDOWN_GRACE).await;
+    log::line(
+        "stopped",
+        json!({"forced": true, "after_s": (drain + SHUTDOWN_GRACE).as_secs_f64(),
+            "note": "undelivered events stay in the spool"}),
+    );
+    std::process::exit(i32::from(exit::OK));
 }
 
 /// Forwards from the spool; after a refusal by the destination, waits and tries again
@@ -329,7 +352,7 @@ fn local_delivery(
             mapping: Arc::clone(&slot),
             metrics: metrics.clone(),
             clock,
-            delivery: args.delivery.config(),
+            delivery: args.delivery.config(RetryDefaults::Server),
             validate_only: args.validate_only,
             drain: args.drain_timeout,
         },

@@ -79,7 +79,7 @@ pub async fn forward<S: Sink>(f: &Forwarding, sink: S, mut stop: watch::Receiver
         Arc::clone(&observer) as Arc<dyn DeliveryObserver>,
     );
     let mut cursor = None;
-    while !*stop.borrow() && delivery.stopped().is_none() {
+    'reading: while !*stop.borrow() && delivery.stopped().is_none() {
         let batch = match f.spool.read_after(cursor, READ_AHEAD) {
             Ok(batch) => batch,
             Err(e) => {
@@ -108,7 +108,15 @@ pub async fn forward<S: Sink>(f: &Forwarding, sink: S, mut stop: watch::Receiver
             let Some(event) = route(f, &processor, &observer, spooled, &settles) else {
                 continue;
             };
-            if delivery.submit(event).await.is_err() {
+            // The queue is full while the destination is slow or down: a stop must not
+            // wait for room (that could take as long as the outage). The event not
+            // submitted stays in the spool.
+            let submitted = tokio::select! {
+                biased;
+                _ = stop.wait_for(|stop| *stop) => break 'reading,
+                submitted = delivery.submit(event) => submitted,
+            };
+            if submitted.is_err() {
                 break;
             }
         }

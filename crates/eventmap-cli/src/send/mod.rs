@@ -21,7 +21,7 @@ use eventmap_pipeline::delivery::{
 };
 use serde_json::{json, Value};
 
-use crate::connection::{ConnectionArgs, DeliveryArgs};
+use crate::connection::{ConnectionArgs, DeliveryArgs, RetryDefaults};
 use crate::console::Console;
 use crate::dead_letters::DeadLetterFile;
 use crate::exit;
@@ -157,7 +157,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let delivery = runtime.block_on(async {
         Delivery::start(
             sink,
-            args.delivery.config(),
+            args.delivery.config(RetryDefaults::File),
             clock,
             Arc::clone(&observer) as Arc<dyn DeliveryObserver>,
         )

@@ -210,10 +210,12 @@ impl Delivery {
         }
     }
 
-    /// Queues an event, waiting while the queue is full.
+    /// Queues an event, waiting while the queue is full. Cancel-safe: a producer that
+    /// stops waiting (a shutdown) has not submitted the event, and it is not counted.
     pub async fn submit(&self, event: OutgoingEvent) -> Result<(), Closed> {
+        self.sender.send(event).await.map_err(|e| Closed(e.0))?;
         self.shared.with_report(|r| r.submitted += 1);
-        self.sender.send(event).await.map_err(|e| Closed(e.0))
+        Ok(())
     }
 
     /// [`Delivery::submit`] for a producer on a thread outside the runtime.

@@ -2,6 +2,8 @@
 //! shutdown, a long outage, a full disk, no file descriptors left, a damaged spool. Each
 //! runs a real server process on 127.0.0.1 against the mock Conversions API.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig};
@@ -144,4 +146,98 @@ fn a_60_second_outage_with_default_flags_dead_letters_nothing() {
     let record = mock.record();
     assert!(ids.iter().all(|id| record.delivered.contains_key(id)));
     assert!(!server.log().contains("\"dead_letter\""));
+}
+
+#[test]
+fn out_of_file_descriptors_the_accept_loop_backs_off_instead_of_spinning() {
+    let mock = MockCapi::start(MockConfig::new(KEY, PIXEL)).expect("mock starts");
+    let dir = Scratch::new("faults-emfile");
+    let spool = dir.0.join("spool").display().to_string();
+    let endpoint = mock.endpoint();
+    let args = [
+        "--mapping",
+        MAPPING,
+        "--spool",
+        &spool,
+        "--endpoint",
+        &endpoint,
+        "--max-connections",
+        "100000",
+    ];
+    let server = Server::spawn_with_fd_limit(64, &args);
+    // More idle connections than the server has descriptors: the kernel completes them
+    // (the backlog), the server cannot accept them.
+    let idle: Vec<TcpStream> = (0..120)
+        .filter_map(|_| TcpStream::connect(&server.addr).ok())
+        .collect();
+    server.wait_for_log("accept_failing");
+    let before = server.cpu_time();
+    std::thread::sleep(Duration::from_secs(3));
+    let used = server.cpu_time().saturating_sub(before);
+    assert!(
+        used < Duration::from_millis(300),
+        "the server used {used:?} of CPU in 3 s while out of descriptors:\n{}",
+        server.log()
+    );
+    drop(idle);
+    // Once the clients go, the server accepts again.
+    wait_until("an answer after the clients left", || {
+        server
+            .try_request("GET", "/healthz", &[], b"")
+            .is_ok_and(|a| a.status == 200)
+    });
+    server.wait_for_log("accept_recovered");
+}
+
+#[test]
+fn the_connection_limit_keeps_idle_clients_from_taking_every_slot_and_the_next_gets_in() {
+    let mock = MockCapi::start(MockConfig::new(KEY, PIXEL)).expect("mock starts");
+    let dir = Scratch::new("faults-conn-limit");
+    let spool = dir.0.join("spool").display().to_string();
+    let endpoint = mock.endpoint();
+    let args = [
+        "--mapping",
+        MAPPING,
+        "--spool",
+        &spool,
+        "--endpoint",
+        &endpoint,
+        "--max-connections",
+        "4",
+    ];
+    let server = Server::spawn(&args);
+    let mut idle: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(&server.addr).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // A fifth client is not answered while four connections are open...
+    let mut fifth = TcpStream::connect(&server.addr).expect("the backlog takes it");
+    fifth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    fifth
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    assert!(
+        fifth.read_to_end(&mut answer).is_err() && answer.is_empty(),
+        "answered past the limit: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    // ...and is, once one of them goes.
+    drop(idle.pop());
+    fifth
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    fifth.read_to_end(&mut answer).expect("an answer");
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    server.wait_for_log("connection_limit");
+    drop(idle);
+    wait_until("the limit counted", || {
+        server.metric("eventmap_connection_limit_reached_total") >= 1.0
+    });
 }

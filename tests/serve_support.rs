@@ -64,8 +64,21 @@ impl Server {
     /// `eventmap serve ARGS` on a free port with the test write key, once it answers
     /// `/healthz`.
     pub fn spawn(args: &[&str]) -> Self {
+        Self::spawn_in(Command::new(crate::binary()), args)
+    }
+
+    /// [`Server::spawn`] with at most `fds` file descriptors (`ulimit -n`, soft and hard).
+    pub fn spawn_with_fd_limit(fds: u32, args: &[&str]) -> Self {
+        let mut shell = Command::new("sh");
+        // `exec` keeps the pid: the child is the server itself.
+        shell.args(["-c", &format!("ulimit -n {fds} && exec \"$0\" \"$@\"")]);
+        shell.arg(crate::binary());
+        Self::spawn_in(shell, args)
+    }
+
+    fn spawn_in(mut command: Command, args: &[&str]) -> Self {
         let addr = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(crate::binary())
+        let mut child = command
             .args(["serve", "--listen", &addr, "--write-key", WRITE_KEY])
             .args(args)
             .current_dir(crate::repo())
@@ -159,6 +172,20 @@ impl Server {
             .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0.0)
+    }
+
+    /// CPU time (user + system) the server has used so far, from `/proc`.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("/proc/PID/stat");
+        // Fields after the command name (which may hold spaces): utime is the 12th and
+        // stime the 13th, in clock ticks (100 a second on Linux).
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<u64> = after_name
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        Duration::from_millis((fields[11] + fields[12]) * 10)
     }
 
     /// SIGKILL, and wait for it to be gone.

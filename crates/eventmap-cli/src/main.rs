@@ -7,6 +7,7 @@ mod console;
 mod consume;
 mod dead_letters;
 mod explain;
+mod fd_limit;
 mod input;
 mod map;
 mod options;

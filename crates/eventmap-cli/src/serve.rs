@@ -87,6 +87,10 @@ pub(crate) struct Args {
     /// Mark the ID sync cookie `Secure` even when no proxy says the request came over https.
     #[arg(long)]
     idsync_secure: bool,
+    /// Connections open at once at most; past it, new clients wait to be accepted until
+    /// one closes (keep it under `ulimit -n`, which the spool and delivery also draw on).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
     /// A request body must arrive within this (a client that stalls gets 408).
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     body_timeout: Duration,
@@ -124,6 +128,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         );
     }
     let write_keys = write_keys(args)?;
+    crate::fd_limit::raise_for(u64::from(args.max_connections));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -148,6 +153,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             },
             cors_origins: args.cors_origins.clone(),
             body_timeout: args.body_timeout,
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
             idsync: CookieConfig {
                 name: args.idsync_cookie.clone(),
                 domain: args.idsync_domain.clone(),

@@ -44,6 +44,8 @@ pub struct Metrics {
     /// From the request's arrival to its answer.
     pub request_duration: Histogram,
     pub reloads: Family<OutcomeLabel, Counter>,
+    /// Times a connection had to wait because `--max-connections` were open.
+    pub connection_limit_reached: Counter,
 }
 
 impl Default for Metrics {
@@ -64,6 +66,7 @@ impl Default for Metrics {
             // 0.1 ms to about 3 s.
             request_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             reloads: Family::default(),
+            connection_limit_reached: Counter::default(),
         }
     }
 }
@@ -136,6 +139,11 @@ impl Metrics {
             "reloads",
             "Mapping reloads by outcome",
             self.reloads.clone(),
+        );
+        r.register(
+            "connection_limit_reached",
+            "Connections that waited because --max-connections were open",
+            self.connection_limit_reached.clone(),
         );
         r
     }

@@ -37,6 +37,8 @@ pub struct IntakeConfig {
     pub retry_after_secs: u64,
     /// How `/v1/idsync` sets the oppref cookie.
     pub idsync: CookieConfig,
+    /// Connections open at once at most; past it, new ones wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for IntakeConfig {
@@ -48,6 +50,7 @@ impl Default for IntakeConfig {
             body_timeout: Duration::from_secs(10),
             retry_after_secs: 5,
             idsync: CookieConfig::default(),
+            max_connections: 1024,
         }
     }
 }

@@ -57,8 +57,12 @@ enum Command {
     /// Consume Kafka topics in a consumer group, mapping and delivering each record as
     /// `send` does; offsets are committed only past records that are done.
     Consume(Box<consume::Args>),
-    /// Export the dead letters a `serve` spool keeps, as NDJSON that `send` replays.
-    DeadLetters(spool_cmd::Args),
+    /// Export the dead letters a `serve` spool keeps, as NDJSON that `send` replays
+    /// (`--remove` takes them out of the spool); works while `serve` runs.
+    DeadLetters(spool_cmd::DeadLetterArgs),
+    /// Work on a `serve` spool: `export` its pending events (also from a damaged one).
+    #[command(subcommand)]
+    Spool(spool_cmd::SpoolCommand),
     /// Check the OpenAI credentials with one test (validate_only) request.
     Connect(connect::Args),
     /// Run mapping fixtures (input events with their expected outputs); ends with
@@ -97,7 +101,8 @@ fn main() -> ExitCode {
         Command::Send(args) => send::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Consume(args) => consume::run(&args),
-        Command::DeadLetters(args) => spool_cmd::run(&args),
+        Command::DeadLetters(args) => spool_cmd::dead_letters(&args),
+        Command::Spool(command) => spool_cmd::run(&command),
         Command::Connect(args) => connect::run(&args),
         Command::Test(args) => test_cmd::run(&args),
         Command::Transforms(args) => transforms_cmd::run(&args),

@@ -63,6 +63,10 @@ pub(crate) struct Args {
     /// spooled again (SDK retries after a lost answer).
     #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
     dedup_window: Duration,
+    /// At most this many message ids are remembered for the dedup window (about 40 bytes
+    /// of memory each); past it, the oldest are forgotten first.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    dedup_max_ids: u64,
     /// Dead letters are kept in the spool this long (export them with `eventmap dead-letters`).
     #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
     dead_letter_retention: Duration,
@@ -348,6 +352,8 @@ fn local_delivery(
         max_bytes: args.max_spool_bytes,
         dedup_window: args.dedup_window,
         dead_retention: args.dead_letter_retention,
+        dedup_max_ids: usize::try_from(args.dedup_max_ids).unwrap_or(usize::MAX),
+        ..SpoolConfig::default()
     };
     let spool = Spool::open(&args.spool, spool_config)
         .with_context(|| format!("cannot open the spool in {}", args.spool.display()))?;

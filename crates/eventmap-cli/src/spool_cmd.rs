@@ -1,38 +1,88 @@
-//! `eventmap dead-letters`: the dead letters a `serve` spool keeps, as the NDJSON that
-//! `eventmap send` replays.
+//! `eventmap dead-letters` and `eventmap spool export`: what a `serve` spool holds, as
+//! NDJSON that `eventmap send` takes. Both only read the spool, so they run beside a
+//! running server (a snapshot) and on a spool too damaged to open.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use eventmap_pipeline::spool::{Spool, SpoolConfig};
+use eventmap_pipeline::spool::{self, Spool};
 
 use crate::exit;
 
 #[derive(clap::Args)]
-pub(crate) struct Args {
-    /// The spool directory of `eventmap serve` (stop the server first: one process at a
-    /// time holds the spool).
+pub(crate) struct DeadLetterArgs {
+    /// The spool directory of `eventmap serve` (it may be running).
+    #[arg(long, default_value = "spool", value_name = "DIR")]
+    spool: PathBuf,
+    /// Remove the letters exported from the spool (once they are written out): a
+    /// second export does not repeat them.
+    #[arg(long)]
+    remove: bool,
+}
+
+pub(crate) fn dead_letters(args: &DeadLetterArgs) -> anyhow::Result<u8> {
+    check_spool(&args.spool)?;
+    let letters = spool::read_dead_letters(&args.spool)
+        .with_context(|| format!("cannot read the dead letters in {}", args.spool.display()))?;
+    let mut out = std::io::stdout().lock();
+    for (_, letter) in &letters {
+        writeln!(out, "{letter}")?;
+    }
+    // Only what reached stdout is removed: a failed write (a full disk) keeps them.
+    out.flush()?;
+    let removed = match letters.last() {
+        Some((through, _)) if args.remove => {
+            spool::remove_dead_letters_through(&args.spool, *through)?;
+            letters.len()
+        }
+        _ => 0,
+    };
+    eprintln!(
+        "{{\"summary\":{{\"dead_letters\":{},\"removed\":{removed}}}}}",
+        letters.len()
+    );
+    Ok(exit::OK)
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum SpoolCommand {
+    /// Write every readable pending event to stdout (NDJSON `eventmap send` takes),
+    /// skipping damaged records; for a spool that does not open, or to move one.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ExportArgs {
+    /// The spool directory.
     #[arg(long, default_value = "spool", value_name = "DIR")]
     spool: PathBuf,
 }
 
-pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
-    if !Spool::exists(&args.spool) {
-        anyhow::bail!("{} holds no spool", args.spool.display());
+pub(crate) fn run(command: &SpoolCommand) -> anyhow::Result<u8> {
+    match command {
+        SpoolCommand::Export(args) => export(args),
     }
-    let spool = Spool::open(&args.spool, SpoolConfig::default()).with_context(|| {
-        format!(
-            "cannot open the spool in {} (is `eventmap serve` still running on it?)",
-            args.spool.display()
-        )
-    })?;
-    let letters = spool.dead_letters()?;
-    let mut out = std::io::stdout().lock();
-    for letter in &letters {
-        writeln!(out, "{letter}")?;
-    }
-    out.flush()?;
-    eprintln!("{{\"summary\":{{\"dead_letters\":{}}}}}", letters.len());
+}
+
+fn export(args: &ExportArgs) -> anyhow::Result<u8> {
+    check_spool(&args.spool)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let found = spool::export_pending(&args.spool, &mut out)
+        .with_context(|| format!("cannot export the spool in {}", args.spool.display()))?;
+    drop(out);
+    let damaged_ids: Vec<&str> = found.damaged.iter().flatten().map(String::as_str).collect();
+    let summary = serde_json::json!({"summary": {
+        "exported": found.exported, "settled_skipped": found.settled,
+        "damaged": found.damaged.len(), "damaged_ids": damaged_ids,
+        "segments": found.segments}});
+    eprintln!("{summary}");
     Ok(exit::OK)
+}
+
+fn check_spool(dir: &Path) -> anyhow::Result<()> {
+    if !Spool::exists(dir) {
+        anyhow::bail!("{} holds no spool", dir.display());
+    }
+    Ok(())
 }

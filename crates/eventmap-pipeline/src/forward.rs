@@ -88,7 +88,10 @@ pub async fn forward<S: Sink>(f: &Forwarding, sink: S, mut stop: watch::Receiver
                 continue;
             }
         };
-        if batch.is_empty() {
+        // Settled and damaged events are passed over, but the next read starts past them.
+        let scanned_to = batch.through;
+        if batch.events.is_empty() {
+            cursor = scanned_to;
             tokio::select! {
                 () = f.spool.wait_beyond(cursor) => {}
                 _ = stop.changed() => {}
@@ -103,7 +106,7 @@ pub async fn forward<S: Sink>(f: &Forwarding, sink: S, mut stop: watch::Receiver
             validator: compiled.validator.as_deref(),
             replay: false,
         };
-        for spooled in batch {
+        for spooled in batch.events {
             cursor = Some(spooled.seq);
             let Some(event) = route(f, &processor, &observer, spooled, &settles) else {
                 continue;
@@ -172,20 +175,26 @@ fn route(
 }
 
 /// Settles go to the spool in groups: whatever piled up while the last commit synced.
+/// The spool marks them settled at once and, when a full disk keeps the settles off
+/// disk, writes them as soon as it can: nothing to retry here, and nothing for a
+/// shutdown to wait on.
 async fn settle(spool: Spool, mut settled: mpsc::UnboundedReceiver<Settle>, clock: Clock) {
     let mut group = Vec::new();
+    let mut deferred = false;
     while settled.recv_many(&mut group, 4096).await > 0 {
         let items = std::mem::take(&mut group);
-        loop {
-            match spool.settle(items.clone(), clock.now_ms()).await {
-                Ok(()) => break,
-                Err(e) => {
-                    // Unsettled events would be delivered again after a restart: keep
-                    // trying rather than drop the record of their delivery.
-                    log::line("spool_settle_failed", json!({"error": e.to_string()}));
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
+        match spool.settle(items, clock.now_ms()).await {
+            Ok(()) => deferred = false,
+            Err(e) if !deferred => {
+                // Logged once a run of failures: a full disk must not flood the log.
+                deferred = true;
+                log::line(
+                    "spool_settle_deferred",
+                    json!({"error": e.to_string(),
+                        "note": "kept in memory and written once the disk takes writes; a restart before then resends those events under the same ids"}),
+                );
             }
+            Err(_) => {}
         }
     }
 }

@@ -33,10 +33,13 @@ pub enum DeadReason {
     /// delivered. If a request carrying it was in flight it may have arrived; replaying is
     /// safe, as the destination deduplicates on the event id.
     Interrupted,
+    /// The event was damaged where it waited (it failed its checksum in the spool): it
+    /// is never sent altered.
+    Corrupt,
 }
 
 impl DeadReason {
-    pub const ALL: [DeadReason; 10] = [
+    pub const ALL: [DeadReason; 11] = [
         DeadReason::Malformed,
         DeadReason::MappingFailed,
         DeadReason::Invalid,
@@ -47,6 +50,7 @@ impl DeadReason {
         DeadReason::CredentialsRefused,
         DeadReason::Refused,
         DeadReason::Interrupted,
+        DeadReason::Corrupt,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +65,7 @@ impl DeadReason {
             DeadReason::CredentialsRefused => "credentials_refused",
             DeadReason::Refused => "refused",
             DeadReason::Interrupted => "interrupted",
+            DeadReason::Corrupt => "corrupt",
         }
     }
 }

@@ -1,38 +1,67 @@
 //! The durable spool of `eventmap serve`: accepted events wait here, on disk, until they
 //! are delivered, skipped with a reason or dead-lettered.
 //!
-//! One redb file (pure Rust, ACID, crash-safe; see docs/architecture.md) in a directory
-//! of its own. All writes go through one writer thread that **group-commits**: whatever
-//! arrived while the previous commit was being synced is written in the next transaction,
-//! so requests arriving together share one fsync. [`Spool::append`] returns only after
-//! the commit holding the events is on disk: a 200 means the events are on disk.
+//! A directory of append-only files (see docs/serve.md#the-spool):
 //!
-//! The same writer removes events once they are settled ([`Spool::settle`]) and keeps
-//! dead letters for a configurable time, so the delivery side needs no lock of its own.
+//! - `seg-<N>.log`: the accepted events, numbered from N on, in segments of
+//!   [`SpoolConfig::segment_bytes`]. Every record carries a CRC-32 checked when it is
+//!   read, so a damaged event is dead-lettered `corrupt`, never delivered altered.
+//! - `acks.log`: the numbers of settled events, on disk reserved ahead so that settles
+//!   land on a full disk.
+//! - `dead.log`, `dead.exported`: dead letters, and what an export removed.
+//! - `seen.log`: message ids of deleted segments still inside the dedup window.
+//!
+//! All writes go through one writer thread that **group-commits**: whatever arrived while
+//! the previous commit was being synced is written in the next one, so requests arriving
+//! together share one fsync. [`Spool::append`] returns only after the events are on
+//! disk: a 200 means the events are on disk. A segment is deleted once each of its
+//! events is settled, so the disk used follows what waits, and memory holds one bit an
+//! event waiting, plus the dedup window's ids (bounded by [`SpoolConfig::dedup_max_ids`]).
 
-mod store;
+mod dead;
+mod files;
+mod frame;
+mod logfile;
+mod records;
+mod recover;
+mod salvage;
+mod seen;
+mod state;
 mod writer;
 
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
+pub use dead::{read_dead_letters, remove_dead_letters_through};
+pub use salvage::{export_pending, Salvaged};
+
 use crate::delivery::DeadLetter;
+use frame::Frame;
+use logfile::LogFile;
+use state::State;
 
 /// What a spool keeps, and for how long.
 #[derive(Debug, Clone)]
 pub struct SpoolConfig {
-    /// Event bytes the spool holds at most; past this, appends are refused (503).
+    /// Bytes of segment files the spool holds at most; past this, appends are refused
+    /// (503).
     pub max_bytes: u64,
     /// An event whose `messageId` was accepted within this window is not spooled again.
     pub dedup_window: Duration,
+    /// At most this many ids are remembered for the window (about 40 bytes each); past
+    /// it, the oldest are forgotten first.
+    pub dedup_max_ids: usize,
     /// Dead letters older than this are dropped.
     pub dead_retention: Duration,
+    /// A segment file is closed and a new one started past this size.
+    pub segment_bytes: u64,
 }
 
 impl Default for SpoolConfig {
@@ -40,12 +69,14 @@ impl Default for SpoolConfig {
         Self {
             max_bytes: 1 << 30,
             dedup_window: Duration::from_secs(3600),
+            dedup_max_ids: 1_000_000,
             dead_retention: Duration::from_secs(7 * 86_400),
+            segment_bytes: 16 << 20,
         }
     }
 }
 
-/// The spool failed: its directory or file, or the store.
+/// The spool failed: its directory or a file, or damage found in it.
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
     #[error("spool {path}: {source}")]
@@ -54,13 +85,29 @@ pub enum SpoolError {
         #[source]
         source: std::io::Error,
     },
-    #[error("spool store: {0}")]
-    Store(#[from] redb::Error),
-    /// A commit failed; nothing of that group was written.
+    /// A commit failed (a full disk, say); nothing of that group was written.
     #[error("spool commit failed: {0}")]
     Commit(String),
     #[error("the spool writer has stopped")]
     Stopped,
+    #[error("the spool in {path} is in use by another process (one `eventmap serve` at a time holds a spool)")]
+    Locked { path: String },
+    #[error(
+        "the spool is damaged: {file} at byte {offset}: {detail}. Nothing was changed. Its \
+         pending events can be salvaged with `eventmap spool export --spool DIR > \
+         pending.ndjson` (which `eventmap send` takes); then move the directory away and \
+         start on a new one"
+    )]
+    Damaged {
+        file: String,
+        offset: u64,
+        detail: String,
+    },
+    #[error(
+        "{path} is a spool of an earlier eventmap (one redb file): deliver it with that \
+         version, then start this one on a new directory"
+    )]
+    OldFormat { path: String },
 }
 
 /// One event offered to the spool.
@@ -92,6 +139,15 @@ pub struct Spooled {
     pub json: Vec<u8>,
 }
 
+/// Events read back, and how far the read went.
+#[derive(Debug, Default)]
+pub struct ReadBatch {
+    pub events: Vec<Spooled>,
+    /// The highest sequence number looked at (settled or damaged ones included): the
+    /// next read starts after it.
+    pub through: Option<u64>,
+}
+
 /// How an event leaves the spool.
 #[derive(Debug, Clone)]
 pub enum Settle {
@@ -108,20 +164,31 @@ struct Counters {
     bytes: AtomicU64,
     dead: AtomicU64,
     commits: AtomicU64,
+    /// The last write failed (a full disk): not ready until one succeeds.
+    failing: AtomicBool,
+}
+
+/// What the writer and the readers share.
+struct Shared {
+    dir: PathBuf,
+    state: Mutex<State>,
+    counters: Counters,
+    /// The highest sequence number on disk (`None` before the first event).
+    last_seq: watch::Sender<Option<u64>>,
 }
 
 struct Inner {
-    db: Arc<Database>,
+    shared: Arc<Shared>,
     ops: mpsc::Sender<writer::Op>,
-    counters: Arc<Counters>,
-    /// The highest sequence number on disk (`None` before the first event).
-    last_seq: watch::Receiver<Option<u64>>,
+    /// Where the last read ended: the next event's number, segment and offset.
+    read_hint: Mutex<Option<(u64, u64, u64)>>,
     writer: Option<std::thread::JoinHandle<()>>,
+    _lock: File,
 }
 
 impl Drop for Inner {
-    /// Closes the writer's queue and waits for it, so the file is closed (and can be
-    /// opened again) once the last handle is gone.
+    /// Closes the writer's queue and waits for it, so the files are closed (and the lock
+    /// released) once the last handle is gone.
     fn drop(&mut self) {
         let (closed, _) = mpsc::channel();
         drop(std::mem::replace(&mut self.ops, closed));
@@ -137,48 +204,88 @@ pub struct Spool {
     inner: Arc<Inner>,
 }
 
+/// Bytes read from a segment at a time.
+const READ_CHUNK: usize = 256 << 10;
+
 impl Spool {
-    /// Opens the spool in `dir` (created 0700, its file 0600), starting its writer.
+    /// Opens the spool in `dir` (created 0700, its files 0600), checking every record,
+    /// and starts its writer. Fails when another process holds it, and when it is
+    /// damaged past what can be skipped (see [`SpoolError::Damaged`]).
     pub fn open(dir: impl AsRef<Path>, config: SpoolConfig) -> Result<Self, SpoolError> {
         let dir = dir.as_ref().to_path_buf();
-        let db = Arc::new(store::open(&dir)?);
-        let totals = store::totals(&db)?;
-        let counters = Arc::new(Counters::default());
-        counters.depth.store(totals.depth, Ordering::Relaxed);
-        counters.bytes.store(totals.bytes, Ordering::Relaxed);
-        counters.dead.store(totals.dead, Ordering::Relaxed);
-        let last = totals.next_event.checked_sub(1);
-        let (last_sender, last_seq) = watch::channel(last);
-        let (ops, receiver) = mpsc::channel();
-        let writer = writer::Writer {
-            db: Arc::clone(&db),
+        files::create_private_dir(&dir)?;
+        let lock = files::lock(&dir)?;
+        let now_ms = crate::delivery::Clock::system().now_ms().max(0) as u64;
+        let recovered = recover::recover(&dir, &config, now_ms)?;
+        let (dead, dead_repairs) = dead::DeadLog::open(&dir)?;
+        for repair in recovered.repairs.iter().chain(&dead_repairs) {
+            crate::log::line("spool_repaired", serde_json::json!({"detail": repair}));
+        }
+        let active_start = recovered
+            .state
+            .active()
+            .map_or(recovered.next_seq, |s| s.start);
+        let active = LogFile::open(
+            files::segment_path(&dir, active_start),
+            recovered.active_len,
+            0,
+        )?;
+        let acks = LogFile::open(
+            dir.join(files::ACKS),
+            recovered.acks.len as u64,
+            writer::ACKS_RESERVE,
+        )?;
+        let seen_log = LogFile::open(dir.join(files::SEEN), recovered.seen_len, 0)?;
+        files::sync_dir(&dir)?;
+        let last = recovered.next_seq.checked_sub(1);
+        let shared = Arc::new(Shared {
+            dir: dir.clone(),
+            state: Mutex::new(recovered.state),
+            counters: Counters::default(),
+            last_seq: watch::Sender::new(last),
+        });
+        let mut writer = writer::Writer {
+            dir: dir.clone(),
             config,
-            counters: Arc::clone(&counters),
-            next_event: totals.next_event,
-            next_dead: totals.next_dead,
-            last_seq: last_sender,
+            shared: Arc::clone(&shared),
+            active,
+            acks,
+            seen_log,
+            seen: recovered.seen,
+            dead,
+            next_seq: recovered.next_seq,
+            deferred_acks: Vec::new(),
+            deferred_dead: Vec::new(),
+            clock_ms: 0,
         };
+        if !recovered.damaged.is_empty() {
+            let damaged = recovered
+                .damaged
+                .into_iter()
+                .map(|d| (d.seq, d.id))
+                .collect();
+            writer.dead_letter_damaged(damaged);
+        }
+        writer.publish();
+        let (ops, receiver) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("spool-writer".into())
             .spawn(move || writer.run(&receiver))
-            .map_err(|source| SpoolError::Io {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            .map_err(files::io_error(&dir))?;
         Ok(Self {
             inner: Arc::new(Inner {
-                db,
+                shared,
                 ops,
-                counters,
-                last_seq,
+                read_hint: Mutex::new(None),
                 writer: Some(writer),
+                _lock: lock,
             }),
         })
     }
 
     /// Whether `dir` holds a spool.
     pub fn exists(dir: impl AsRef<Path>) -> bool {
-        dir.as_ref().join(store::FILE_NAME).exists()
+        files::segments(dir.as_ref()).is_ok_and(|s| !s.is_empty())
     }
 
     /// Writes `events` and returns once they are on disk (or refused as a whole when the
@@ -198,7 +305,9 @@ impl Spool {
         answer.await.map_err(|_| SpoolError::Stopped)?
     }
 
-    /// Removes settled events (and keeps their dead letters) in one durable commit.
+    /// Settles events. They are not read again from the moment the writer takes them;
+    /// `Ok` once the settles are on disk. On a full disk the spool keeps them and writes
+    /// them when it can (an `Err` says so): nothing to retry here.
     pub async fn settle(&self, settled: Vec<Settle>, now_ms: i64) -> Result<(), SpoolError> {
         if settled.is_empty() {
             return Ok(());
@@ -213,73 +322,243 @@ impl Spool {
         answer.await.map_err(|_| SpoolError::Stopped)?
     }
 
-    /// Up to `limit` events after sequence number `after` (from the start for `None`),
-    /// in the order they were accepted.
-    pub fn read_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<Spooled>, SpoolError> {
-        let txn = self.inner.db.begin_read().map_err(redb::Error::from)?;
-        let events = txn.open_table(store::EVENTS).map_err(redb::Error::from)?;
-        let start = after.map_or(0, |seq| seq.saturating_add(1));
-        let mut out = Vec::new();
-        for entry in events.range(start..).map_err(redb::Error::from)? {
-            let (seq, value) = entry.map_err(redb::Error::from)?;
-            let (received_ms, json) = value.value();
-            out.push(Spooled {
-                seq: seq.value(),
-                received_ms: i64::try_from(received_ms).unwrap_or(i64::MAX),
-                json: json.to_vec(),
-            });
-            if out.len() >= limit {
+    /// Up to `limit` unsettled events after sequence number `after` (from the start for
+    /// `None`), in the order they were accepted. An event that fails its checksum is
+    /// dead-lettered `corrupt` here, never returned.
+    pub fn read_after(&self, after: Option<u64>, limit: usize) -> Result<ReadBatch, SpoolError> {
+        let mut batch = ReadBatch {
+            events: Vec::new(),
+            through: after,
+        };
+        let mut target = after.map_or(0, |seq| seq.saturating_add(1));
+        while batch.events.len() < limit {
+            let Some((start, end, len)) = self.segment_for(target) else {
+                break;
+            };
+            target = target.max(start);
+            if target >= end {
+                break;
+            }
+            let read = self.read_segment(start, end, len, target, limit - batch.events.len())?;
+            batch.events.extend(read.events);
+            if let Some(through) = read.through {
+                batch.through = Some(through);
+                target = through + 1;
+            }
+            if !read.damaged.is_empty() {
+                self.dead_letter_damaged(read.damaged);
+            }
+            if !read.reached_end {
                 break;
             }
         }
+        Ok(batch)
+    }
+
+    /// The first segment holding `seq` or later events: (start, end, committed bytes).
+    fn segment_for(&self, seq: u64) -> Option<(u64, u64, u64)> {
+        let state = self
+            .inner
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let holding = state
+            .segment_of(seq)
+            .or_else(|| state.segments.range(seq..).next().map(|(_, s)| s))?;
+        Some((holding.start, holding.end, holding.len))
+    }
+
+    /// Reads events `from..end` of the segment starting at `start`, up to `limit`.
+    fn read_segment(
+        &self,
+        start: u64,
+        end: u64,
+        len: u64,
+        from: u64,
+        limit: usize,
+    ) -> Result<SegmentRead, SpoolError> {
+        let path = files::segment_path(&self.inner.shared.dir, start);
+        let mut out = SegmentRead::default();
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            // Deleted meanwhile: every event in it was settled.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                out.through = Some(end - 1);
+                out.reached_end = true;
+                return Ok(out);
+            }
+            Err(e) => return Err(files::io_error(&path)(e)),
+        };
+        let hint = *self
+            .inner
+            .read_hint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (mut seq, mut offset) = match hint {
+            Some((next, segment, offset)) if segment == start && next <= from => (next, offset),
+            _ => (start, 0),
+        };
+        let mut chunk = Vec::new();
+        let mut want = READ_CHUNK;
+        'chunks: while offset < len && out.events.len() < limit {
+            let size = usize::try_from(len - offset)
+                .unwrap_or(usize::MAX)
+                .min(want);
+            chunk.resize(size, 0);
+            file.seek(SeekFrom::Start(offset))
+                .and_then(|_| file.read_exact(&mut chunk))
+                .map_err(files::io_error(&path))?;
+            let whole = offset + size as u64 == len;
+            let mut at = 0;
+            let before = offset;
+            while out.events.len() < limit {
+                match frame::read(&chunk, at) {
+                    Frame::Sound { payload, next } => {
+                        let record = records::decode_event(payload);
+                        if let Some(record) = record.filter(|r| r.seq == seq) {
+                            if seq >= from && !self.is_settled(seq) {
+                                out.events.push(Spooled {
+                                    seq,
+                                    received_ms: i64::try_from(record.received_ms)
+                                        .unwrap_or(i64::MAX),
+                                    json: record.json.to_vec(),
+                                });
+                            }
+                        } else if seq >= from && !self.is_settled(seq) {
+                            out.damaged.push((seq, None));
+                        }
+                        if seq >= from {
+                            out.through = Some(seq);
+                        }
+                        seq += 1;
+                        at = next;
+                    }
+                    Frame::Damaged { next, .. } if whole || next < chunk.len() => {
+                        if seq >= from && !self.is_settled(seq) {
+                            out.damaged.push((seq, None));
+                        }
+                        if seq >= from {
+                            out.through = Some(seq);
+                        }
+                        seq += 1;
+                        at = next;
+                    }
+                    Frame::End => break,
+                    Frame::Broken | Frame::Damaged { .. } if !whole => {
+                        // A record cut by the chunk's end: read on from it.
+                        if at == 0 {
+                            want = want.saturating_mul(2);
+                        }
+                        offset = before + at as u64;
+                        continue 'chunks;
+                    }
+                    Frame::Broken | Frame::Damaged { .. } => {
+                        // Damage inside committed bytes, found after the spool opened:
+                        // what cannot be read of this segment is dead-lettered.
+                        for lost in seq.max(from)..end {
+                            if !self.is_settled(lost) {
+                                out.damaged.push((lost, None));
+                            }
+                        }
+                        out.through = Some(end - 1);
+                        out.reached_end = true;
+                        return Ok(out);
+                    }
+                }
+            }
+            offset = before + at as u64;
+            if whole && at >= chunk.len() {
+                break;
+            }
+        }
+        *self
+            .inner
+            .read_hint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some((seq, start, offset));
+        out.reached_end = seq >= end;
         Ok(out)
+    }
+
+    fn is_settled(&self, seq: u64) -> bool {
+        self.inner
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_settled(seq)
+    }
+
+    /// Hands events found damaged to the writer, which dead-letters them `corrupt`.
+    fn dead_letter_damaged(&self, damaged: Vec<(u64, Option<String>)>) {
+        let letters = damaged
+            .into_iter()
+            .map(|(seq, id)| Settle::Dead {
+                seq,
+                letter: writer::corrupt_letter(seq, id),
+            })
+            .collect();
+        let (reply, _) = oneshot::channel();
+        let now_ms = crate::delivery::Clock::system().now_ms();
+        let _ = self.inner.ops.send(writer::Op::Settle {
+            settled: letters,
+            now_ms: u64::try_from(now_ms).unwrap_or(0),
+            reply,
+        });
     }
 
     /// Waits until an event after `after` is on disk.
     pub async fn wait_beyond(&self, after: Option<u64>) {
-        let mut last = self.inner.last_seq.clone();
+        let mut last = self.inner.shared.last_seq.subscribe();
         // The writer lives as long as the spool's handles, so the channel stays open.
         let _ = last.wait_for(|last| *last > after).await;
     }
 
     /// The dead letters kept, oldest first, as the JSON lines `eventmap send` replays.
     pub fn dead_letters(&self) -> Result<Vec<Value>, SpoolError> {
-        let txn = self.inner.db.begin_read().map_err(redb::Error::from)?;
-        let dead = txn.open_table(store::DEAD).map_err(redb::Error::from)?;
-        let mut out = Vec::new();
-        for entry in dead.iter().map_err(redb::Error::from)? {
-            let (_, value) = entry.map_err(redb::Error::from)?;
-            if let Ok(record) = serde_json::from_slice(value.value().1) {
-                out.push(record);
-            }
-        }
-        Ok(out)
+        Ok(read_dead_letters(&self.inner.shared.dir)?
+            .into_iter()
+            .map(|(_, letter)| letter)
+            .collect())
     }
 
     /// Events waiting.
     pub fn depth(&self) -> u64 {
-        self.inner.counters.depth.load(Ordering::Relaxed)
+        self.inner.shared.counters.depth.load(Ordering::Relaxed)
     }
 
-    /// Bytes of event JSON waiting.
+    /// Bytes of segment files on disk.
     pub fn bytes(&self) -> u64 {
-        self.inner.counters.bytes.load(Ordering::Relaxed)
+        self.inner.shared.counters.bytes.load(Ordering::Relaxed)
     }
 
     /// Dead letters kept.
     pub fn dead(&self) -> u64 {
-        self.inner.counters.dead.load(Ordering::Relaxed)
+        self.inner.shared.counters.dead.load(Ordering::Relaxed)
     }
 
-    /// Commits (fsyncs) so far: with group commit, fewer than the appends.
+    /// Commits (group writes) so far: with group commit, fewer than the appends.
     pub fn commits(&self) -> u64 {
-        self.inner.counters.commits.load(Ordering::Relaxed)
+        self.inner.shared.counters.commits.load(Ordering::Relaxed)
     }
 
-    /// Whether the writer still takes work (for a readiness check).
+    /// Whether appends can succeed now (a readiness check): the writer runs and its last
+    /// write did not fail.
     pub fn is_writable(&self) -> bool {
-        self.inner.ops.send(writer::Op::Ping).is_ok()
+        let writer_alive = self.inner.writer.as_ref().is_some_and(|w| !w.is_finished());
+        writer_alive && !self.inner.shared.counters.failing.load(Ordering::Relaxed)
     }
+}
+
+/// What one read of a segment found.
+#[derive(Default)]
+struct SegmentRead {
+    events: Vec<Spooled>,
+    through: Option<u64>,
+    damaged: Vec<(u64, Option<String>)>,
+    /// Every event of the segment was looked at.
+    reached_end: bool,
 }
 
 #[cfg(test)]

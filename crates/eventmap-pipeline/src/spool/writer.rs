@@ -1,22 +1,40 @@
-//! The spool's one writer: group commit. It takes every operation waiting, applies them
-//! in one write transaction, commits (redb's `Durability::Immediate`: synced to disk
-//! before `commit` returns), and only then answers each one.
+//! The spool's one writer: group commit. It takes every operation waiting, writes the
+//! accepted events to the active segment in one write and one sync, then the dead
+//! letters and the settles, and only then answers each operation.
+//!
+//! Between groups, and at least once a second, it keeps the spool in shape: forgets ids
+//! that left the dedup window, drops old or exported dead letters, deletes segments whose
+//! every event is settled (keeping their ids for the window in `seen.log` first), and
+//! retries what a full disk kept it from writing.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use redb::{Database, ReadableTable, WriteTransaction};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
-use super::store::{self, DEAD, EVENTS, SEEN, SEEN_ORDER};
-use super::{Admission, Counters, Incoming, Settle, SpoolConfig, SpoolError};
+use super::dead::DeadLog;
+use super::files::{self, segment_path};
+use super::frame;
+use super::logfile::{self, LogFile};
+use super::records::{self, EventRecord};
+use super::seen::Seen;
+use super::state::{Segment, State};
+use super::{Admission, Incoming, Settle, Shared, SpoolConfig, SpoolError};
+use crate::delivery::{DeadLetter, DeadPayload, DeadReason};
 
 /// Operations in one commit at most: bounds a commit's latency under a flood.
 const MAX_GROUP: usize = 2048;
-/// How often the dedup window and dead-letter retention are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(1);
+/// How often the spool is kept in shape when nothing else wakes the writer.
+const TICK: Duration = Duration::from_secs(1);
+/// Disk reserved ahead for the settle log, so that settles land on a full disk.
+pub(super) const ACKS_RESERVE: u64 = 1 << 20;
+/// The settle log is rewritten (only what live segments need) past this.
+const ACKS_REWRITE: u64 = 8 << 20;
+/// The seen log is rewritten (only ids still in the window) past this.
+const SEEN_REWRITE: u64 = 8 << 20;
 
 pub(super) enum Op {
     Append {
@@ -29,213 +47,520 @@ pub(super) enum Op {
         now_ms: u64,
         reply: oneshot::Sender<Result<(), SpoolError>>,
     },
-    /// Nothing to do: tells a readiness check that the writer is alive.
-    Ping,
+}
+
+impl Op {
+    fn now_ms(&self) -> u64 {
+        match self {
+            Op::Append { now_ms, .. } | Op::Settle { now_ms, .. } => *now_ms,
+        }
+    }
 }
 
 pub(super) struct Writer {
-    pub db: Arc<Database>,
+    pub dir: PathBuf,
     pub config: SpoolConfig,
-    pub counters: Arc<Counters>,
-    pub next_event: u64,
-    pub next_dead: u64,
-    pub last_seq: watch::Sender<Option<u64>>,
+    pub shared: Arc<Shared>,
+    pub active: LogFile,
+    pub acks: LogFile,
+    pub seen_log: LogFile,
+    pub seen: Seen,
+    pub dead: DeadLog,
+    pub next_seq: u64,
+    /// Settles and dead letters a failed write kept from disk, written with the next.
+    pub deferred_acks: Vec<u64>,
+    pub deferred_dead: Vec<u8>,
+    /// The clock of the latest work, for pruning (tests run with fixed clocks).
+    pub clock_ms: u64,
 }
 
-/// What one group changes, applied to the counters only once it is committed.
-#[derive(Default)]
-struct Delta {
-    added_events: u64,
-    added_bytes: u64,
-    removed_events: u64,
-    removed_bytes: u64,
-    added_dead: u64,
-    dropped_dead: u64,
-    next_event: u64,
-    next_dead: u64,
-}
+/// An append taken from the queue: its events, when they arrived, and who waits.
+type PendingAppend = (
+    Vec<Incoming>,
+    u64,
+    oneshot::Sender<Result<Admission, SpoolError>>,
+);
 
+/// Answers once the group's writes are done.
 enum Reply {
-    Append(oneshot::Sender<Result<Admission, SpoolError>>, Admission),
+    Append(
+        oneshot::Sender<Result<Admission, SpoolError>>,
+        Result<Admission, String>,
+    ),
     Settle(oneshot::Sender<Result<(), SpoolError>>),
 }
 
 impl Writer {
     pub fn run(mut self, ops: &mpsc::Receiver<Op>) {
-        let mut last_prune = Instant::now();
-        while let Ok(first) = ops.recv() {
-            let mut group = vec![first];
-            while group.len() < MAX_GROUP {
-                match ops.try_recv() {
-                    Ok(op) => group.push(op),
-                    Err(_) => break,
+        let mut last_tick = Instant::now();
+        loop {
+            match ops.recv_timeout(TICK) {
+                Ok(first) => {
+                    let mut group = vec![first];
+                    while group.len() < MAX_GROUP {
+                        match ops.try_recv() {
+                            Ok(op) => group.push(op),
+                            Err(_) => break,
+                        }
+                    }
+                    // Kept in shape with the clock of the work at hand, before it is
+                    // answered (tests run with fixed clocks).
+                    let now_ms = group.iter().map(Op::now_ms).max().unwrap_or(0);
+                    self.clock_ms = self.clock_ms.max(now_ms);
+                    if last_tick.elapsed() >= TICK {
+                        last_tick = Instant::now();
+                        self.keep_in_shape();
+                    }
+                    self.commit(group);
                 }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if last_tick.elapsed() >= TICK {
+                        last_tick = Instant::now();
+                        self.keep_in_shape();
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
-            let prune = last_prune.elapsed() >= PRUNE_EVERY;
-            if prune {
-                last_prune = Instant::now();
-            }
-            self.commit(group, prune);
         }
     }
 
-    fn commit(&mut self, group: Vec<Op>, prune: bool) {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn commit(&mut self, group: Vec<Op>) {
+        let now_ms = group.iter().map(Op::now_ms).max().unwrap_or(self.clock_ms);
+        self.clock_ms = self.clock_ms.max(now_ms);
         let mut replies = Vec::with_capacity(group.len());
-        let mut delta = Delta {
-            next_event: self.next_event,
-            next_dead: self.next_dead,
-            ..Delta::default()
-        };
-        let now_ms = group
-            .iter()
-            .filter_map(|op| match op {
-                Op::Append { now_ms, .. } | Op::Settle { now_ms, .. } => Some(*now_ms),
-                Op::Ping => None,
-            })
-            .max();
-        let written = self
-            .db
-            .begin_write()
-            .map_err(redb::Error::from)
-            .and_then(|txn| {
-                for op in group {
-                    self.apply(&txn, op, &mut delta, &mut replies)?;
-                }
-                if let (true, Some(now_ms)) = (prune, now_ms) {
-                    let window = self.config.dedup_window.as_millis() as u64;
-                    store::forget_before(&txn, now_ms.saturating_sub(window))?;
-                    let retention = self.config.dead_retention.as_millis() as u64;
-                    delta.dropped_dead =
-                        store::drop_dead_before(&txn, now_ms.saturating_sub(retention))?;
-                }
-                txn.commit().map_err(redb::Error::from)
-            });
-        if let Err(e) = written {
-            let message = e.to_string();
-            for reply in replies {
-                match reply {
-                    Reply::Append(reply, _) => {
-                        let _ = reply.send(Err(SpoolError::Commit(message.clone())));
-                    }
-                    Reply::Settle(reply) => {
-                        let _ = reply.send(Err(SpoolError::Commit(message.clone())));
-                    }
+        let mut appends = Vec::new();
+        let mut settles = Vec::new();
+        for op in group {
+            match op {
+                Op::Append {
+                    events,
+                    now_ms,
+                    reply,
+                } => appends.push((events, now_ms, reply)),
+                Op::Settle { settled, reply, .. } => {
+                    settles.extend(settled);
+                    replies.push(Reply::Settle(reply));
                 }
             }
-            return;
         }
-        let c = &self.counters;
-        c.commits.fetch_add(1, Ordering::Relaxed);
-        c.depth.fetch_add(delta.added_events, Ordering::Relaxed);
-        c.depth.fetch_sub(delta.removed_events, Ordering::Relaxed);
-        c.bytes.fetch_add(delta.added_bytes, Ordering::Relaxed);
-        c.bytes.fetch_sub(delta.removed_bytes, Ordering::Relaxed);
-        c.dead.fetch_add(delta.added_dead, Ordering::Relaxed);
-        c.dead.fetch_sub(delta.dropped_dead, Ordering::Relaxed);
-        if delta.next_event > self.next_event {
-            self.last_seq.send_replace(Some(delta.next_event - 1));
+        if !appends.is_empty() {
+            self.append(appends, &mut replies);
         }
-        self.next_event = delta.next_event;
-        self.next_dead = delta.next_dead;
+        let settled = self.settle(settles, now_ms);
+        if self
+            .dead
+            .oldest_before(now_ms.saturating_sub(self.retention_ms()))
+        {
+            self.prune_dead(now_ms);
+        }
+        self.shared.counters.commits.fetch_add(1, Ordering::Relaxed);
+        self.publish();
         for reply in replies {
             match reply {
-                Reply::Append(reply, admission) => {
-                    let _ = reply.send(Ok(admission));
+                Reply::Append(reply, outcome) => {
+                    let _ = reply.send(outcome.map_err(SpoolError::Commit));
                 }
                 Reply::Settle(reply) => {
-                    let _ = reply.send(Ok(()));
+                    let _ = reply.send(settled.clone().map_err(SpoolError::Commit));
                 }
+            }
+        }
+        let over_half =
+            self.shared.counters.bytes.load(Ordering::Relaxed) > self.config.max_bytes / 2;
+        if over_half {
+            // Room matters now: free what is settled without waiting for the tick.
+            self.delete_settled_segments();
+            self.publish();
+        }
+    }
+
+    /// Writes every admitted event of the group in one write and one sync.
+    fn append(&mut self, appends: Vec<PendingAppend>, replies: &mut Vec<Reply>) {
+        let mut frames = Vec::new();
+        let mut payload = Vec::new();
+        let mut keys = Vec::new();
+        let mut in_group = HashSet::new();
+        let mut seq = self.next_seq;
+        let mut held = self.shared.counters.bytes.load(Ordering::Relaxed);
+        let mut pending = Vec::with_capacity(appends.len());
+        for (events, now_ms, reply) in appends {
+            let size: u64 = events
+                .iter()
+                .map(|e| (frame::HEADER + records::event_payload_len("", &e.json)) as u64)
+                .sum();
+            if held + size > self.config.max_bytes {
+                pending.push((reply, Ok(Admission::Full)));
+                continue;
+            }
+            let (mut spooled, mut duplicates) = (0, 0);
+            for event in events {
+                let id = event.dedup_id.as_deref().unwrap_or_default();
+                if !id.is_empty() {
+                    let key = records::id_key(id);
+                    if !in_group.insert(key) || self.seen.fresh(key, now_ms) {
+                        duplicates += 1;
+                        continue;
+                    }
+                    keys.push((key, now_ms));
+                }
+                payload.clear();
+                let record = EventRecord {
+                    seq,
+                    received_ms: now_ms,
+                    dedup_id: id,
+                    json: &event.json,
+                };
+                records::encode_event(&record, &mut payload);
+                frame::encode(&payload, &mut frames);
+                seq += 1;
+                spooled += 1;
+            }
+            held += size;
+            pending.push((
+                reply,
+                Ok(Admission::Accepted {
+                    spooled,
+                    duplicates,
+                }),
+            ));
+        }
+        let count = seq - self.next_seq;
+        let written = if count == 0 {
+            Ok(())
+        } else {
+            self.rotate_if_full(frames.len() as u64)
+                .and_then(|()| self.active.append(&frames).map_err(|e| e.to_string()))
+        };
+        match written {
+            Ok(()) => {
+                if count > 0 {
+                    let (len, newest) = (self.active.len, self.clock_ms);
+                    if let Some(active) = self.state().active_mut() {
+                        active.extend(count, len, newest);
+                    }
+                    self.next_seq = seq;
+                    for (key, at_ms) in keys {
+                        self.seen.remember(key, at_ms);
+                    }
+                }
+                self.set_failing(false);
+                replies.extend(pending.into_iter().map(|(r, o)| Reply::Append(r, o)));
+            }
+            Err(message) => {
+                self.set_failing(true);
+                crate::log::line(
+                    "spool_commit_failed",
+                    serde_json::json!({"error": message, "events": count,
+                        "note": "answered 500; nothing of those requests was written"}),
+                );
+                replies.extend(pending.into_iter().map(|(reply, outcome)| {
+                    // Only the requests that were to be written failed; a refusal as
+                    // full stands.
+                    let outcome = match outcome {
+                        Ok(Admission::Full) => Ok(Admission::Full),
+                        _ => Err(message.clone()),
+                    };
+                    Reply::Append(reply, outcome)
+                }));
             }
         }
     }
 
-    fn apply(
-        &self,
-        txn: &WriteTransaction,
-        op: Op,
-        delta: &mut Delta,
-        replies: &mut Vec<Reply>,
-    ) -> Result<(), redb::Error> {
-        match op {
-            Op::Ping => {}
-            Op::Append {
-                events,
-                now_ms,
-                reply,
-            } => {
-                let admission = self.append(txn, events, now_ms, delta)?;
-                replies.push(Reply::Append(reply, admission));
+    /// Starts a new segment when `incoming` more bytes would take the active one past
+    /// its size (an empty one takes whatever comes).
+    fn rotate_if_full(&mut self, incoming: u64) -> Result<(), String> {
+        if self.active.len == 0 || self.active.len + incoming <= self.config.segment_bytes {
+            return Ok(());
+        }
+        self.rotate().map_err(|e| e.to_string())
+    }
+
+    fn rotate(&mut self) -> Result<(), SpoolError> {
+        let path = segment_path(&self.dir, self.next_seq);
+        let file = LogFile::open(path, 0, 0)?;
+        files::sync_dir(&self.dir)?;
+        self.active = file;
+        let start = self.next_seq;
+        self.state().segments.insert(start, Segment::new(start));
+        Ok(())
+    }
+
+    /// Marks events settled (at once, in memory: they are not read again), then writes
+    /// the dead letters and the settles. What a full disk keeps from disk is kept for the
+    /// next commit; until then a restart would deliver those events again, under the
+    /// same ids, which the API deduplicates on.
+    fn settle(&mut self, settles: Vec<Settle>, now_ms: u64) -> Result<(), String> {
+        let mut acks = std::mem::take(&mut self.deferred_acks);
+        let mut letters = std::mem::take(&mut self.deferred_dead);
+        let mut state = self
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for item in settles {
+            let (seq, letter) = match item {
+                Settle::Done(seq) => (seq, None),
+                Settle::Dead { seq, letter } => (seq, Some(letter)),
+            };
+            if !state.settle(seq) {
+                continue; // Settled before (a resend after a restart, say).
             }
-            Op::Settle {
-                settled,
-                now_ms,
-                reply,
-            } => {
-                let mut events = txn.open_table(EVENTS)?;
-                let mut dead = txn.open_table(DEAD)?;
-                for item in settled {
-                    let (seq, letter) = match item {
-                        Settle::Done(seq) => (seq, None),
-                        Settle::Dead { seq, letter } => (seq, Some(letter)),
-                    };
-                    let Some(removed) = events.remove(seq)? else {
-                        continue; // Settled before (a resend after a restart, say).
-                    };
-                    delta.removed_events += 1;
-                    delta.removed_bytes += removed.value().1.len() as u64;
-                    drop(removed);
-                    if let Some(letter) = letter {
-                        let record = letter.to_json().to_string();
-                        dead.insert(delta.next_dead, (now_ms, record.as_bytes()))?;
-                        delta.next_dead += 1;
-                        delta.added_dead += 1;
-                    }
-                }
-                replies.push(Reply::Settle(reply));
+            acks.push(seq);
+            if let Some(letter) = letter {
+                self.dead.encode(seq, now_ms, &letter, &mut letters);
             }
+        }
+        drop(state);
+        if acks.is_empty() && letters.is_empty() {
+            return Ok(());
+        }
+        // The letters before the settles: a settle on disk without its letter would
+        // lose the event.
+        if let Err(e) = self.dead.append(&letters) {
+            self.deferred_dead = letters;
+            self.deferred_acks = acks;
+            return Err(format!("settles deferred: {e}"));
+        }
+        let mut frames = Vec::new();
+        let mut payload = Vec::new();
+        records::encode_seqs(&acks, &mut payload);
+        frame::encode(&payload, &mut frames);
+        if let Err(e) = self.acks.append(&frames) {
+            self.deferred_acks = acks;
+            return Err(format!("settles deferred: {e}"));
         }
         Ok(())
     }
 
-    fn append(
-        &self,
-        txn: &WriteTransaction,
-        events: Vec<Incoming>,
-        now_ms: u64,
-        delta: &mut Delta,
-    ) -> Result<Admission, redb::Error> {
-        let size: u64 = events.iter().map(|e| e.json.len() as u64).sum();
-        let held = self.counters.bytes.load(Ordering::Relaxed) + delta.added_bytes;
-        let held = held.saturating_sub(delta.removed_bytes);
-        if held + size > self.config.max_bytes {
-            return Ok(Admission::Full);
+    /// The counters and the highest number on disk, for readers.
+    pub fn publish(&self) {
+        let (depth, bytes) = {
+            let state = self.state();
+            (state.depth(), state.bytes())
+        };
+        let c = &self.shared.counters;
+        c.depth.store(depth, Ordering::Relaxed);
+        c.bytes.store(bytes, Ordering::Relaxed);
+        c.dead.store(self.dead.kept(), Ordering::Relaxed);
+        if self.next_seq > 0 {
+            self.shared.last_seq.send_if_modified(|last| {
+                let now = Some(self.next_seq - 1);
+                let changed = *last != now;
+                *last = now;
+                changed
+            });
         }
-        let since = now_ms.saturating_sub(self.config.dedup_window.as_millis() as u64);
-        let mut table = txn.open_table(EVENTS)?;
-        let mut seen = txn.open_table(SEEN)?;
-        let mut order = txn.open_table(SEEN_ORDER)?;
-        let mut in_request = HashSet::new();
-        let (mut spooled, mut duplicates) = (0, 0);
-        for event in events {
-            let seq = delta.next_event;
-            if let Some(id) = &event.dedup_id {
-                let fresh = seen.get(id.as_str())?.is_some_and(|at| at.value() >= since);
-                if !in_request.insert(id.clone()) || fresh {
-                    duplicates += 1;
-                    continue;
-                }
-                seen.insert(id.as_str(), now_ms)?;
-                order.insert((now_ms, seq), id.as_str())?;
+    }
+
+    fn set_failing(&self, failing: bool) {
+        self.shared
+            .counters
+            .failing
+            .store(failing, Ordering::Relaxed);
+    }
+
+    /// What runs at least once a second.
+    fn keep_in_shape(&mut self) {
+        let now_ms = if self.clock_ms == 0 {
+            crate::delivery::Clock::system().now_ms().max(0) as u64
+        } else {
+            self.clock_ms
+        };
+        self.seen.prune(now_ms);
+        self.prune_dead(now_ms);
+        if !self.deferred_acks.is_empty() || !self.deferred_dead.is_empty() {
+            let _ = self.settle(Vec::new(), now_ms);
+        }
+        if self.shared.counters.failing.load(Ordering::Relaxed) && self.probe() {
+            self.set_failing(false);
+            crate::log::line("spool_writable", serde_json::json!({}));
+        }
+        self.delete_settled_segments();
+        self.rewrite_logs_if_long(now_ms);
+        self.publish();
+    }
+
+    fn retention_ms(&self) -> u64 {
+        u64::try_from(self.config.dead_retention.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn prune_dead(&mut self, now_ms: u64) {
+        if let Err(e) = self.dead.prune(now_ms.saturating_sub(self.retention_ms())) {
+            crate::log::line(
+                "spool_prune_failed",
+                serde_json::json!({"error": e.to_string()}),
+            );
+        }
+    }
+
+    /// Whether the disk takes a write again (a full disk with room made).
+    fn probe(&self) -> bool {
+        let path = self.dir.join("probe");
+        let written = std::fs::write(&path, [0u8; 4096])
+            .and_then(|()| std::fs::File::open(&path)?.sync_all());
+        let _ = std::fs::remove_file(&path);
+        written.is_ok()
+    }
+
+    /// Deletes the segments whose every event is settled. A drained active segment
+    /// is first replaced by a new one (whose name keeps the numbering).
+    fn delete_settled_segments(&mut self) {
+        let drained_active = self
+            .state()
+            .active()
+            .is_some_and(|s| s.unsettled == 0 && s.len > 0);
+        if drained_active {
+            if let Err(e) = self.rotate() {
+                crate::log::line(
+                    "spool_rotate_failed",
+                    serde_json::json!({"error": e.to_string()}),
+                );
+                return;
             }
-            table.insert(seq, (now_ms, event.json.as_slice()))?;
-            delta.next_event += 1;
-            delta.added_events += 1;
-            delta.added_bytes += event.json.len() as u64;
-            spooled += 1;
         }
-        Ok(Admission::Accepted {
-            spooled,
-            duplicates,
-        })
+        let done: Vec<u64> = {
+            let state = self.state();
+            let active = state.active().map(|s| s.start);
+            state
+                .segments
+                .values()
+                .filter(|s| s.unsettled == 0 && Some(s.start) != active)
+                .map(|s| s.start)
+                .collect()
+        };
+        for start in done {
+            if let Err(e) = self.delete_segment(start) {
+                crate::log::line(
+                    "spool_segment_kept",
+                    serde_json::json!({"segment": start, "error": e.to_string()}),
+                );
+                return;
+            }
+        }
+    }
+
+    /// Keeps the segment's ids still in the window (in `seen.log`), then deletes it.
+    fn delete_segment(&mut self, start: u64) -> Result<(), SpoolError> {
+        let path = segment_path(&self.dir, start);
+        let bytes = logfile::read_all(&path)?;
+        let since = self.clock_ms.saturating_sub(
+            u64::try_from(self.config.dedup_window.as_millis()).unwrap_or(u64::MAX),
+        );
+        let scan = logfile::scan(bytes);
+        let ids = scan
+            .payloads()
+            .filter_map(records::decode_event)
+            .filter(|e| !e.dedup_id.is_empty() && e.received_ms >= since)
+            .map(|e| (records::id_key(e.dedup_id), e.received_ms));
+        let mut payload = Vec::new();
+        records::encode_seen(ids, &mut payload);
+        if !payload.is_empty() {
+            let mut frames = Vec::new();
+            frame::encode(&payload, &mut frames);
+            self.seen_log
+                .append(&frames)
+                .map_err(files::io_error(&self.seen_log.path))?;
+        }
+        std::fs::remove_file(&path).map_err(files::io_error(&path))?;
+        files::sync_dir(&self.dir)?;
+        self.state().segments.remove(&start);
+        Ok(())
+    }
+
+    /// Rewrites the settle and seen logs when they have grown long with what no longer
+    /// matters (settles of deleted segments, ids out of the window).
+    fn rewrite_logs_if_long(&mut self, now_ms: u64) {
+        if self.acks.len > ACKS_REWRITE && self.deferred_acks.is_empty() {
+            let mut payload = Vec::new();
+            {
+                let state = self.state();
+                for segment in state.segments.values() {
+                    let seqs: Vec<u64> = segment.settled_seqs().collect();
+                    records::encode_seqs(&seqs, &mut payload);
+                }
+            }
+            let mut frames = Vec::new();
+            frame::encode(&payload, &mut frames);
+            let rewritten = files::replace(&self.dir, files::ACKS, &frames).and_then(|()| {
+                LogFile::open(
+                    self.dir.join(files::ACKS),
+                    frames.len() as u64,
+                    ACKS_RESERVE,
+                )
+            });
+            match rewritten {
+                Ok(log) => self.acks = log,
+                Err(e) => crate::log::line(
+                    "spool_rewrite_failed",
+                    serde_json::json!({"file": files::ACKS, "error": e.to_string()}),
+                ),
+            }
+        }
+        if self.seen_log.len > SEEN_REWRITE {
+            self.seen.prune(now_ms);
+            let mut payload = Vec::new();
+            records::encode_seen(self.seen.entries(), &mut payload);
+            let mut frames = Vec::new();
+            frame::encode(&payload, &mut frames);
+            let rewritten = files::replace(&self.dir, files::SEEN, &frames)
+                .and_then(|()| LogFile::open(self.dir.join(files::SEEN), frames.len() as u64, 0));
+            match rewritten {
+                Ok(log) => self.seen_log = log,
+                Err(e) => crate::log::line(
+                    "spool_rewrite_failed",
+                    serde_json::json!({"file": files::SEEN, "error": e.to_string()}),
+                ),
+            }
+        }
+    }
+
+    /// Dead-letters events found damaged at open.
+    pub fn dead_letter_damaged(&mut self, damaged: Vec<(u64, Option<String>)>) {
+        let now_ms = if self.clock_ms == 0 {
+            crate::delivery::Clock::system().now_ms().max(0) as u64
+        } else {
+            self.clock_ms
+        };
+        let settles = damaged
+            .into_iter()
+            .map(|(seq, id)| Settle::Dead {
+                seq,
+                letter: corrupt_letter(seq, id),
+            })
+            .collect();
+        if let Err(e) = self.settle(settles, now_ms) {
+            crate::log::line("spool_settle_deferred", serde_json::json!({"error": e}));
+        }
+        self.publish();
+    }
+}
+
+/// The dead letter of spooled event `seq`, found damaged; logged as it is made.
+pub(super) fn corrupt_letter(seq: u64, id: Option<String>) -> DeadLetter {
+    let message = format!("spooled event {seq} failed its checksum: damaged on disk, never sent");
+    crate::log::line(
+        "dead_letter",
+        serde_json::json!({"id": id, "reason": DeadReason::Corrupt.as_str(), "seq": seq,
+            "message": message}),
+    );
+    DeadLetter {
+        id,
+        reason: DeadReason::Corrupt,
+        status: None,
+        code: None,
+        message,
+        attempts: 0,
+        at_ms: crate::delivery::Clock::system().now_ms(),
+        payload: DeadPayload::NotKept {
+            input: "spool".into(),
+            line: seq,
+        },
     }
 }

@@ -309,3 +309,47 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(25));
     }
 }
+
+/// A small tmpfs the test mounts, to fill a disk without filling the machine's; unmounted
+/// when dropped. Mounting needs root (CAP_SYS_ADMIN), which the CI machine has.
+pub struct SmallDisk {
+    pub path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    pub fn mount(name: &str, mib: u32) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("eventmap-disk-{name}-{}", std::process::id()));
+        let _ = Command::new("umount")
+            .arg(&path)
+            .stderr(Stdio::null())
+            .status();
+        std::fs::create_dir_all(&path).expect("mount point");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .expect("mount runs");
+        assert!(
+            status.success(),
+            "mounting a {mib} MiB tmpfs at {} failed: the full-disk tests need root",
+            path.display()
+        );
+        Self { path }
+    }
+
+    /// Writes `mib` MiB of zeros to `name` on the disk; returns its path.
+    pub fn ballast(&self, name: &str, mib: usize) -> std::path::PathBuf {
+        let path = self.path.join(name);
+        std::fs::write(&path, vec![0u8; mib << 20]).expect("ballast fits");
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazy: a server the test left running may still hold files on it.
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}

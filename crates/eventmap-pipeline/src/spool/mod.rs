@@ -94,11 +94,12 @@ pub enum SpoolError {
     Locked { path: String },
     #[error(
         "the spool is damaged: {file} at byte {offset}: {detail}. Nothing was changed. Its \
-         pending events can be salvaged with `eventmap spool export --spool DIR > \
+         pending events can be salvaged with `eventmap spool export --spool {dir} > \
          pending.ndjson` (which `eventmap send` takes); then move the directory away and \
          start on a new one"
     )]
     Damaged {
+        dir: String,
         file: String,
         offset: u64,
         detail: String,
@@ -251,6 +252,7 @@ impl Spool {
             active,
             acks,
             seen_log,
+            seen_log_behind: false,
             seen: recovered.seen,
             dead,
             next_seq: recovered.next_seq,

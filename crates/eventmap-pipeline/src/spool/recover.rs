@@ -139,6 +139,7 @@ pub(super) fn read_segment(
     let mut damaged = Vec::new();
     let mut at = 0;
     let damage = |offset: usize, detail: &str| SpoolError::Damaged {
+        dir: path.parent().unwrap_or(path).display().to_string(),
         file: path.display().to_string(),
         offset: offset as u64,
         detail: detail.to_string(),

@@ -64,6 +64,8 @@ pub(super) struct Writer {
     pub active: LogFile,
     pub acks: LogFile,
     pub seen_log: LogFile,
+    /// Ids of deleted segments that `seen_log` missed (a full disk): rewrite it.
+    pub seen_log_behind: bool,
     pub seen: Seen,
     pub dead: DeadLog,
     pub next_seq: u64,
@@ -464,9 +466,20 @@ impl Writer {
         if !payload.is_empty() {
             let mut frames = Vec::new();
             frame::encode(&payload, &mut frames);
-            self.seen_log
-                .append(&frames)
-                .map_err(files::io_error(&self.seen_log.path))?;
+            // On a full disk the ids cannot be saved, but the segment must still go:
+            // its space is what lets the disk recover. Memory keeps the ids; the log is
+            // rewritten from memory once the disk takes writes (a crash before that
+            // forgets them, which costs at most a resend a client's retry asks for).
+            if let Err(e) = self.seen_log.append(&frames) {
+                if !self.seen_log_behind {
+                    crate::log::line(
+                        "spool_seen_deferred",
+                        serde_json::json!({"file": self.seen_log.path.display().to_string(),
+                            "error": e.to_string()}),
+                    );
+                }
+                self.seen_log_behind = true;
+            }
         }
         std::fs::remove_file(&path).map_err(files::io_error(&path))?;
         files::sync_dir(&self.dir)?;
@@ -503,7 +516,7 @@ impl Writer {
                 ),
             }
         }
-        if self.seen_log.len > SEEN_REWRITE {
+        if self.seen_log.len > SEEN_REWRITE || self.seen_log_behind {
             self.seen.prune(now_ms);
             let mut payload = Vec::new();
             records::encode_seen(self.seen.entries(), &mut payload);
@@ -512,7 +525,10 @@ impl Writer {
             let rewritten = files::replace(&self.dir, files::SEEN, &frames)
                 .and_then(|()| LogFile::open(self.dir.join(files::SEEN), frames.len() as u64, 0));
             match rewritten {
-                Ok(log) => self.seen_log = log,
+                Ok(log) => {
+                    self.seen_log = log;
+                    self.seen_log_behind = false;
+                }
                 Err(e) => crate::log::line(
                     "spool_rewrite_failed",
                     serde_json::json!({"file": files::SEEN, "error": e.to_string()}),

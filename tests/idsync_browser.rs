@@ -65,7 +65,12 @@ fn the_id_sync_keeps_oppref_first_party_and_every_event_carries_it() {
     let etag = script.header("etag").expect("an ETag").to_string();
     let again = server.request("GET", "/idsync.js", &[("If-None-Match", &etag)], b"");
     assert_eq!(again.status, 304);
-    let hostile = server.request("POST", "/v1/idsync?oppref=a%3Bb%3Dc", &[], b"");
+    let hostile = server.request(
+        "POST",
+        "/v1/idsync?oppref=a%3Bb%3Dc",
+        &[("Origin", &origin)],
+        b"",
+    );
     assert_eq!(hostile.status, 400);
     assert_eq!(hostile.header("set-cookie"), None);
 

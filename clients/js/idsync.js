@@ -5,6 +5,7 @@
   var DEFAULTS = {
     param: 'oppref',
     cookie: '__oppref', // as OpenAI's pixel names it
+    browserIdCookie: '__obref', // OpenAI's pixel's browser id, when the pixel runs too
     days: 30,
     domain: '',
     consentRequired: false,
@@ -56,6 +57,12 @@
       return valid(v) ? v : null;
     },
 
+    // OpenAI's pixel's browser id (sent as user.obref), if the pixel set one.
+    browserId: function () {
+      var v = this.consent ? readCookie(this.options.browserIdCookie) : null;
+      return valid(v) ? v : null;
+    },
+
     capture: function (url) {
       var value = null;
       try {
@@ -82,9 +89,14 @@
         var ls = storage(); // no cookies: localStorage
         if (ls) ls.setItem(o.cookie, value);
       }
+      // Set-Cookie outlives script cookies where browsers cap those (ITP: 7 days).
+      this.call('/v1/idsync?oppref=' + encodeURIComponent(value));
+    },
+
+    call: function (path) {
+      var o = this.options;
       if (o.server && root.fetch) {
-        // Set-Cookie outlives script cookies where browsers cap those (ITP: 7 days).
-        root.fetch(o.server.replace(/\/$/, '') + '/v1/idsync?oppref=' + encodeURIComponent(value), {
+        root.fetch(o.server.replace(/\/$/, '') + path, {
           method: 'POST',
           credentials: 'include',
           keepalive: true
@@ -104,7 +116,18 @@
       var o = this.options;
       this.consent = false;
       this.pending = null;
-      document.cookie = o.cookie + '=; Max-Age=0; Path=/' + (o.domain ? '; Domain=' + o.domain : '');
+      // Wherever it was written: this host, the configured domain, or a parent domain the
+      // server chose (--idsync-domain); and the server deletes the one it set.
+      var host = (root.location && root.location.hostname) || '';
+      var domains = [''];
+      if (o.domain) domains.push(o.domain);
+      for (var at = host.indexOf('.'); at > 0; at = host.indexOf('.', at + 1)) {
+        domains.push(host.slice(at + 1));
+      }
+      for (var i = 0; i < domains.length; i++) {
+        document.cookie = o.cookie + '=; Max-Age=0; Path=/' + (domains[i] ? '; Domain=' + domains[i] : '');
+      }
+      this.call('/v1/idsync/revoke');
       var ls = storage();
       if (ls) {
         ls.removeItem(o.cookie);
@@ -119,6 +142,8 @@
       var openAI = (providers.openAI = providers.openAI || {});
       var id = this.get();
       if (id && !openAI.oppref) openAI.oppref = id;
+      var browser = this.browserId();
+      if (browser && !openAI.obref) openAI.obref = browser;
       if (this.options.consentRequired) {
         var consent = (context.consent = context.consent || {});
         var prefs = (consent.categoryPreferences = consent.categoryPreferences || {});

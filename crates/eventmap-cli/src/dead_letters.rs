@@ -5,6 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use eventmap_pipeline::delivery::DeadLetter;
@@ -66,9 +67,12 @@ impl DeadLetterFile {
         let file = match &mut self.file {
             Some(file) => file,
             None => {
+                // Dead letters hold the events: personal data, for their owner's eyes
+                // only (the mode applies when the file is created).
                 let file = OpenOptions::new()
                     .create(true)
                     .append(true)
+                    .mode(0o600)
                     .open(&self.path)?;
                 self.file.insert(file)
             }

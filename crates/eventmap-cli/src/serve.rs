@@ -1,7 +1,6 @@
 //! `eventmap serve`: the Segment-compatible intake in front of the crash-safe spool,
 //! delivering continuously through the same mapping and delivery code as `send`.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +13,9 @@ use eventmap_kafka::{Brokers, KafkaStore};
 use eventmap_openai::OpenAiSink;
 use eventmap_pipeline::delivery::Clock;
 use eventmap_pipeline::forward::{self, Compiled, Ended, Forwarding, MappingSlot};
+use eventmap_pipeline::intake::cors;
 use eventmap_pipeline::intake::idsync::CookieConfig;
+use eventmap_pipeline::intake::write_keys::{parse_keys_file, WriteKeys};
 use eventmap_pipeline::intake::{self, EventStore, Intake, IntakeConfig, Limits};
 use eventmap_pipeline::log;
 use eventmap_pipeline::metrics::{Metrics, OutcomeLabel};
@@ -44,10 +45,12 @@ pub(crate) struct Args {
     /// A write key clients must present (repeat for several).
     #[arg(long = "write-key", value_name = "KEY", hide_env_values = true)]
     write_keys: Vec<String>,
-    /// A file of write keys, one a line (`#` starts a comment).
+    /// A file of write keys, one a line (a line starting with `#` is a comment; a `#`
+    /// elsewhere is part of the key).
     #[arg(long, value_name = "FILE")]
     write_keys_file: Option<PathBuf>,
-    /// Browser origins allowed to post (CORS), e.g. https://shop.example; `*` for any.
+    /// Browser origins allowed to post (CORS), e.g. https://www.shop.example; `*` for any
+    /// (never with cookies; the ID sync answers only origins given by name).
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origins: Vec<String>,
     /// Largest event accepted, in bytes (Segment: 32 KB).
@@ -132,6 +135,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         );
     }
     let write_keys = write_keys(args)?;
+    for origin in &args.cors_origins {
+        if let Err(why) = cors::check_origin(origin) {
+            bail!("--cors-origin {why}");
+        }
+    }
     crate::fd_limit::raise_for(u64::from(args.max_connections));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -450,27 +458,17 @@ pub(crate) fn compile(path: &Path, params: &[String]) -> Result<Compiled, Vec<St
 }
 
 /// Write keys from the flags, a file and `EVENTMAP_WRITE_KEYS` (comma-separated).
-fn write_keys(args: &Args) -> anyhow::Result<HashSet<String>> {
-    let mut keys: HashSet<String> = args.write_keys.iter().cloned().collect();
+fn write_keys(args: &Args) -> anyhow::Result<WriteKeys> {
+    let mut keys: Vec<String> = args.write_keys.clone();
     if let Some(file) = &args.write_keys_file {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read write keys from {}", file.display()))?;
-        keys.extend(
-            text.lines()
-                .map(|l| l.split('#').next().unwrap_or_default().trim())
-                .filter(|l| !l.is_empty())
-                .map(str::to_string),
-        );
+        keys.extend(parse_keys_file(&text).map(str::to_string));
     }
     if let Ok(env) = std::env::var("EVENTMAP_WRITE_KEYS") {
-        keys.extend(
-            env.split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(str::to_string),
-        );
+        keys.extend(env.split(',').map(str::trim).map(str::to_string));
     }
-    keys.retain(|k| !k.is_empty());
+    let keys = WriteKeys::new(keys);
     if keys.is_empty() {
         bail!("no write key: give --write-key, --write-keys-file or EVENTMAP_WRITE_KEYS");
     }

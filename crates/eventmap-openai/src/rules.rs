@@ -18,6 +18,7 @@ pub enum Rule {
     SourceUrlForWeb,
     AppEventsFromMobileApp,
     OpprefString,
+    OpprefClickId,
     OptOutBoolean,
     UserFieldsKnown,
     UserListShape,
@@ -43,7 +44,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 35] = [
+    pub const ALL: [Rule; 36] = [
         Rule::KnownFields,
         Rule::IdRequired,
         Rule::TypeSupported,
@@ -57,6 +58,7 @@ impl Rule {
         Rule::SourceUrlForWeb,
         Rule::AppEventsFromMobileApp,
         Rule::OpprefString,
+        Rule::OpprefClickId,
         Rule::OptOutBoolean,
         Rule::UserFieldsKnown,
         Rule::UserListShape,
@@ -124,6 +126,10 @@ impl Rule {
                 "`app_installed` and `app_opened` have `action_source: mobile_app`",
             ),
             Rule::OpprefString => ("oppref_string", "`oppref` is a non-empty string"),
+            Rule::OpprefClickId => (
+                "oppref_click_id",
+                "`oppref` is at most 256 URL-safe characters (`A-Z a-z 0-9 . _ ~ + / -`)",
+            ),
             Rule::OptOutBoolean => ("opt_out_boolean", "`opt_out` is true or false"),
             Rule::UserFieldsKnown => ("user_fields_known", "`user` is an object of documented fields"),
             Rule::UserListShape => ("user_list_shape", "list-valued user fields are non-empty lists"),

@@ -361,7 +361,13 @@ impl Check {
         }
         match field(top.oppref) {
             None => {}
-            Some(Value::String(s)) if !s.is_empty() => {}
+            Some(Value::String(s)) if eventmap::transforms::valid_oppref(s) => {}
+            // What a crafted landing link puts there: never sent as attribution.
+            Some(Value::String(s)) if !s.is_empty() => self.fail(
+                Rule::OpprefClickId,
+                "oppref",
+                "is not a click id: at most 256 URL-safe characters",
+            ),
             Some(_) => self.fail(Rule::OpprefString, "oppref", "must be a non-empty string"),
         }
         if let Some(v) = top.opt_out {

@@ -9,7 +9,6 @@
 //! rate of this machine's disk measured in the same run, and how fast delivery drained.
 //! A benchmark, not a test: it asserts nothing about time.
 
-use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::AtomicBool;
@@ -21,7 +20,7 @@ use eventmap_mock_capi::{MockCapi, MockConfig};
 use eventmap_openai::{Credentials, OpenAiSink, OpenAiSinkConfig, OpenAiValidator};
 use eventmap_pipeline::delivery::{Clock, DeliveryConfig};
 use eventmap_pipeline::forward::{self, Compiled, Forwarding};
-use eventmap_pipeline::intake::{self, Intake, IntakeConfig};
+use eventmap_pipeline::intake::{self, Intake, IntakeConfig, WriteKeys};
 use eventmap_pipeline::metrics::Metrics;
 use eventmap_pipeline::spool::{Spool, SpoolConfig};
 use serde_json::json;
@@ -138,7 +137,7 @@ async fn start_server(spool: &Spool, endpoint: &str) -> (String, watch::Sender<b
     let clock = Clock::system();
     let intake = Arc::new(Intake {
         config: IntakeConfig {
-            write_keys: HashSet::from([WRITE_KEY.to_string()]),
+            write_keys: WriteKeys::new([WRITE_KEY]),
             ..IntakeConfig::default()
         },
         store: Arc::new(spool.clone()),

@@ -281,7 +281,18 @@ fn describe_eval_error(err: &EvalAltResult) -> String {
             "expression exceeded its operation limit (runaway loop?)".to_string()
         }
         EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => describe_eval_error(inner),
+        // Our transforms' messages, which name kinds, never values; or the mapping's own
+        // `throw` text (docs/mapping-language.md: never throw an event's value).
         EvalAltResult::ErrorRuntime(value, _) => value.to_string(),
+        // Rhai quotes the operands ("Division by zero: 12 / 0", "Error parsing integer
+        // number 'Frank'"): keep what went wrong, not the value.
+        EvalAltResult::ErrorArithmetic(message, _) => message
+            .split([':', '\''])
+            .next()
+            .unwrap_or_default()
+            .trim_end()
+            .to_string(),
+        EvalAltResult::ErrorIndexNotFound(..) => "index not found".to_string(),
         other => {
             let text = other.to_string();
             // Rhai appends " (line L, position P)"; we print the file location instead.
@@ -469,7 +480,10 @@ mod tests {
     fn transform_errors_name_the_transform() {
         let e = engine();
         let err = run(&e, "minor_units(1, \"ZZZ\")", &[]).unwrap_err();
-        assert_eq!(err.message, "minor_units: unknown currency code `ZZZ`");
+        assert_eq!(
+            err.message,
+            "minor_units: the currency is not an ISO 4217 code"
+        );
     }
 
     #[test]

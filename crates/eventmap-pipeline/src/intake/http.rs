@@ -2,7 +2,6 @@
 //! then the store (the spool, or Kafka). A 200 is sent only once the store has the events
 //! safe.
 
-use std::collections::HashSet;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,9 +15,11 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
+use super::cors;
 use super::idsync::{self, CookieConfig};
 use super::segment::{self, Endpoint, Limits, PayloadError};
 use super::store::EventStore;
+use super::write_keys::WriteKeys;
 use crate::delivery::Clock;
 use crate::metrics::{AnswerLabel, Metrics, OutcomeLabel};
 use crate::spool::Admission;
@@ -27,7 +28,7 @@ use crate::spool::Admission;
 #[derive(Clone)]
 pub struct IntakeConfig {
     /// The write keys accepted (as the Basic user name, or `writeKey` in the body).
-    pub write_keys: HashSet<String>,
+    pub write_keys: WriteKeys,
     pub limits: Limits,
     /// Browser origins answered with CORS headers (`*` for any).
     pub cors_origins: Vec<String>,
@@ -44,7 +45,7 @@ pub struct IntakeConfig {
 impl Default for IntakeConfig {
     fn default() -> Self {
         Self {
-            write_keys: HashSet::new(),
+            write_keys: WriteKeys::default(),
             limits: Limits::default(),
             cors_origins: Vec::new(),
             body_timeout: Duration::from_secs(10),
@@ -73,19 +74,37 @@ impl Intake {
     pub async fn handle(&self, request: Request<Incoming>) -> Answer {
         let started = Instant::now();
         let origin = request.headers().get(header::ORIGIN).cloned();
-        let idsync = request.uri().path() == "/v1/idsync";
+        let id_sync = request.uri().path().starts_with("/v1/idsync");
+        let script = is_script_path(request.uri().path());
         let mut answer = self.route(request).await;
-        if let Some(origin) = origin.filter(|o| self.origin_allowed(o)) {
-            let headers = answer.headers_mut();
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-            if idsync {
-                // The script's fetch sends and receives cookies.
-                headers.insert(
-                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                    HeaderValue::from_static("true"),
-                );
+        let allowed = &self.config.cors_origins;
+        let headers = answer.headers_mut();
+        if script {
+            // A public file: any page may load it, also as a module (which needs CORS).
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+        } else if let Some(origin) = origin {
+            let allow = if id_sync {
+                cors::listed_by_name(allowed, Some(&origin)).then_some(origin)
+            } else {
+                cors::allow_origin(allowed, &origin)
+            };
+            if let Some(allow) = allow {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+                if id_sync {
+                    // The script's fetch sends and receives cookies; only ever with an
+                    // origin listed by name, never with `*`.
+                    headers.insert(
+                        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                        HeaderValue::from_static("true"),
+                    );
+                }
             }
+        }
+        if !allowed.is_empty() && !script {
+            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
         }
         self.metrics
             .requests
@@ -99,26 +118,28 @@ impl Intake {
         answer
     }
 
-    fn origin_allowed(&self, origin: &HeaderValue) -> bool {
-        let Ok(origin) = origin.to_str() else {
-            return false;
-        };
-        self.config
-            .cors_origins
-            .iter()
-            .any(|allowed| allowed == "*" || allowed == origin)
-    }
-
     async fn route(&self, request: Request<Incoming>) -> Answer {
         let path = request.uri().path().to_string();
         match (request.method(), path.as_str()) {
             (&Method::GET, "/healthz") => json_answer(StatusCode::OK, &json!({"status": "alive"})),
             (&Method::GET, "/readyz") => self.readiness(),
             (&Method::GET, "/metrics") => self.metrics_page(),
-            (&Method::GET, "/idsync.js") => script(&request),
-            (&Method::POST | &Method::GET, "/v1/idsync") => self.set_oppref_cookie(&request),
-            (&Method::OPTIONS, p) if segment::endpoint_for(p).is_some() || p == "/v1/idsync" => {
+            (&Method::GET, p) if is_script_path(p) => script(&request, p),
+            (&Method::POST, "/v1/idsync") => self.id_sync(&request, IdSyncAction::Set),
+            (&Method::POST, "/v1/idsync/revoke") => self.id_sync(&request, IdSyncAction::Revoke),
+            (&Method::OPTIONS, p) if segment::endpoint_for(p).is_some() || is_id_sync_path(p) => {
                 preflight()
+            }
+            (_, p) if is_id_sync_path(p) => {
+                let mut answer = refusal(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "the ID sync answers POST only (a GET, e.g. an image tag, sets nothing)",
+                );
+                answer
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+                answer
             }
             (&Method::POST, p) => match segment::endpoint_for(p) {
                 Some(endpoint) => self.intake(endpoint, request).await,
@@ -136,27 +157,46 @@ impl Intake {
         }
     }
 
-    /// `/v1/idsync?oppref=…`: the oppref back as a first-party cookie set by the server.
-    fn set_oppref_cookie(&self, request: &Request<Incoming>) -> Answer {
-        let query = request.uri().query().unwrap_or_default();
-        let oppref = eventmap::transforms::query_param_of(&format!("?{query}"), "oppref");
-        let Some(oppref) = oppref.filter(|v| idsync::valid_oppref(v)) else {
+    /// `POST /v1/idsync?oppref=…` sets the oppref as a first-party cookie from the server;
+    /// `POST /v1/idsync/revoke` deletes it. Only for pages of an origin listed by name
+    /// (see [`cors`]): checked here, so a page elsewhere, a form or an image tag sets
+    /// nothing even though its request reaches us.
+    fn id_sync(&self, request: &Request<Incoming>, action: IdSyncAction) -> Answer {
+        let origin = request.headers().get(header::ORIGIN);
+        if !cors::listed_by_name(&self.config.cors_origins, origin) {
             return refusal(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "oppref must be 1 to 256 URL-safe characters",
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                "the ID sync sets a cookie, so it answers only pages of an origin given by name \
+                 with --cors-origin (`*` does not count)",
             );
-        };
+        }
         let https = request
             .headers()
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-        let cookie = self.config.idsync.set_cookie(&oppref, https);
+        let cookies = match action {
+            IdSyncAction::Set => {
+                let query = request.uri().query().unwrap_or_default();
+                let oppref = eventmap::transforms::query_param_of(&format!("?{query}"), "oppref");
+                let Some(oppref) = oppref.filter(|v| eventmap::transforms::valid_oppref(v)) else {
+                    return refusal(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        "oppref must be 1 to 256 URL-safe characters",
+                    );
+                };
+                vec![self.config.idsync.set_cookie(&oppref, https)]
+            }
+            IdSyncAction::Revoke => self.config.idsync.clear_cookies(https),
+        };
         let mut answer = Response::new(Full::new(Bytes::new()));
         *answer.status_mut() = StatusCode::NO_CONTENT;
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            answer.headers_mut().insert(header::SET_COOKIE, value);
+        for cookie in cookies {
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                answer.headers_mut().append(header::SET_COOKIE, value);
+            }
         }
         answer
             .headers_mut()
@@ -368,9 +408,28 @@ fn basic_user(request: &Request<Incoming>) -> Result<Option<String>, &'static st
     Ok((!user.is_empty()).then(|| user.to_string()))
 }
 
-/// The ID sync script, cacheable and revalidated by its ETag.
-fn script(request: &Request<Incoming>) -> Answer {
-    let etag = idsync::etag();
+/// What `/v1/idsync` is asked to do.
+#[derive(Clone, Copy)]
+enum IdSyncAction {
+    Set,
+    Revoke,
+}
+
+fn is_id_sync_path(path: &str) -> bool {
+    path == "/v1/idsync" || path == "/v1/idsync/revoke"
+}
+
+fn is_script_path(path: &str) -> bool {
+    path == "/idsync.js" || path == "/idsync.mjs"
+}
+
+/// The ID sync script (or its module wrapper), cacheable and revalidated by its ETag.
+fn script(request: &Request<Incoming>, path: &str) -> Answer {
+    let (body, etag) = if path == "/idsync.mjs" {
+        (idsync::MODULE, idsync::etag(idsync::MODULE))
+    } else {
+        (idsync::SCRIPT, idsync::etag(idsync::SCRIPT))
+    };
     let fresh = request
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -381,7 +440,7 @@ fn script(request: &Request<Incoming>) -> Answer {
         *answer.status_mut() = StatusCode::NOT_MODIFIED;
         answer
     } else {
-        let mut answer = Response::new(Full::new(Bytes::from_static(idsync::SCRIPT.as_bytes())));
+        let mut answer = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
         answer.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/javascript; charset=utf-8"),
@@ -399,6 +458,11 @@ fn script(request: &Request<Incoming>) -> Answer {
     answer
 }
 
+/// The request headers browsers may send to the event endpoints.
+pub const PREFLIGHT_HEADERS: &str = "Content-Type, Authorization, Content-Encoding, Accept, \
+     AnonymousId, Rsa-Recovered, Rsa-Retry-Attempt, Rsa-Since-Last-Attempt, \
+     Rsa-Since-First-Attempt, Rsa-Retry-Reason";
+
 fn preflight() -> Answer {
     let mut answer = Response::new(Full::new(Bytes::new()));
     *answer.status_mut() = StatusCode::NO_CONTENT;
@@ -409,7 +473,9 @@ fn preflight() -> Answer {
     );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Content-Type, Authorization, Content-Encoding"),
+        // What analytics.js (Segment) and RudderStack's JS SDK send: RudderStack adds the
+        // anonymous id and, on retries, how it is retrying.
+        HeaderValue::from_static(PREFLIGHT_HEADERS),
     );
     headers.insert(
         header::ACCESS_CONTROL_MAX_AGE,

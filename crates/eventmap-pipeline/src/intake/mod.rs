@@ -1,14 +1,18 @@
 //! The intake of `eventmap serve`: Segment's HTTP tracking API on a TCP listener.
 //!
 //! - [`segment`]: payloads (paths, batches, enrichment, skew correction);
-//! - [`http`]: answers (write keys, CORS, gzip, limits, timeouts, the spool);
+//! - [`http`]: answers (write keys, gzip, limits, timeouts, the spool);
+//! - [`cors`]: which pages may post, and which may use the ID sync;
 //! - [`store`]: where accepted events go (the spool, or a Kafka topic);
-//! - [`idsync`]: the ID sync's script and its server-set cookie.
+//! - [`idsync`]: the ID sync's script and its server-set cookie;
+//! - [`write_keys`]: the keys clients present, checked in constant time.
 
+pub mod cors;
 pub mod http;
 pub mod idsync;
 pub mod segment;
 pub mod store;
+pub mod write_keys;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,6 +29,7 @@ use crate::log;
 pub use http::{Intake, IntakeConfig};
 pub use segment::{Enriched, Limits};
 pub use store::{Appending, EventStore, StoreError};
+pub use write_keys::WriteKeys;
 
 /// A client that sends no complete request head within this is disconnected.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);

@@ -188,6 +188,7 @@ impl Payload {
                     }
                 };
                 correct_timestamp(&mut event, received_at_ms, sent_at.as_ref());
+                cut_long_urls(&mut event);
                 let partition_key = user_of(&event);
                 event.insert(
                     "receivedAt".into(),
@@ -214,6 +215,58 @@ impl Payload {
             })
             .collect()
     }
+}
+
+/// URLs longer than this are cut to it at intake. A landing page's URL can be tens of
+/// kilobytes (ad and tracking parameters), and analytics.js copies it into four fields
+/// (`context.page.url` and `.search`, `properties.url` and `.search`): one 10 KB URL
+/// made a 42 KB event, over the 32 KB limit, and the page view was refused. 2,048 bytes
+/// keeps every real page's address and its usual parameters (browsers and analytics
+/// tools have long cut URLs near there).
+pub const MAX_URL_BYTES: usize = 2048;
+
+/// The fields where analytics.js and the server SDKs put a page's URL and its parts.
+const URL_FIELDS: [(&str, &str); 8] = [
+    ("context", "page.url"),
+    ("context", "page.search"),
+    ("context", "page.referrer"),
+    ("context", "page.path"),
+    ("properties", "url"),
+    ("properties", "search"),
+    ("properties", "referrer"),
+    ("properties", "path"),
+];
+
+/// Cuts each URL field over [`MAX_URL_BYTES`] to that length.
+fn cut_long_urls(event: &mut Map<String, Value>) {
+    for (top, path) in URL_FIELDS {
+        let mut value = event.get_mut(top);
+        for part in path.split('.') {
+            value = value.and_then(|v| v.get_mut(part));
+        }
+        if let Some(Value::String(url)) = value {
+            if url.len() > MAX_URL_BYTES {
+                cut_url(url, MAX_URL_BYTES);
+            }
+        }
+    }
+}
+
+/// Cuts `url` to at most `max` bytes, at a character boundary and never inside a `%XX`
+/// escape (half an escape would make the rest undecodable).
+fn cut_url(url: &mut String, max: usize) {
+    let mut end = max.min(url.len());
+    while !url.is_char_boundary(end) {
+        end -= 1;
+    }
+    let bytes = url.as_bytes();
+    for back in 1..=2 {
+        if end >= back && bytes[end - back] == b'%' {
+            end -= back;
+            break;
+        }
+    }
+    url.truncate(end);
 }
 
 /// The user an event is about, as text: `userId`, else `anonymousId`.
@@ -298,6 +351,54 @@ fn new_message_id() -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn long_urls_are_cut_so_a_page_view_is_kept() {
+        let long = format!(
+            "https://shop.example/?utm={}&oppref=opp_1",
+            "a".repeat(10_000)
+        );
+        let body = json!({"type": "page", "messageId": "m1",
+            "context": {"page": {"url": long, "search": &long[20..], "title": "Shop"}},
+            "properties": {"url": long, "search": &long[20..], "keep": long}});
+        let payload = parse(
+            Endpoint::Single("page"),
+            body.to_string().as_bytes(),
+            &Limits::default(),
+        )
+        .expect("parses");
+        let enriched = payload.enrich(0).expect("cut to fit, not refused");
+        let event: Value = serde_json::from_slice(&enriched[0].json).expect("json");
+        for path in [
+            "/context/page/url",
+            "/context/page/search",
+            "/properties/url",
+            "/properties/search",
+        ] {
+            let cut = event.pointer(path).and_then(Value::as_str).expect(path);
+            assert_eq!(cut.len(), MAX_URL_BYTES, "{path}");
+            assert!(long.contains(cut), "{path} is a prefix");
+        }
+        assert_eq!(
+            event["properties"]["keep"].as_str().map(str::len),
+            Some(long.len())
+        );
+    }
+
+    #[test]
+    fn a_cut_never_splits_a_character_or_an_escape() {
+        for (url, max, cut) in [
+            ("ab%2Fcd", 3, "ab"),
+            ("ab%2Fcd", 4, "ab"),
+            ("ab%2Fcd", 5, "ab%2F"),
+            ("aé", 2, "a"),
+            ("short", 10, "short"),
+        ] {
+            let mut text = url.to_string();
+            cut_url(&mut text, max);
+            assert_eq!(text, cut, "{url} at {max}");
+        }
+    }
 
     const RECEIVED: i64 = 1_795_262_400_000; // 2026-11-21T12:00:00Z
 

@@ -380,11 +380,13 @@ impl Writer {
         if !self.deferred_acks.is_empty() || !self.deferred_dead.is_empty() {
             let _ = self.settle(Vec::new(), now_ms);
         }
+        // Delivered segments go first: their space is what a full disk gets back, and a
+        // probe before it could pass on the last crumbs and report ready too soon.
+        self.delete_settled_segments();
         if self.shared.counters.failing.load(Ordering::Relaxed) && self.probe() {
             self.set_failing(false);
             crate::log::line("spool_writable", serde_json::json!({}));
         }
-        self.delete_settled_segments();
         self.rewrite_logs_if_long(now_ms);
         self.publish();
     }
@@ -405,7 +407,8 @@ impl Writer {
     /// Whether the disk takes a write again (a full disk with room made).
     fn probe(&self) -> bool {
         let path = self.dir.join("probe");
-        let written = std::fs::write(&path, [0u8; 4096])
+        // About a full batch of events: room for one write of a few events is not ready.
+        let written = std::fs::write(&path, vec![0u8; 64 * 1024])
             .and_then(|()| std::fs::File::open(&path)?.sync_all());
         let _ = std::fs::remove_file(&path);
         written.is_ok()

@@ -105,10 +105,7 @@ pub(crate) fn country_alpha2_transform(
     let text = expect_str(value, "country")?;
     country_alpha2(text)
         .map(|code| Some(Value::String(code.to_string())))
-        .ok_or_else(|| {
-            let shown: String = text.trim().chars().take(40).collect();
-            TransformError::new(format!("unknown country `{shown}`"))
-        })
+        .ok_or_else(|| TransformError::new("the country is not a country name or ISO 3166-1 code"))
 }
 
 #[cfg(test)]
@@ -153,7 +150,10 @@ mod tests {
         assert_eq!(country_alpha2("Atlantis"), None);
         assert_eq!(country_alpha2("   "), None);
         let err = country_alpha2_transform(&Value::from("Atlantis"), &[]).unwrap_err();
-        assert_eq!(err.0, "unknown country `Atlantis`");
+        assert_eq!(
+            err.0,
+            "the country is not a country name or ISO 3166-1 code"
+        );
         assert!(country_alpha2_transform(&Value::from(1), &[]).is_err());
     }
 }

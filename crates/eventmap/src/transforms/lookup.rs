@@ -28,7 +28,7 @@ pub(super) fn lookup(input: &Value, args: &[Value]) -> Result<Option<Value>, Tra
         other => {
             return Err(TransformError::new(format!(
                 "looks up text, found {}",
-                crate::value::shorten_json(other, 40)
+                super::kind_of(other)
             )))
         }
     };

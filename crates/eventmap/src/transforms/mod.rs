@@ -5,6 +5,7 @@
 //! both by name in a mapping (`transform: sha256_email`) and as a function inside Rhai
 //! expressions (`sha256_email(email)`).
 
+mod click_id;
 mod country;
 mod hash;
 mod lookup;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use click_id::{valid_oppref, MAX_OPPREF_BYTES};
 pub use country::country_alpha2;
 pub use hash::{sha256_email, sha256_external_id, sha256_name, sha256_phone};
 pub use money::{currency_from_code, minor_units, total_minor_units};
@@ -331,6 +333,12 @@ fn builtins() -> Vec<Builtin> {
             1..=1,
             "value of the named query parameter of a URL (percent-decoded)",
             Arc::new(text::query_param),
+        ),
+        (
+            "valid_oppref",
+            0..=0,
+            "the value when it is an ad click id (1 to 256 URL-safe characters), else absent",
+            Arc::new(click_id::valid_oppref_transform),
         ),
         (
             "to_string",

@@ -127,5 +127,8 @@ fn the_shop_pages_of_the_browser_guide_deliver_their_orders_with_the_landing_opp
             Some(oppref) => assert_eq!(event["oppref"], oppref, "{event}"),
             None => assert!(event.get("oppref").is_none(), "order {price}: {event}"),
         }
+        if price == "71" {
+            assert_eq!(event["user"]["obref"], "ob_browser_1", "{event}");
+        }
     }
 }

@@ -167,8 +167,15 @@ const oppref = (event) => event?.context?.providers?.openAI?.oppref;
   const stored = await s.cookies();
   assert.ok(stored.includes('.shop.example=opp_seg_1'), `serve's site-wide cookie: ${stored}`);
   await land(s, 'segment', 'confirm.html', '/v1/p');
-  assert.equal(oppref(await order(s, 'segment', 71, '/v1/t')), 'opp_seg_1');
+  // OpenAI's pixel's browser id, where the pixel runs too, rides along.
+  await s.tab.evaluate(() => { document.cookie = '__obref=ob_browser_1; Path=/'; });
+  const first = await order(s, 'segment', 71, '/v1/t');
+  assert.equal(oppref(first), 'opp_seg_1');
+  assert.equal(first.context.providers.openAI.obref, 'ob_browser_1');
   expected[71] = 'opp_seg_1';
+  // serve's module wrapper imports from any page.
+  const imported = await s.tab.evaluate(async (url) => (await import(url)).valid('opp_1'), SERVE + '/idsync.mjs');
+  assert.equal(imported, true);
   await decline(s);
   assert.deepEqual(await s.cookies(), [], 'decline leaves no __oppref cookie');
   const after = await order(s, 'segment', 72, '/v1/t');

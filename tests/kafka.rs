@@ -433,3 +433,92 @@ fn refused_credentials_stop_the_consumer_with_exit_4_and_commit_nothing_undelive
         "not dead-lettered"
     );
 }
+
+/// The documented path as users run it: `serve --to-kafka` with posts of 100 events (the
+/// producer writes each as one batch per partition), a member joining while the first
+/// is mid-stream, then one killed with SIGKILL. A commit made inside a batch must not make
+/// the next owner skip the rest of it (tansu answers a fetch from inside a batch with the
+/// next batch).
+#[test]
+fn posts_of_100_through_serve_survive_a_member_joining_and_one_killed() {
+    let broker = Broker::start();
+    let mock = mock();
+    broker.create_topic("posts", 4);
+    let server = Server::spawn(&[
+        "--to-kafka",
+        "--brokers",
+        &broker.bootstrap,
+        "--topic",
+        "posts",
+    ]);
+    let mut ids = Vec::new();
+    for n in 0..80 {
+        let (mut batch, batch_ids) = order_batch(&format!("post-{n}"), 100);
+        for (i, event) in batch["batch"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .enumerate()
+        {
+            event["userId"] = json!(format!("u-{}", (n * 100 + i) % 37));
+        }
+        let answer = server.post("/v1/batch", &batch);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        ids.extend(batch_ids);
+    }
+    server.kill_9();
+    // One event at a time: the revoke finds records in work, mid-batch.
+    let slow = ["--concurrency", "1", "--batch-size", "1"];
+    let first = Consumer::start(&broker, "posts", "g-posts", &mock.endpoint(), &slow);
+    wait_for("delivery under way", Duration::from_secs(60), || {
+        mock.delivered_count() >= 1500
+    });
+    let second = Consumer::start(&broker, "posts", "g-posts", &mock.endpoint(), &slow);
+    wait_for("the second member at work", Duration::from_secs(60), || {
+        second.owns_partitions() && mock.delivered_count() >= 3500
+    });
+    // A member reports only the partitions it owns: after the rebalance, half of them.
+    let page = first.metrics();
+    for gauge in [
+        "eventmap_consume_consumer_lag{",
+        "eventmap_consume_committed_offset{",
+    ] {
+        let reported = page.lines().filter(|l| l.starts_with(gauge)).count();
+        assert!(reported <= 2, "{gauge} for {reported} partitions:\n{page}");
+    }
+    let first_log = first.log();
+    drop(first); // SIGKILL: its partitions go to the next owner from their last commit.
+                 // tansu 0.6 moves a dead member's partitions only at the next change of membership
+                 // (see the SIGKILL test above): a supervisor restarting the member is that change.
+    std::thread::sleep(Duration::from_secs(7));
+    let replacement = Consumer::start(&broker, "posts", "g-posts", &mock.endpoint(), &slow);
+    let started = std::time::Instant::now();
+    while !all_delivered(&mock, &ids) {
+        if started.elapsed() > Duration::from_secs(120) {
+            let delivered = receipts(&mock);
+            let missing: Vec<_> = ids
+                .iter()
+                .filter(|id| !delivered.contains_key(*id))
+                .collect();
+            panic!(
+                "{} of {} acknowledged events never reached the API, e.g. {:?}\nfirst:\n{first_log}\nsecond:\n{}\n{}\nreplacement:\n{}",
+                missing.len(),
+                ids.len(),
+                &missing[..missing.len().min(10)],
+                second.log(),
+                second.metrics(),
+                replacement.log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Where tansu answered a fetch from inside a batch with the next batch, the partition
+    // was read again from further back (`partition_read_again`); no range was left out.
+    let logs = format!("{}{}", second.log(), replacement.log());
+    assert!(!logs.contains("offset_gap"), "{logs}");
+    let pages = format!("{}{}", second.metrics(), replacement.metrics());
+    assert!(
+        !pages.contains("eventmap_consume_offset_gaps_total{"),
+        "{pages}"
+    );
+}

@@ -51,6 +51,9 @@ pub struct ConsumeMetrics {
     pub rebalances: Family<RebalanceLabel, Counter>,
     /// Records abandoned to a partition's next owner at a rebalance.
     pub abandoned: Counter,
+    pub handed_back: Counter,
+    pub offset_gaps: Family<PartitionLabel, Counter>,
+    pub refetches: Family<PartitionLabel, Counter>,
 }
 
 impl ConsumeMetrics {
@@ -88,6 +91,24 @@ impl ConsumeMetrics {
             "abandoned",
             "Records left to a partition's next owner at a rebalance",
             self.abandoned.clone(),
+        );
+        r.register(
+            "handed_back",
+            "Records polled but not begun when their partition was given up (at a \
+             rebalance or the stop): the next owner reads them",
+            self.handed_back.clone(),
+        );
+        r.register(
+            "offset_gaps",
+            "Times a partition resumed past its committed offset with no record there \
+             (compaction, retention, a reset, a broker bug): the range is logged",
+            self.offset_gaps.clone(),
+        );
+        r.register(
+            "refetches",
+            "Times a partition was read again from further back because the broker \
+             answered a fetch from inside a record batch with a later batch",
+            self.refetches.clone(),
         );
         r
     }

@@ -9,6 +9,7 @@
 
 mod observer;
 mod poller;
+mod resume;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -149,6 +150,7 @@ pub async fn consume<S: Sink>(
         };
         let Some(record) = record else { break };
         if offsets.hand_back(&record.source.partition, record.source.offset) {
+            metrics.handed_back.inc();
             continue; // Its partition is going to another member, which reads it again.
         }
         report.records += 1;
@@ -273,6 +275,8 @@ fn group_member(
         revoke_timeout: config.revoke_timeout,
         closing: AtomicBool::new(false),
         verbose: config.brokers.debugging(),
+        resume: Mutex::default(),
+        owned: Mutex::default(),
     };
     config.brokers.finish(client).create_with_context(context)
 }

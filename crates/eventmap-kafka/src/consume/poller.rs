@@ -6,8 +6,9 @@
 //! committed synchronously, inside librdkafka's rebalance callback. Blocking there is
 //! right on this thread; it would stall a runtime worker.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use eventmap_pipeline::log;
@@ -21,6 +22,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::resume::{Resume, Verdict};
 use crate::dead_letters::SourceRecord;
 use crate::metrics::{ConsumeMetrics, PartitionLabel, RebalanceLabel};
 use crate::offsets::{Offsets, Partition};
@@ -43,14 +45,34 @@ pub(crate) struct Rebalancer {
     pub closing: AtomicBool,
     /// Log librdkafka's debug lines (`--kafka-option debug=…`), not only its warnings.
     pub verbose: bool,
+    /// Where each newly assigned partition must resume (see [`super::resume`]).
+    pub resume: Mutex<Resume>,
+    /// The partitions this member owns: only theirs are reported (lag, committed offset).
+    pub owned: Mutex<HashSet<Partition>>,
+}
+
+impl Rebalancer {
+    fn resume(&self) -> MutexGuard<'_, Resume> {
+        self.resume.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn owned(&self) -> MutexGuard<'_, HashSet<Partition>> {
+        self.owned.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl ClientContext for Rebalancer {
     fn stats(&self, statistics: Statistics) {
+        let owned = self.owned();
         for (topic, stats) in &statistics.topics {
             for (&partition, p) in &stats.partitions {
                 // -1 is librdkafka's internal partition; -1 lag means "not known yet".
-                if partition < 0 || p.consumer_lag < 0 {
+                // A partition given up stays in librdkafka's statistics with its last lag:
+                // reported, it would claim a lag this member no longer has.
+                if partition < 0
+                    || p.consumer_lag < 0
+                    || !owned.contains(&Partition::new(topic, partition))
+                {
                     continue;
                 }
                 let label = PartitionLabel {
@@ -99,8 +121,15 @@ impl ConsumerContext for Rebalancer {
             .rebalances
             .get_or_create(&RebalanceLabel { kind: "revoke" })
             .inc();
-        for partition in &partitions {
-            self.metrics.lag.remove(&label(partition));
+        {
+            let mut owned = self.owned();
+            let mut resume = self.resume();
+            for partition in &partitions {
+                owned.remove(partition);
+                resume.forget(partition);
+                self.metrics.lag.remove(&label(partition));
+                self.metrics.committed.remove(&label(partition));
+            }
         }
         log::line(
             "partitions_revoked",
@@ -109,9 +138,10 @@ impl ConsumerContext for Rebalancer {
         );
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(list) => {
+                self.expect_committed(consumer, list);
                 self.metrics
                     .rebalances
                     .get_or_create(&RebalanceLabel { kind: "assign" })
@@ -184,7 +214,9 @@ impl Poller {
             }
             match polled {
                 Some(Ok(message)) => {
-                    if let Some(sender) = &records {
+                    let admitted =
+                        records.is_some() && consumer.context().admit(&consumer, &message);
+                    if let Some(sender) = records.as_ref().filter(|_| admitted) {
                         let record = record_of(&message, max_record_bytes);
                         offsets.begin(&record.source.partition, record.source.offset);
                         if sender.blocking_send(record).is_err() {
@@ -205,6 +237,92 @@ impl Poller {
         // Dropping the consumer closes it: the group is told at once (the partitions move
         // now, not at the session timeout), after the revocation above commits.
         drop(consumer);
+    }
+}
+
+impl Rebalancer {
+    /// Notes where each assigned partition must resume: its committed offset (also what
+    /// the committed-offset gauge shows until this member commits).
+    fn expect_committed(&self, consumer: &BaseConsumer<Self>, list: &TopicPartitionList) {
+        self.owned().extend(partitions_of(list));
+        let committed = match consumer.committed_offsets(list.clone(), Duration::from_secs(10)) {
+            Ok(committed) => committed,
+            Err(e) => {
+                // Reading goes on unchecked: a skipped batch would then go unnoticed.
+                log::line(
+                    "committed_offsets_unknown",
+                    json!({"error": e.to_string(), "partitions": names(&partitions_of(list))}),
+                );
+                return;
+            }
+        };
+        let mut resume = self.resume();
+        for element in committed.elements() {
+            // No commit yet: reading starts where `auto.offset.reset` says.
+            if let Offset::Offset(offset) = element.offset() {
+                let partition = Partition::new(element.topic(), element.partition());
+                self.metrics
+                    .committed
+                    .get_or_create(&label(&partition))
+                    .set(offset);
+                resume.expect(partition, offset);
+            }
+        }
+    }
+
+    /// The resume check's verdict on a polled record, acted on: `true` to process it.
+    fn admit<M: Message>(&self, consumer: &BaseConsumer<Self>, message: &M) -> bool {
+        let partition = Partition::new(message.topic(), message.partition());
+        let offset = message.offset();
+        let verdict = self.resume().check(&partition, offset);
+        match verdict {
+            Verdict::Take => true,
+            Verdict::Drop => false,
+            Verdict::SeekTo { expected, from } => {
+                self.metrics
+                    .refetches
+                    .get_or_create(&label(&partition))
+                    .inc();
+                log::line(
+                    "partition_read_again",
+                    json!({"partition": partition.to_string(), "expected": expected,
+                        "got": offset, "from": from,
+                        "why": "the broker answered a fetch from inside a record batch with a later batch"}),
+                );
+                let seek = consumer.seek(
+                    message.topic(),
+                    message.partition(),
+                    Offset::Offset(from),
+                    Duration::from_secs(10),
+                );
+                match seek {
+                    Ok(()) => false,
+                    Err(e) => {
+                        self.resume().forget(&partition);
+                        self.gap(&partition, None, offset, Some(e.to_string()));
+                        true
+                    }
+                }
+            }
+            Verdict::Gap { from, to } => {
+                self.gap(&partition, Some(from), to, None);
+                true
+            }
+        }
+    }
+
+    fn gap(&self, partition: &Partition, from: Option<i64>, to: i64, error: Option<String>) {
+        self.metrics
+            .offset_gaps
+            .get_or_create(&label(partition))
+            .inc();
+        log::line(
+            "offset_gap",
+            json!({"partition": partition.to_string(), "missing_from": from, "missing_to": to,
+                "error": error,
+                "note": "no records between the committed offset and the first one read: \
+                         compacted, deleted by retention, an offset reset, or a broker bug"}),
+        );
     }
 }
 

@@ -9,8 +9,9 @@
 use std::process::Command;
 
 use eventmap_mock_capi::{MockCapi, MockConfig};
+use eventmap_tests::browser::{assert_orders_at_mock, node_dir};
 use eventmap_tests::delivery::{KEY, PIXEL};
-use eventmap_tests::serve::{free_port, wait_until, Server};
+use eventmap_tests::serve::{free_port, Server};
 use eventmap_tests::{repo, Scratch};
 use serde_json::Value;
 
@@ -56,18 +57,7 @@ fn serve_flags_from_the_doc(doc: &str, page_port: u16) -> Vec<String> {
 
 #[test]
 fn the_shop_pages_of_the_browser_guide_deliver_their_orders_with_the_landing_oppref() {
-    let node_dir = repo().join("tests/node");
-    assert!(
-        node_dir
-            .join("node_modules/@rudderstack/analytics-js")
-            .exists()
-            && node_dir.join("node_modules/playwright-core").exists(),
-        "the browser test tools are not installed: run `npm ci --prefix tests/node`"
-    );
-    assert!(
-        std::path::Path::new("/usr/bin/chromium").exists(),
-        "Chromium is missing: install Debian's `chromium` package (apt-get install chromium)"
-    );
+    let node_dir = node_dir(&["playwright-core", "@rudderstack/analytics-js"]);
     let doc_path = repo().join("docs/browser.md");
     let doc = std::fs::read_to_string(&doc_path).expect("docs/browser.md");
     let mock = MockCapi::start(MockConfig::new(KEY, PIXEL)).expect("mock starts");
@@ -106,29 +96,10 @@ fn the_shop_pages_of_the_browser_guide_deliver_their_orders_with_the_landing_opp
     let expected = report["expected"].as_object().expect("expected orders");
     assert_eq!(expected.len(), 9, "{report}");
 
-    let amount_of = |event: &Value| event["data"]["amount"].as_i64();
-    wait_until("every browser order at the mock", || {
-        let record = mock.record();
-        expected.keys().all(|price| {
-            let cents = price.parse::<i64>().unwrap_or(0) * 100;
-            record.events.values().any(|e| amount_of(e) == Some(cents))
-        })
-    });
-    let record = mock.record();
-    for (price, oppref) in expected {
-        let cents = price.parse::<i64>().unwrap_or(0) * 100;
-        let event = record
-            .events
-            .values()
-            .find(|e| amount_of(e) == Some(cents))
-            .expect("found above");
-        assert_eq!(event["type"], "order_created", "{event}");
-        match oppref.as_str() {
-            Some(oppref) => assert_eq!(event["oppref"], oppref, "{event}"),
-            None => assert!(event.get("oppref").is_none(), "order {price}: {event}"),
-        }
-        if price == "71" {
-            assert_eq!(event["user"]["obref"], "ob_browser_1", "{event}");
-        }
-    }
+    let orders = assert_orders_at_mock(&mock, expected);
+    assert_eq!(
+        orders["71"]["user"]["obref"], "ob_browser_1",
+        "{}",
+        orders["71"]
+    );
 }

@@ -9,25 +9,15 @@
 use std::process::Command;
 
 use eventmap_mock_capi::{MockCapi, MockConfig};
+use eventmap_tests::browser::{assert_orders_at_mock, node_dir};
 use eventmap_tests::delivery::{KEY, PIXEL};
-use eventmap_tests::serve::{free_port, wait_until, Server, WRITE_KEY};
+use eventmap_tests::serve::{free_port, Server, WRITE_KEY};
 use eventmap_tests::{repo, Scratch};
 use serde_json::Value;
 
 #[test]
 fn the_id_sync_keeps_oppref_first_party_and_every_event_carries_it() {
-    let node_dir = repo().join("tests/node");
-    assert!(
-        node_dir.join("node_modules/playwright-core").exists()
-            && node_dir
-                .join("node_modules/@segment/analytics-next")
-                .exists(),
-        "the browser test tools are not installed: run `npm ci --prefix tests/node`"
-    );
-    assert!(
-        std::path::Path::new("/usr/bin/chromium").exists(),
-        "Chromium is missing: install Debian's `chromium` package (apt-get install chromium)"
-    );
+    let node_dir = node_dir(&["playwright-core", "@segment/analytics-next"]);
     // Importable as an ES module (and as CommonJS) as well as loaded by a script tag.
     let module = repo().join("clients/js/idsync.mjs");
     let script = repo().join("clients/js/idsync.js");
@@ -96,32 +86,10 @@ fn the_id_sync_keeps_oppref_first_party_and_every_event_carries_it() {
     assert_eq!(expected.len(), 6, "{report}");
 
     // Each order the browser sent, mapped, at the mock: with its oppref, or without.
-    let amount_of = |event: &Value| event["data"]["amount"].as_i64();
-    wait_until("every browser order at the mock", || {
-        let record = mock.record();
-        expected.keys().all(|price| {
-            let cents = price.parse::<i64>().unwrap_or(0) * 100;
-            record.events.values().any(|e| amount_of(e) == Some(cents))
-        })
-    });
-    let record = mock.record();
-    for (price, oppref) in expected {
-        let cents = price.parse::<i64>().unwrap_or(0) * 100;
-        let event = record
-            .events
-            .values()
-            .find(|e| amount_of(e) == Some(cents))
-            .expect("found above");
-        assert_eq!(event["type"], "order_created");
-        match oppref.as_str() {
-            Some(oppref) => assert_eq!(event["oppref"], oppref, "{event}"),
-            None => assert!(event.get("oppref").is_none(), "{event}"),
-        }
-        if price == "21" {
-            assert_eq!(
-                event["opt_out"], true,
-                "consent withheld rides on the event: {event}"
-            );
-        }
-    }
+    let orders = assert_orders_at_mock(&mock, expected);
+    assert_eq!(
+        orders["21"]["opt_out"], true,
+        "consent withheld rides on the event: {}",
+        orders["21"]
+    );
 }

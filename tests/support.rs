@@ -1,5 +1,7 @@
 //! Helpers for the end-to-end tests: run the built `eventmap` binary on files.
 
+#[path = "browser_support.rs"]
+pub mod browser;
 #[path = "delivery_support.rs"]
 pub mod delivery;
 #[path = "kafka_support.rs"]

@@ -491,3 +491,115 @@ fn ctrl_c_stops_reading_delivers_what_was_read_and_says_where_to_resume() {
     assert_eq!(summary["resume_from"], json!({"input": "-", "line": 6}));
     assert_eq!(summary["stopped"], "interrupted");
 }
+
+#[test]
+fn a_mapping_fix_rescues_invalid_dead_letters_and_resend_mapped_sends_them_as_they_stand() {
+    let dir = Scratch::new("send-fix-replay");
+    // A mapping whose viewed products lose their currency: invalid, amount without one.
+    let right = "data.currency: { from: properties.currency, transform: currency_code }";
+    let text = std::fs::read_to_string(eventmap_tests::repo().join(MAPPING)).unwrap();
+    let broken = dir.write(
+        "broken.yaml",
+        &text.replacen(
+            right,
+            &right.replace("properties.currency", "properties.typo"),
+            1,
+        ),
+    );
+    let mock = mock(|_| {});
+    let run_send = |mapping: &str, dead: &str, extra: &[&str], input: &str| {
+        let endpoint = mock.endpoint();
+        let mut args = vec![
+            "send",
+            "--mapping",
+            mapping,
+            "--now",
+            NOW,
+            "--endpoint",
+            &endpoint,
+            "--dead-letter",
+            dead,
+            "--retry-delay",
+            "5ms",
+        ];
+        args.extend_from_slice(extra);
+        args.push(input);
+        eventmap_env(
+            &args,
+            "",
+            &[("OPENAI_CAPI_KEY", KEY), ("OPENAI_PIXEL_ID", PIXEL)],
+        )
+    };
+    let first = dir.path("first.ndjson");
+    let run = run_send(&broken, &first, &[], EXAMPLES);
+    let invalid = n(&run.summary()["dead_lettered_by_reason"]["invalid"]);
+    let letters: Vec<Value> = std::fs::read_to_string(&first)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|l: &Value| l["dead_letter"]["reason"] == "invalid")
+        .filter(|l: &Value| {
+            let message = l["dead_letter"]["message"].as_str().unwrap_or_default();
+            // (not the stale one among them: it stays invalid, rightly)
+            message.contains("currency") && !message.contains("older")
+        })
+        .collect();
+    assert!(!letters.is_empty(), "{}", run.stderr);
+    for letter in &letters {
+        // The mapped event as sent, and the input event beside it.
+        assert_eq!(letter["event"]["id"], letter["id"], "{letter}");
+        assert_eq!(letter["source"]["messageId"], letter["id"], "{letter}");
+    }
+    let ids: Vec<String> = letters
+        .iter()
+        .map(|l| l["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+
+    // As they stand, the fixed mapping changes nothing: invalid again.
+    let again = dir.path("again.ndjson");
+    let run = run_send(MAPPING, &again, &["--resend-mapped"], &first);
+    let s = run.summary();
+    assert_eq!(
+        n(&s["dead_lettered_by_reason"]["invalid"]),
+        invalid,
+        "{}",
+        run.stderr
+    );
+    assert!(ids
+        .iter()
+        .all(|id| !mock.record().delivered.contains_key(id)));
+
+    // By default the input event is mapped again with the fixed mapping: delivered.
+    let fixed = dir.path("fixed.ndjson");
+    let run = run_send(MAPPING, &fixed, &[], &first);
+    let s = run.summary();
+    let rescued = letters.len() as u64;
+    assert_eq!(
+        n(&s["dead_lettered_by_reason"]["invalid"]),
+        invalid - rescued,
+        "{}",
+        run.stderr
+    );
+    let record = mock.record();
+    for id in &ids {
+        assert_eq!(record.events[id]["data"]["currency"], "USD", "{id}");
+    }
+}
+
+#[test]
+fn a_rejected_dead_letter_keeps_its_input_event() {
+    let dir = Scratch::new("send-rejected-source");
+    let first = mock(|c| c.poison_named = Box::new(|id| id == "msg-order-005"));
+    let run = send(&first, &dir, KEY, &[], &[EXAMPLES]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let letters = dead_letters(&dir);
+    let rejected = letters
+        .iter()
+        .find(|l| l["dead_letter"]["reason"] == "rejected")
+        .expect("a rejected letter");
+    assert_eq!(
+        rejected["source"]["messageId"], "msg-order-005",
+        "{rejected}"
+    );
+    assert_eq!(rejected["event"]["id"], "msg-order-005");
+}

@@ -389,7 +389,7 @@ fn browsers_get_cors_answers_for_allowed_origins_only() {
 
 #[test]
 fn dead_letters_are_kept_and_export_to_what_send_replays() {
-    let mock = live_mock(|_| {});
+    let mock = live_mock(|c| c.poison_named = Box::new(|id| id == "dead-rejected"));
     let dir = Scratch::new("serve-dead");
     let spool = dir.0.join("spool");
     let server = Server::start(&spool, &mock.endpoint(), &[]);
@@ -402,6 +402,12 @@ fn dead_letters_are_kept_and_export_to_what_send_replays() {
     old["timestamp"] = json!(now_ms() - 8 * 86_400_000);
     assert_eq!(server.post("/v1/track", &old).status, 200);
     server.wait_for_log("\"reason\":\"expired\"");
+    // Refused by the API when sent: the letter keeps the spooled event beside the mapped.
+    assert_eq!(
+        server.post("/v1/track", &order("dead-rejected")).status,
+        200
+    );
+    server.wait_for_log("\"reason\":\"rejected\"");
     // One process at a time holds a spool.
     let spool_arg = spool.display().to_string();
     let second = eventmap_tests::eventmap_env(
@@ -430,9 +436,13 @@ fn dead_letters_are_kept_and_export_to_what_send_replays() {
     let export = eventmap(&["dead-letters", "--spool", &spool_arg], "");
     assert_eq!(export.code, 0, "{}", export.stderr);
     let letters: Vec<Value> = export.stdout_json();
-    assert_eq!(letters.len(), 2);
+    assert_eq!(letters.len(), 3);
     assert_eq!(letters[1]["id"], "dead-old");
     assert_eq!(letters[1]["dead_letter"]["reason"], "expired");
+    assert_eq!(letters[1]["source"]["messageId"], "dead-old");
+    assert_eq!(letters[2]["dead_letter"]["reason"], "rejected");
+    assert_eq!(letters[2]["event"]["id"], "dead-rejected");
+    assert_eq!(letters[2]["source"]["messageId"], "dead-rejected");
     assert!(!mock.record().delivered.contains_key("dead-old"));
     assert_eq!(letters[0]["id"], "dead-1");
     assert_eq!(letters[0]["dead_letter"]["reason"], "mapping_failed");
@@ -463,4 +473,30 @@ fn dead_letters_are_kept_and_export_to_what_send_replays() {
         summary["dead_lettered_by_reason"],
         json!({"mapping_failed": 1})
     );
+}
+
+#[test]
+fn head_requests_answer_as_get_does_without_a_body() {
+    // Load balancers and uptime checks probe with HEAD.
+    let mock = live_mock(|_| {});
+    let dir = Scratch::new("serve-head");
+    let server = Server::start(&dir.0.join("spool"), &mock.endpoint(), &[]);
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/idsync.js",
+        "/idsync.mjs",
+        "/metrics",
+    ] {
+        let get = server.request("GET", path, &[], b"");
+        let head = server.request("HEAD", path, &[], b"");
+        assert_eq!(head.status, 200, "HEAD {path}");
+        assert_eq!(head.status, get.status, "{path}");
+        assert_eq!(head.body, "", "HEAD {path} has no body");
+        assert_eq!(
+            head.header("content-type"),
+            get.header("content-type"),
+            "{path}"
+        );
+    }
 }

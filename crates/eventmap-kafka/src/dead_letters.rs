@@ -81,18 +81,28 @@ pub fn record_value(source: &SourceRecord, letter: &DeadLetter) -> Value {
         "partition": source.partition.partition,
         "offset": source.offset,
     });
-    // The letter holds the input already when it is the line or the source event.
+    // The letter holds the input already when it is the line or the source event. A
+    // mapped event gets its record as `source` (so a replay after a mapping fix maps it
+    // again), or as `kafka.value` when the record is not JSON.
     let holds_input = matches!(
         letter.payload,
-        DeadPayload::Line(_) | DeadPayload::Bytes(_) | DeadPayload::Source(_)
+        DeadPayload::Line(_)
+            | DeadPayload::Bytes(_)
+            | DeadPayload::Source(_)
+            | DeadPayload::Mapped {
+                source: Some(_),
+                ..
+            }
     );
     if !holds_input {
-        if let Some(text) = source
-            .value
-            .as_deref()
-            .and_then(|v| std::str::from_utf8(v).ok())
-        {
-            kafka["value"] = Value::from(text);
+        let record = source.value.as_deref();
+        match record.and_then(|v| serde_json::from_slice::<Value>(v).ok()) {
+            Some(event @ Value::Object(_)) => value["source"] = event,
+            _ => {
+                if let Some(text) = record.and_then(|v| std::str::from_utf8(v).ok()) {
+                    kafka["value"] = Value::from(text);
+                }
+            }
         }
     }
     if let Value::Object(map) = &mut value {
@@ -127,13 +137,23 @@ mod tests {
             key: Some(b"user-1".to_vec()),
             value: Some(br#"{"messageId":"m-1"}"#.to_vec()),
         };
-        let original = letter(DeadPayload::Mapped(json!({"id": "m-1"})));
+        let original = letter(DeadPayload::Mapped {
+            event: json!({"id": "m-1"}),
+            source: None,
+        });
         let value = record_value(&source, &original);
         assert_eq!(value["kafka"]["topic"], "events");
         assert_eq!(value["kafka"]["partition"], 3);
         assert_eq!(value["kafka"]["offset"], 41);
-        assert_eq!(value["kafka"]["value"], r#"{"messageId":"m-1"}"#);
-        assert_eq!(DeadLetter::from_json(&value), Some(Ok(original)));
+        // The record, as the source a replay maps again.
+        assert_eq!(value["source"], json!({"messageId": "m-1"}));
+        assert_eq!(
+            DeadLetter::from_json(&value),
+            Some(Ok(letter(DeadPayload::Mapped {
+                event: json!({"id": "m-1"}),
+                source: Some(json!({"messageId": "m-1"})),
+            })))
+        );
 
         // A malformed line is kept once, as the letter's `line`.
         let value = record_value(&source, &letter(DeadPayload::Line("{oops".into())));

@@ -17,8 +17,8 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use crate::delivery::{
-    Clock, DeadLetter, DeadReason, Delivery, DeliveryConfig, DeliveryObserver, DeliveryReport,
-    Fatal, OutgoingEvent, RetryNotice, Sink,
+    Clock, DeadLetter, DeadPayload, DeadReason, Delivery, DeliveryConfig, DeliveryObserver,
+    DeliveryReport, Fatal, OutgoingEvent, RetryNotice, Sink,
 };
 use crate::log;
 use crate::metrics::{Metrics, ReasonLabel};
@@ -105,6 +105,7 @@ pub async fn forward<S: Sink>(f: &Forwarding, sink: S, mut stop: watch::Receiver
             mapping: &compiled.mapping,
             validator: compiled.validator.as_deref(),
             replay: false,
+            resend_mapped: false,
         };
         for spooled in batch.events {
             cursor = Some(spooled.seq);
@@ -158,7 +159,7 @@ fn route(
         format!("spool-{seq}")
     }) {
         Next::Deliver(event) => {
-            observer.received(seq, spooled.received_ms);
+            observer.received(seq, spooled.received_ms, spooled.json);
             Some(event.with_tag(seq))
         }
         Next::Skip { .. } => {
@@ -204,18 +205,31 @@ struct SpoolObserver {
     settles: mpsc::UnboundedSender<Settle>,
     metrics: Metrics,
     clock: Clock,
-    /// When each event in delivery was received, for the latency histogram.
-    received: Mutex<HashMap<u64, i64>>,
+    /// Each event in delivery: when it was received (for the latency histogram), and
+    /// the source as spooled (for a dead letter that a mapping fix can replay).
+    received: Mutex<HashMap<u64, InDelivery>>,
     /// The destination is failing (retries): logged once when it starts and ends.
     down: AtomicBool,
 }
 
+struct InDelivery {
+    received_ms: i64,
+    /// The spooled event's JSON, moved here once mapped: no copy.
+    source: Vec<u8>,
+}
+
 impl SpoolObserver {
-    fn received(&self, seq: u64, at_ms: i64) {
+    fn received(&self, seq: u64, received_ms: i64, source: Vec<u8>) {
         self.received
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(seq, at_ms);
+            .insert(
+                seq,
+                InDelivery {
+                    received_ms,
+                    source,
+                },
+            );
     }
 
     fn record_dead(&self, letter: &DeadLetter) {
@@ -239,8 +253,8 @@ impl DeliveryObserver for SpoolObserver {
         let now_ms = self.clock.now_ms();
         let mut received = self.received.lock().unwrap_or_else(PoisonError::into_inner);
         for event in events {
-            if let Some(at_ms) = received.remove(&event.tag) {
-                let seconds = (now_ms - at_ms).max(0) as f64 / 1000.0;
+            if let Some(done) = received.remove(&event.tag) {
+                let seconds = (now_ms - done.received_ms).max(0) as f64 / 1000.0;
                 self.metrics.delivery_latency.observe(seconds);
             }
             let _ = self.settles.send(Settle::Done(event.tag));
@@ -253,7 +267,8 @@ impl DeliveryObserver for SpoolObserver {
     }
 
     fn dead_lettered(&self, event: &OutgoingEvent, letter: &DeadLetter) {
-        self.received
+        let in_delivery = self
+            .received
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&event.tag);
@@ -265,9 +280,15 @@ impl DeliveryObserver for SpoolObserver {
             return; // Not the event's fault: it stays in the spool for the next start.
         }
         self.record_dead(letter);
+        let mut letter = letter.clone();
+        if let (DeadPayload::Mapped { source, .. }, Some(in_delivery)) =
+            (&mut letter.payload, in_delivery)
+        {
+            *source = serde_json::from_slice(&in_delivery.source).ok();
+        }
         let _ = self.settles.send(Settle::Dead {
             seq: event.tag,
-            letter: letter.clone(),
+            letter,
         });
     }
 

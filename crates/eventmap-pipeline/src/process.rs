@@ -39,6 +39,8 @@ pub enum Processed<J = String> {
     Invalid {
         event: Value,
         violations: Vec<Violation>,
+        /// The input event, so that a replay after a mapping fix maps it again.
+        source: Option<Value>,
     },
     /// Not an event: not UTF-8, not JSON, not an object, or too long to read.
     Malformed {
@@ -61,6 +63,9 @@ pub struct Processor<'a> {
     pub validator: Option<&'a dyn Validator>,
     /// Lines that are dead-letter records are replayed rather than mapped as events.
     pub replay: bool,
+    /// A replayed letter that holds both is sent as its mapped event stands, rather than
+    /// mapped again from its source.
+    pub resend_mapped: bool,
 }
 
 impl<J> Line<J> {
@@ -119,8 +124,10 @@ impl Processor<'_> {
         }
     }
 
-    /// A dead letter: a mapped event is validated again and sent as it is (after the fix a
-    /// person made); a source event is mapped again; a malformed line is parsed again.
+    /// A dead letter: a source event is mapped again with this mapping (so a fixed mapping
+    /// fixes it), also where the letter holds the mapped event beside it, unless
+    /// `resend_mapped`; a mapped event alone is validated again and sent as it is (after
+    /// the fix a person made); a malformed line is parsed again.
     fn replayed<J>(
         &self,
         text: &str,
@@ -136,14 +143,21 @@ impl Processor<'_> {
                 return Some(line);
             }
         };
-        Some(match letter.payload {
-            DeadPayload::Mapped(event) => {
+        let payload = match letter.payload {
+            DeadPayload::Mapped {
+                source: Some(source),
+                ..
+            } if !self.resend_mapped => DeadPayload::Source(source),
+            other => other,
+        };
+        Some(match payload {
+            DeadPayload::Mapped { event, source } => {
                 let mapped = MappedEvent {
                     outcome: Outcome::Mapped(Output::from(event)),
                     id: letter.id,
                     test_mode: false,
                 };
-                self.finish(mapped, cx, true, json, || None)
+                self.finish(mapped, cx, true, json, || source)
             }
             DeadPayload::Source(source) => {
                 let mapped = self.mapping.map_value(&source, cx);
@@ -177,7 +191,7 @@ impl Processor<'_> {
     }
 
     /// `json` makes a valid event's JSON; `source` gives the input event when the mapping
-    /// failed (so it can be replayed).
+    /// failed or the event is invalid (so that it can be replayed).
     fn finish<J>(
         &self,
         mapped: MappedEvent<Output<'_>>,
@@ -213,6 +227,7 @@ impl Processor<'_> {
                     Processed::Invalid {
                         event: event.into_value(),
                         violations,
+                        source: source(),
                     }
                 };
                 (processed, id)
@@ -259,14 +274,22 @@ impl Line {
                 return Next::Deliver(OutgoingEvent::from_json(id, json, test_mode));
             }
             Processed::Skipped { reason } => return Next::Skip { reason },
-            Processed::Invalid { event, violations } => {
+            Processed::Invalid {
+                event,
+                violations,
+                source,
+            } => {
                 let reason = if aged_out(&violations) {
                     DeadReason::Expired
                 } else {
                     DeadReason::Invalid
                 };
                 let message: Vec<String> = violations.iter().map(ToString::to_string).collect();
-                (reason, message.join("; "), DeadPayload::Mapped(event))
+                (
+                    reason,
+                    message.join("; "),
+                    DeadPayload::Mapped { event, source },
+                )
             }
             Processed::Failed { errors, source } => {
                 let message: Vec<String> = errors.iter().map(ToString::to_string).collect();

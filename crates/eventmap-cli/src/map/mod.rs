@@ -95,6 +95,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             mapping: &mapping,
             validator: validator.as_deref(),
             replay: false,
+            resend_mapped: false,
         },
         fixed_now,
         max_line_bytes: args.max_line_bytes,

@@ -30,7 +30,7 @@ use crate::options::{compile_options, load_mapping, parse_duration, parse_now};
 use crate::report::{self, Origin};
 use eventmap_pipeline::process::{Line, Processed, Processor};
 use feed::{Fed, FedLine, Place};
-use observer::Observer;
+use observer::{InputLine, Observer};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -44,10 +44,15 @@ pub(crate) struct Args {
     /// Test mode for every event: the API validates but records nothing.
     #[arg(long)]
     validate_only: bool,
-    /// Where undeliverable events go, one JSON line each (appended; created when needed).
-    /// Give this file back to `send` as input to replay them.
+    /// Where undeliverable events go, one JSON line each (appended; created when needed,
+    /// readable by its owner only). Give this file back to `send` as input to replay them:
+    /// each letter's input event is mapped again with the mapping given now.
     #[arg(long, default_value = "dead-letters.ndjson", value_name = "FILE")]
     dead_letter: PathBuf,
+    /// Replaying dead letters, send each one's mapped event as it stands (after a fix made
+    /// to it in the file) instead of mapping its input event again.
+    #[arg(long)]
+    resend_mapped: bool,
     /// Set the clock (RFC 3339 or epoch ms); it then runs on from there.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
@@ -179,6 +184,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             mapping: &mapping,
             validator: validator.as_deref(),
             replay: true,
+            resend_mapped: args.resend_mapped,
         },
         observer: &observer,
         delivery: &delivery,
@@ -348,9 +354,12 @@ impl Reader<'_> {
         };
         // Only a panic in the delivery task ends it early; account for the events.
         for event in refused {
-            let payload = DeadPayload::Mapped(event.event());
+            let payload = DeadPayload::Mapped {
+                event: event.event(),
+                source: None,
+            };
             let letter = DeadLetter {
-                id: Some(event.id),
+                id: Some(event.id.clone()),
                 reason: DeadReason::Interrupted,
                 status: None,
                 code: None,
@@ -359,7 +368,8 @@ impl Reader<'_> {
                 at_ms: self.clock.now_ms(),
                 payload,
             };
-            self.observer.keep(&letter);
+            self.observer
+                .keep(&self.observer.with_source(&event, &letter));
             counts.lost_in_handover += 1;
         }
     }
@@ -405,7 +415,14 @@ impl Reader<'_> {
         if replayed {
             counts.replayed += 1;
         }
-        self.handle(processed, &origin, counts)
+        let event = self.handle(processed, &origin, counts)?;
+        // The line rides along (a copy, parsed only for a dead letter) so that a letter
+        // keeps its input event.
+        let line = InputLine {
+            bytes: bytes.to_vec(),
+            replayed,
+        };
+        Some(self.observer.track(event, line))
     }
 
     fn too_long(&self, name: &str, line_no: u64, bytes: u64, counts: &mut Counts) {
@@ -458,7 +475,11 @@ impl Reader<'_> {
                 *counts.skipped.entry(reason).or_default() += 1;
                 return None;
             }
-            Processed::Invalid { event, violations } => {
+            Processed::Invalid {
+                event,
+                violations,
+                source,
+            } => {
                 counts.invalid += 1;
                 let _ = console.report(|w| report::invalid(w, origin, &violations));
                 let message = violations
@@ -468,7 +489,7 @@ impl Reader<'_> {
                 (
                     DeadReason::Invalid,
                     message.join("; "),
-                    DeadPayload::Mapped(event),
+                    DeadPayload::Mapped { event, source },
                 )
             }
             Processed::Failed { errors, source } => {

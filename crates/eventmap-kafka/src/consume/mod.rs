@@ -132,6 +132,7 @@ pub async fn consume<S: Sink>(
         mapping: &compiled.mapping,
         validator: compiled.validator.as_deref(),
         replay: false,
+        resend_mapped: false,
     };
     let next_tag = AtomicU64::new(0);
     let mut report = ConsumeReport::default();

@@ -93,8 +93,11 @@ impl FromStr for DeadReason {
 /// What a dead letter carries, so that it can be replayed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeadPayload {
-    /// The mapped event: replaying validates and sends it as it is (after any fix).
-    Mapped(Value),
+    /// The mapped event, and the input event it was mapped from where it is known.
+    /// Replaying maps the source again with the mapping of the replay (so a fixed mapping
+    /// fixes the event); without a source, or asked to, it validates and sends the mapped
+    /// event as it stands (after any fix a person made to it).
+    Mapped { event: Value, source: Option<Value> },
     /// The input event, never mapped: replaying maps it again.
     Source(Value),
     /// An input line that is not JSON: replaying parses it again.
@@ -132,7 +135,7 @@ pub struct ReplayError(String);
 
 impl DeadLetter {
     /// The record as one JSON object: `{"dead_letter": {reason, status, code, message,
-    /// attempts, at}, "id": ..., "event" | "source" | "line": ...}`.
+    /// attempts, at}, "id": ..., "event"? "source"? | "line" | ...}`.
     pub fn to_json(&self) -> Value {
         let mut info = Map::new();
         info.insert("reason".into(), json!(self.reason.as_str()));
@@ -151,7 +154,12 @@ impl DeadLetter {
             record.insert("id".into(), json!(id));
         }
         let (key, payload) = match &self.payload {
-            DeadPayload::Mapped(event) => ("event", event.clone()),
+            DeadPayload::Mapped { event, source } => {
+                if let Some(source) = source {
+                    record.insert("source".into(), source.clone());
+                }
+                ("event", event.clone())
+            }
             DeadPayload::Source(event) => ("source", event.clone()),
             DeadPayload::Line(line) => ("line", json!(line)),
             DeadPayload::Bytes(bytes) => ("line_hex", json!(to_hex(bytes))),
@@ -179,7 +187,10 @@ impl DeadLetter {
             .parse()
             .map_err(ReplayError)?;
         let payload = if let Some(event) = value.get("event") {
-            DeadPayload::Mapped(event.clone())
+            DeadPayload::Mapped {
+                event: event.clone(),
+                source: value.get("source").cloned(),
+            }
         } else if let Some(source) = value.get("source") {
             DeadPayload::Source(source.clone())
         } else if let Some(line) = value.get("line").and_then(Value::as_str) {
@@ -263,7 +274,14 @@ mod tests {
     #[test]
     fn records_read_back_as_written() {
         for payload in [
-            DeadPayload::Mapped(json!({"id": "m-1", "type": "order_created"})),
+            DeadPayload::Mapped {
+                event: json!({"id": "m-1", "type": "order_created"}),
+                source: None,
+            },
+            DeadPayload::Mapped {
+                event: json!({"id": "m-1", "type": "order_created"}),
+                source: Some(json!({"messageId": "m-1", "event": "Order Completed"})),
+            },
             DeadPayload::Source(json!({"messageId": "m-1"})),
             DeadPayload::Line("{not json".into()),
             DeadPayload::Bytes(b"{\"a\": \"\xff\xfe\"}".to_vec()),

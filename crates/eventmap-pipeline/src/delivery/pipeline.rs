@@ -123,7 +123,11 @@ impl Shared {
             message: rejection.message.clone(),
             attempts,
             at_ms: self.clock.now_ms(),
-            payload: DeadPayload::Mapped(event.event()),
+            // The host that knows the source adds it (see `DeliveryObserver`).
+            payload: DeadPayload::Mapped {
+                event: event.event(),
+                source: None,
+            },
         };
         self.with_report(|r| *r.dead_lettered.entry(rejection.reason).or_default() += 1);
         self.observer.dead_lettered(event, &letter);

@@ -121,10 +121,13 @@ impl Intake {
     async fn route(&self, request: Request<Incoming>) -> Answer {
         let path = request.uri().path().to_string();
         match (request.method(), path.as_str()) {
-            (&Method::GET, "/healthz") => json_answer(StatusCode::OK, &json!({"status": "alive"})),
-            (&Method::GET, "/readyz") => self.readiness(),
-            (&Method::GET, "/metrics") => self.metrics_page(),
-            (&Method::GET, p) if is_script_path(p) => script(&request, p),
+            // HEAD as GET (load balancers and uptime checks use it); hyper sends no body.
+            (&Method::GET | &Method::HEAD, "/healthz") => {
+                json_answer(StatusCode::OK, &json!({"status": "alive"}))
+            }
+            (&Method::GET | &Method::HEAD, "/readyz") => self.readiness(),
+            (&Method::GET | &Method::HEAD, "/metrics") => self.metrics_page(),
+            (&Method::GET | &Method::HEAD, p) if is_script_path(p) => script(&request, p),
             (&Method::POST, "/v1/idsync") => self.id_sync(&request, IdSyncAction::Set),
             (&Method::POST, "/v1/idsync/revoke") => self.id_sync(&request, IdSyncAction::Revoke),
             (&Method::OPTIONS, p) if segment::endpoint_for(p).is_some() || is_id_sync_path(p) => {

@@ -444,6 +444,12 @@ fn connect_says_whether_the_credentials_work() {
         "{}",
         bad_pixel.stdout
     );
+    // The status is said once, not `(403 403: unknown pid)`.
+    assert!(
+        bad_pixel.stdout.contains("(403 unknown pid)"),
+        "{}",
+        bad_pixel.stdout
+    );
     assert!(mock.record().delivered.is_empty(), "checks record nothing");
     drop(mock);
     let down = connect(KEY, PIXEL);
@@ -602,4 +608,85 @@ fn a_rejected_dead_letter_keeps_its_input_event() {
         "{rejected}"
     );
     assert_eq!(rejected["event"]["id"], "msg-order-005");
+}
+
+#[test]
+fn connect_takes_now_and_a_refused_test_event_is_not_success() {
+    // The documented local trial: a mock whose clock is set with --now.
+    let mock = mock(|_| {});
+    let endpoint = mock.endpoint();
+    let connect = |extra: &[&str]| {
+        let mut args = vec!["connect", "--endpoint", &endpoint];
+        args.extend_from_slice(extra);
+        eventmap_env(
+            &args,
+            "",
+            &[("OPENAI_CAPI_KEY", KEY), ("OPENAI_PIXEL_ID", PIXEL)],
+        )
+    };
+    // The machine's clock is days past the mock's: the test event is in its future.
+    let refused = connect(&[]);
+    assert_eq!(refused.code, 3, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stdout.contains("refused the test event"),
+        "{}",
+        refused.stdout
+    );
+    let same_clock = connect(&["--now", NOW]);
+    assert_eq!(
+        same_clock.code, 0,
+        "{}{}",
+        same_clock.stdout, same_clock.stderr
+    );
+    assert!(
+        same_clock.stdout.starts_with("connected"),
+        "{}",
+        same_clock.stdout
+    );
+    let bad = connect(&["--now", "yesterday"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("--now"), "{}", bad.stderr);
+}
+
+/// `GET path` on `endpoint` (`http://127.0.0.1:port`): the body.
+fn http_get(endpoint: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("the mock answers");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("request sent");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_mock_lists_and_records_what_it_accepted() {
+    let dir = Scratch::new("mock-record");
+    let recorded = dir.path("recorded.ndjson");
+    let file = std::path::PathBuf::from(&recorded);
+    let mock = mock(move |c| c.record_file = Some(file));
+    let run = send(&mock, &dir, KEY, &[], &[EXAMPLES]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let delivered = n(&run.summary()["delivered"]);
+    assert!(delivered > 0);
+    // What a person trying `send` locally looks at: the list, and the file.
+    let index = http_get(&mock.endpoint(), "/");
+    assert!(index.contains("GET  /events"), "{index}");
+    let listed = http_get(&mock.endpoint(), "/events");
+    let in_file = std::fs::read_to_string(&recorded).expect("the record file");
+    for text in [&listed, &in_file] {
+        let events: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON lines"))
+            .collect();
+        assert_eq!(events.len() as u64, delivered, "{text}");
+        assert!(events
+            .iter()
+            .all(|e| e["id"].is_string() && e["type"].is_string()));
+    }
 }

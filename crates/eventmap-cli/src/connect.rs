@@ -10,6 +10,10 @@ use crate::exit;
 pub(crate) struct Args {
     #[command(flatten)]
     connection: ConnectionArgs,
+    /// Stamp the test event with this time (RFC 3339 or epoch ms) instead of the clock's,
+    /// as `send --now` does (against a mock started with `--now`, give the same).
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
@@ -23,10 +27,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let verdict = runtime.block_on(check_connection(&config, Clock::system().now_ms()))?;
+    let now_ms = match &args.now {
+        Some(text) => crate::options::parse_now(text)?,
+        None => Clock::system().now_ms(),
+    };
+    let verdict = runtime.block_on(check_connection(&config, now_ms))?;
     println!("{verdict}");
     Ok(match verdict {
-        ConnectionVerdict::Connected | ConnectionVerdict::EventRefused(_) => exit::OK,
+        ConnectionVerdict::Connected => exit::OK,
+        // Not connected as far as a user can tell: events like it would be refused too.
+        ConnectionVerdict::EventRefused(_) => exit::EVENTS_FAILED,
         ConnectionVerdict::Refused(_) => exit::CREDENTIALS,
         ConnectionVerdict::Unreachable(_) => exit::UNREACHABLE,
     })

@@ -81,7 +81,8 @@ pub(crate) mod exit {
     pub const OK: u8 = 0;
     /// A mapping did not compile, or an input could not be read.
     pub const ERROR: u8 = 1;
-    /// `map --fail-on-error` and some events failed or were malformed.
+    /// `map --fail-on-error` and some events failed or were malformed; `connect`: the
+    /// credentials were accepted but the test event was refused.
     pub const EVENTS_FAILED: u8 = 3;
     /// `send`, `connect`: the credentials are missing or were refused, or the endpoint
     /// refuses requests; delivery stopped.

@@ -11,6 +11,7 @@ mod faults;
 mod rules;
 
 use std::collections::{HashMap, HashSet};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -42,6 +43,10 @@ pub struct MockConfig {
     pub poison_named: IdTest,
     /// Event ids the mock refuses with a 400 that names no event.
     pub poison_unnamed: IdTest,
+    /// Print a line per request on stderr (status, events, reason): the program does.
+    pub log_requests: bool,
+    /// Append each event it records to this file, one JSON line each.
+    pub record_file: Option<std::path::PathBuf>,
 }
 
 impl MockConfig {
@@ -53,6 +58,8 @@ impl MockConfig {
             faults: FaultPlan::None,
             poison_named: Box::new(|_| false),
             poison_unnamed: Box::new(|_| false),
+            log_requests: false,
+            record_file: None,
         }
     }
 }
@@ -82,12 +89,16 @@ pub struct Record {
     pub types: HashMap<String, String>,
     /// The last event accepted under each id, as it was sent.
     pub events: HashMap<String, Value>,
+    /// The ids recorded, in the order each was first recorded (`GET /events`).
+    pub order: Vec<String>,
 }
 
 struct Server {
     config: MockConfig,
     faults: Faults,
     record: Mutex<Record>,
+    /// `record_file`, open for appending.
+    record_file: Option<Mutex<std::fs::File>>,
 }
 
 impl Server {
@@ -118,10 +129,20 @@ impl MockCapi {
         let addr = listener.local_addr()?;
         let mut config = config;
         let plan = std::mem::replace(&mut config.faults, FaultPlan::None);
+        let record_file = match &config.record_file {
+            Some(path) => Some(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            )),
+            None => None,
+        };
         let server = Arc::new(Server {
             config,
             faults: Faults::new(plan),
             record: Mutex::new(Record::default()),
+            record_file,
         });
         let (stop, stopped) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -222,12 +243,22 @@ async fn handle(
     server: &Server,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, DropConnection> {
-    if request.method() != hyper::Method::POST || request.uri().path() != "/v1/events" {
-        return Ok(answer(
-            404,
-            &json!({"error": {"message": "Not Found"}}),
-            None,
-        ));
+    match (request.method(), request.uri().path()) {
+        (&hyper::Method::POST, "/v1/events") => {}
+        (&hyper::Method::GET, "/") => return Ok(text_answer(INDEX, "text/plain")),
+        (&hyper::Method::GET, "/events") => {
+            return Ok(text_answer(
+                &server.accepted_ndjson(),
+                "application/x-ndjson",
+            ))
+        }
+        _ => {
+            return Ok(answer(
+                404,
+                &json!({"error": {"message": "Not Found"}}),
+                None,
+            ))
+        }
     }
     let authorization = header(&request, "authorization");
     let pid = query_param_of(&request.uri().to_string(), "pid");
@@ -245,7 +276,10 @@ async fn handle(
         record.requests.len() as u64 - 1
     };
     let fault = server.faults.for_request(n);
-    let note = |status: Option<u16>, events: usize, validate_only: bool| {
+    let note = |status: Option<u16>, events: usize, validate_only: bool, why: &str| {
+        if server.config.log_requests {
+            eprintln!("{}", request_line(status, events, validate_only, why));
+        }
         if let Some(r) = server.record().requests.get_mut(n as usize) {
             *r = RequestRecord {
                 events,
@@ -257,19 +291,19 @@ async fn handle(
     };
     match fault {
         Some(Fault::Status(status)) => {
-            note(Some(status), 0, false);
+            note(Some(status), 0, false, "an injected fault");
             let body =
                 json!({"error": {"message": "The server had an error", "type": "server_error"}});
             return Ok(answer(status, &body, None));
         }
         Some(Fault::RateLimited { retry_after_secs }) => {
-            note(Some(429), 0, false);
+            note(Some(429), 0, false, "an injected fault (rate limited)");
             let body =
                 json!({"error": {"message": "Rate limit reached", "type": "rate_limit_error"}});
             return Ok(answer(429, &body, Some(retry_after_secs)));
         }
         Some(Fault::Drop { recorded: false }) => {
-            note(None, 0, false);
+            note(None, 0, false, "an injected fault (connection dropped)");
             return Err(DropConnection);
         }
         Some(Fault::Slow {
@@ -288,7 +322,7 @@ async fn handle(
     };
     match rules.judge(authorization.as_deref(), pid.as_deref(), &body) {
         Verdict::Refuse { status, body } => {
-            note(Some(status), 0, false);
+            note(Some(status), 0, false, &refusal_reason(&body));
             Ok(answer(status, &body, None))
         }
         Verdict::Accept {
@@ -312,8 +346,14 @@ async fn handle(
                     };
                     *counts.entry(id.clone()).or_default() += 1;
                     if !validate_only {
+                        if let Some(file) = &server.record_file {
+                            let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+                            let _ = writeln!(file, "{event}");
+                        }
                         record.types.insert(id.clone(), event_type);
-                        record.events.insert(id.clone(), event);
+                        if record.events.insert(id.clone(), event).is_none() {
+                            record.order.push(id.clone());
+                        }
                         if unanswered {
                             record.unanswered.insert(id);
                         }
@@ -324,6 +364,7 @@ async fn handle(
                 (!matches!(fault, Some(Fault::Drop { .. }))).then_some(200),
                 accepted,
                 validate_only,
+                "",
             );
             match fault {
                 Some(Fault::Drop { .. }) => return Err(DropConnection),
@@ -333,6 +374,58 @@ async fn handle(
             Ok(answer(200, &json!({"accepted_events": accepted}), None))
         }
     }
+}
+
+/// What `GET /` says.
+const INDEX: &str = "eventmap-mock-capi: a mock OpenAI Ads Conversions API\n\n\
+POST /v1/events?pid=PIXEL   the API (Authorization: Bearer KEY)\n\
+GET  /events                the events it recorded, one JSON line each, in arrival order\n";
+
+impl Server {
+    fn accepted_ndjson(&self) -> String {
+        let record = self.record();
+        record
+            .order
+            .iter()
+            .filter_map(|id| record.events.get(id))
+            .map(|event| format!("{event}\n"))
+            .collect()
+    }
+}
+
+/// One line a person reads per request: the answer, the events, and why.
+fn request_line(status: Option<u16>, events: usize, validate_only: bool, why: &str) -> String {
+    let status = status.map_or("dropped".to_string(), |s| s.to_string());
+    let what = match (events, validate_only) {
+        (0, _) => String::new(),
+        (n, true) => format!(": {n} event(s) validated (test mode, nothing recorded)"),
+        (n, false) => format!(": {n} event(s) recorded"),
+    };
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(": {why}")
+    };
+    format!("POST /v1/events -> {status}{what}{why}")
+}
+
+/// The message of a refusal body, with the first listed error.
+fn refusal_reason(body: &Value) -> String {
+    let error = &body["error"];
+    let message = error["message"].as_str().unwrap_or("refused");
+    match error["errors"][0]["message"].as_str() {
+        Some(detail) => format!("{message} {detail}"),
+        None => message.to_string(),
+    }
+}
+
+fn text_answer(text: &str, content_type: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(text.to_string())));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    response
 }
 
 fn header(request: &Request<Incoming>, name: &str) -> Option<String> {
@@ -355,4 +448,32 @@ fn answer(status: u16, body: &Value, retry_after: Option<u64>) -> Response<Full<
         headers.insert("retry-after", hyper::header::HeaderValue::from(seconds));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_line_says_the_answer_the_events_and_why() {
+        assert_eq!(
+            request_line(Some(200), 25, false, ""),
+            "POST /v1/events -> 200: 25 event(s) recorded"
+        );
+        assert_eq!(
+            request_line(Some(200), 1, true, ""),
+            "POST /v1/events -> 200: 1 event(s) validated (test mode, nothing recorded)"
+        );
+        let body = json!({"error": {"message": "Invalid event at events[1]. See errors for details.",
+            "errors": [{"message": "events[1].data.type must be a supported data type."}]}});
+        assert_eq!(
+            request_line(Some(400), 0, false, &refusal_reason(&body)),
+            "POST /v1/events -> 400: Invalid event at events[1]. See errors for details. \
+             events[1].data.type must be a supported data type."
+        );
+        assert_eq!(
+            request_line(None, 0, false, "an injected fault (connection dropped)"),
+            "POST /v1/events -> dropped: an injected fault (connection dropped)"
+        );
+    }
 }

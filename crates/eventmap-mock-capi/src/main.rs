@@ -29,11 +29,20 @@ struct Args {
     /// runs on from there: for events recorded on another day, with `send --now`.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
+    /// Append each event recorded to this file, one JSON line each (also listed at
+    /// `GET /events` while it runs).
+    #[arg(long, value_name = "FILE")]
+    record: Option<std::path::PathBuf>,
+    /// Print no line per request.
+    #[arg(long)]
+    quiet: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut config = MockConfig::new(&args.api_key, &args.pixel_id);
+    config.log_requests = !args.quiet;
+    config.record_file = args.record.clone();
     if let Some(now) = &args.now {
         let now_ms = eventmap::transforms::to_epoch_ms(&serde_json::Value::String(now.clone()))
             .map_err(|e| anyhow::anyhow!("--now `{now}` is not a time: {e}"))?;
@@ -48,9 +57,10 @@ fn main() -> anyhow::Result<()> {
     let mock = MockCapi::start_on(config, args.port)?;
     // The key is not printed: a key, even a test one, does not belong in logs.
     eprintln!(
-        "mock Conversions API at {} (pixel {:?}); Ctrl-C to stop",
+        "mock Conversions API at {} (pixel {:?}); what it recorded: GET {}/events; Ctrl-C to stop",
         mock.endpoint(),
-        args.pixel_id
+        args.pixel_id,
+        mock.endpoint()
     );
     mock.wait();
     Ok(())

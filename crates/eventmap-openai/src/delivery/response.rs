@@ -28,7 +28,7 @@ pub fn classify(
             message: format!(
                 "the conversions API key was refused (401 {}); check OPENAI_CAPI_KEY: it must \
                  be a conversions key (Conversions > Conversion Keys), not an advertiser API key",
-                error.message_or("Unauthorized")
+                error.message_or(status, "Unauthorized")
             ),
         }),
         403 => BatchOutcome::Fatal(Fatal {
@@ -37,7 +37,7 @@ pub fn classify(
             message: format!(
                 "the pixel id was refused (403 {}); check OPENAI_PIXEL_ID (the data source id) \
                  and that the key belongs to it",
-                error.message_or("Forbidden")
+                error.message_or(status, "Forbidden")
             ),
         }),
         404 | 405 => BatchOutcome::Fatal(Fatal {
@@ -45,11 +45,14 @@ pub fn classify(
             status: Some(status),
             message: format!(
                 "the endpoint does not take events ({status} {}); check --endpoint",
-                error.message_or("Not Found")
+                error.message_or(status, "Not Found")
             ),
         }),
         408 | 429 | 500..=599 => BatchOutcome::RetryLater(Transient {
-            message: format!("{status} {}", error.message_or(reason_phrase(status))),
+            message: format!(
+                "{status} {}",
+                error.message_or(status, reason_phrase(status))
+            ),
             status: Some(status),
             retry_after,
         }),
@@ -125,8 +128,20 @@ impl ApiError {
         }
     }
 
-    fn message_or<'a>(&'a self, fallback: &'a str) -> &'a str {
-        self.message.as_deref().unwrap_or(fallback)
+    /// The message, without the status it may start with (`403: unknown pid` is shown
+    /// after the status already: `(403 unknown pid)`, not `(403 403: unknown pid)`).
+    fn message_or<'a>(&'a self, status: u16, fallback: &'a str) -> &'a str {
+        let Some(message) = self.message.as_deref() else {
+            return fallback;
+        };
+        let rest = message
+            .strip_prefix(&status.to_string())
+            .and_then(|rest| rest.strip_prefix(':').or_else(|| rest.strip_prefix(' ')))
+            .map(str::trim_start);
+        match rest {
+            Some(rest) if !rest.is_empty() => rest,
+            _ => message,
+        }
     }
 
     /// Batch positions named as `events[i]` (in range), with what was said about each.
@@ -144,7 +159,9 @@ impl ApiError {
             named.entry(i).or_insert_with(|| {
                 vec![(
                     self.code.clone(),
-                    self.message_or("invalid event").to_string(),
+                    self.message
+                        .clone()
+                        .unwrap_or_else(|| "invalid event".into()),
                 )]
             });
         }
@@ -167,7 +184,7 @@ impl ApiError {
             ),
             None => (
                 self.code.clone(),
-                self.message_or(reason_phrase(status)).to_string(),
+                self.message_or(status, reason_phrase(status)).to_string(),
             ),
         };
         let reason = match code.as_deref() {
@@ -288,7 +305,7 @@ mod tests {
             panic!()
         };
         assert!(f.message.contains("OPENAI_PIXEL_ID"));
-        assert!(f.message.contains("403: unknown pid"), "{}", f.message);
+        assert!(f.message.contains("(403 unknown pid)"), "{}", f.message);
     }
 
     #[test]

@@ -671,3 +671,61 @@ fn the_plugin_example_lists_tests_explains_and_locates_failures() {
         explained.stdout
     );
 }
+
+#[test]
+fn pretty_printed_json_on_stdin_gets_a_hint() {
+    let pretty = "{\n  \"type\": \"page\",\n  \"messageId\": \"m1\"\n}\n";
+    let run = eventmap(&["map", "-m", "mappings/openai.yaml"], pretty);
+    assert_eq!(run.summary()["malformed"], 4, "{}", run.stderr);
+    let hints = run.stderr.matches("pretty-printed JSON").count();
+    assert_eq!(
+        hints, 1,
+        "one hint, on the line that opens the object: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("jq -c"), "{}", run.stderr);
+}
+
+#[test]
+fn test_without_paths_outside_a_project_says_what_it_looked_for() {
+    let dir = Scratch::new("test-no-mappings");
+    let output = std::process::Command::new(eventmap_tests::binary())
+        .arg("test")
+        .current_dir(&dir.0)
+        .output()
+        .expect("eventmap runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no `mappings/` folder here"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).is_empty(),
+        "no fixture counted"
+    );
+}
+
+#[test]
+fn a_yaml_indentation_mistake_says_its_likely_cause() {
+    let dir = Scratch::new("yaml-indent");
+    let misaligned = dir.write(
+        "m.yaml",
+        "version: 1\nname: x\ndefault:\n  keys:\n    id: { from: messageId }\n   bad: { from: x }\n",
+    );
+    let tabbed = dir.write(
+        "t.yaml",
+        "version: 1\nname: x\ndefault:\n  keys:\n\tid: { from: messageId }\n",
+    );
+    let run = eventmap(&["check", &misaligned], "");
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains(":6:4: YAML syntax:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("indented differently"),
+        "{}",
+        run.stderr
+    );
+    let run = eventmap(&["check", &tabbed], "");
+    assert!(
+        run.stderr.contains("a tab; YAML indents with spaces only"),
+        "{}",
+        run.stderr
+    );
+}

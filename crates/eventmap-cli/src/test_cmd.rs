@@ -22,7 +22,16 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let paths = if args.paths.is_empty() {
-        vec![PathBuf::from("mappings")]
+        let default = PathBuf::from("mappings");
+        if !default.is_dir() {
+            eprintln!(
+                "eventmap: error: no fixtures given, and no `mappings/` folder here to search \
+                 for `fixtures/` folders in; give fixture files, mapping files or folders: \
+                 `eventmap test path/to/mapping.yaml`"
+            );
+            return Ok(exit::ERROR);
+        }
+        vec![default]
     } else {
         args.paths.clone()
     };

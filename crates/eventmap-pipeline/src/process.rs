@@ -120,7 +120,10 @@ impl Processor<'_> {
         }
         match self.mapping.map_json_output(text, cx) {
             Ok(mapped) => self.finish(mapped, cx, false, json, || serde_json::from_str(text).ok()),
-            Err(e) => Line::malformed(e.to_string(), DeadPayload::Line(text.to_string())),
+            Err(e) => Line::malformed(
+                format!("{e}{}", pretty_json_hint(text)),
+                DeadPayload::Line(text.to_string()),
+            ),
         }
     }
 
@@ -246,6 +249,18 @@ impl Processor<'_> {
             id,
             replayed,
         }
+    }
+}
+
+/// The first line of pretty-printed JSON (`{` or `[` alone) gets a hint: events are read
+/// one a line, and a pretty-printed one is spread over many.
+fn pretty_json_hint(text: &str) -> &'static str {
+    match text.trim() {
+        "{" | "[" => {
+            "; this looks like pretty-printed JSON: events are read one JSON object a line \
+             (NDJSON), so compact it first (`jq -c . events.json`)"
+        }
+        _ => "",
     }
 }
 

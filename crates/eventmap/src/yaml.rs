@@ -108,12 +108,38 @@ pub(crate) fn parse(source: &str, file: &Arc<str>) -> Result<Node, Diagnostic> {
                 .location()
                 .map(|l| (l.line() as u32, l.column() as u32))
                 .unwrap_or((1, 1));
+            let message = strip_location_prefix(&err.to_string());
+            let hint = likely_cause(&message, source, line);
             Err(Diagnostic {
                 location: Location::new(file.clone(), line.max(1), column.max(1)),
-                message: format!("YAML syntax: {}", strip_location_prefix(&err.to_string())),
+                message: format!("YAML syntax: {message}{hint}"),
             })
         }
     }
+}
+
+/// What usually causes a YAML parser's message, said in a mapping writer's words.
+fn likely_cause(message: &str, source: &str, line: u32) -> String {
+    let text = source
+        .lines()
+        .nth(line.saturating_sub(1) as usize)
+        .unwrap_or_default();
+    if text.contains('\t') {
+        return " (likely cause: a tab; YAML indents with spaces only)".into();
+    }
+    let indentation = [
+        "did not find expected key",
+        "mapping values are not allowed",
+        "did not find expected '-'",
+        "block mapping",
+    ];
+    if indentation.iter().any(|m| message.contains(m)) {
+        return " (likely cause: this line is indented differently from the keys around it; \
+                 keys of one mapping line up exactly, a nested one is indented further, with \
+                 spaces)"
+            .into();
+    }
+    String::new()
 }
 
 /// serde-saphyr's messages start with "error: line L column C: "; we print the location

@@ -208,3 +208,42 @@ pub struct ContentItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant_dict: Option<std::collections::BTreeMap<String, String>>,
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use super::*;
+
+    /// docs/openai.md's table of event types says what the validator enforces: every
+    /// type in it, with the `data.type` the model gives it, and no type left out.
+    #[test]
+    fn the_event_type_table_in_the_docs_matches_the_model() {
+        let doc = include_str!("../../../docs/openai.md");
+        let table = doc
+            .split("## The API's event types and the data each needs")
+            .nth(1)
+            .and_then(|rest| {
+                rest.split("\n\n")
+                    .find(|block| block.starts_with("| `type`"))
+            })
+            .expect("docs/openai.md has the event type table");
+        let mut seen = Vec::new();
+        for row in table.lines().skip(2) {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let data_type = cells[2].trim_matches('`');
+            for name in cells[1].split(", ") {
+                let name = name.trim_matches('`');
+                let event_type = EventType::from_name(name)
+                    .unwrap_or_else(|| panic!("`{name}` in the docs is not an event type"));
+                assert_eq!(event_type.data_type().name(), data_type, "{name}");
+                seen.push(event_type);
+            }
+        }
+        for event_type in EventType::ALL {
+            assert!(
+                seen.contains(&event_type),
+                "{} is not in the docs' table",
+                event_type.name()
+            );
+        }
+    }
+}

@@ -729,3 +729,63 @@ fn a_yaml_indentation_mistake_says_its_likely_cause() {
         run.stderr
     );
 }
+
+#[test]
+fn completions_and_the_manual_page_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = eventmap(&["completions", shell], "");
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        assert!(
+            run.stdout.contains("serve") && run.stdout.contains("dead-letters"),
+            "{shell}"
+        );
+    }
+    let man = eventmap(&["man"], "");
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    for page in [".TH eventmap ", ".TH eventmap-serve ", ".TH eventmap-send "] {
+        assert!(man.stdout.contains(page), "no {page}");
+    }
+    assert!(
+        man.stdout.contains("\\-\\-drain\\-timeout"),
+        "serve's flags are in its page"
+    );
+}
+
+#[test]
+fn the_systemd_units_give_flags_the_binary_takes() {
+    for (unit, command) in [
+        ("deploy/systemd/eventmap-serve.service", "serve"),
+        ("deploy/systemd/eventmap-consume@.service", "consume"),
+    ] {
+        let text = std::fs::read_to_string(eventmap_tests::repo().join(unit)).expect(unit);
+        let exec = text
+            .split("\nExecStart=")
+            .nth(1)
+            .expect("an ExecStart")
+            .replace("\\\n", " ");
+        let exec = exec.lines().next().unwrap_or_default();
+        assert!(
+            exec.contains(&format!("eventmap {command} ")),
+            "{unit}: {exec}"
+        );
+        let help = eventmap(&[command, "--help"], "").stdout;
+        let flags: Vec<&str> = exec
+            .split_whitespace()
+            .filter(|w| w.starts_with("--"))
+            .collect();
+        assert!(flags.len() >= 4, "{unit}");
+        for flag in flags {
+            assert!(
+                help.contains(flag),
+                "{unit}: `{flag}` is not a flag of `eventmap {command}`"
+            );
+        }
+        for hardening in [
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "DynamicUser=yes",
+        ] {
+            assert!(text.contains(hardening), "{unit}: {hardening}");
+        }
+    }
+}

@@ -500,3 +500,30 @@ fn head_requests_answer_as_get_does_without_a_body() {
         );
     }
 }
+
+#[test]
+fn the_log_level_leaves_out_what_is_below_it_and_every_line_says_its_level() {
+    let mock = live_mock(|_| {});
+    let dir = Scratch::new("serve-log-level");
+    let quiet = Server::start(
+        &dir.0.join("spool"),
+        &mock.endpoint(),
+        &["--log-level", "warn"],
+    );
+    let mut bad = order("log-1");
+    bad["properties"]["products"][0]["price"] = json!("twelve");
+    assert_eq!(quiet.post("/v1/track", &bad).status, 200);
+    quiet.wait_for_log("\"event\":\"dead_letter\"");
+    let (_, log) = quiet.terminate();
+    assert!(!log.contains("\"event\":\"start\""), "info left out: {log}");
+    assert!(log.contains("\"level\":\"warn\""), "{log}");
+    let chatty = Server::start(&dir.0.join("spool-2"), &mock.endpoint(), &[]);
+    chatty.wait_for_log("\"event\":\"start\"");
+    let start = chatty
+        .log()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["event"] == "start")
+        .expect("a start line");
+    assert_eq!(start["level"], "info", "{start}");
+}

@@ -40,6 +40,21 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How much `serve` and `consume` log on stderr: error, warn, info or debug (each line
+    /// carries its level).
+    #[arg(
+        long,
+        global = true,
+        env = "EVENTMAP_LOG",
+        default_value = "info",
+        value_parser = parse_log_level,
+        value_name = "LEVEL"
+    )]
+    log_level: eventmap_pipeline::log::Level,
+}
+
+fn parse_log_level(text: &str) -> Result<eventmap_pipeline::log::Level, String> {
+    text.parse()
 }
 
 #[derive(Subcommand)]
@@ -74,6 +89,13 @@ enum Command {
     /// Print the JSON Schema of mapping files (for yaml-language-server and other
     /// editors; docs/mapping.schema.json is this output).
     Schema,
+    /// Print a shell completion script: `eventmap completions bash > /etc/bash_completion.d/eventmap`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `eventmap man > eventmap.1; man ./eventmap.1`.
+    Man,
 }
 
 /// Exit codes shared by the subcommands.
@@ -94,8 +116,25 @@ pub(crate) mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
+/// The manual page of `eventmap` and, after it, one per command (`eventmap-serve(1)`…),
+/// as one roff document.
+fn man_page() -> anyhow::Result<u8> {
+    use std::io::Write;
+    let command = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut out)?;
+    for sub in command.get_subcommands() {
+        let name = format!("eventmap-{}", sub.get_name());
+        let sub = sub.clone().name(name);
+        clap_mangen::Man::new(sub).render(&mut out)?;
+    }
+    std::io::stdout().write_all(&out)?;
+    Ok(exit::OK)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    eventmap_pipeline::log::set_level(cli.log_level);
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Map(args) => map::run(&args),
@@ -108,6 +147,12 @@ fn main() -> ExitCode {
         Command::Test(args) => test_cmd::run(&args),
         Command::Transforms(args) => transforms_cmd::run(&args),
         Command::Schema => schema_cmd::run(),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "eventmap", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man => man_page(),
     };
     match result {
         Ok(code) => ExitCode::from(code),

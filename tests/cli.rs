@@ -317,7 +317,7 @@ fn test_runs_fixtures_diffs_failures_filters_and_blesses() {
         &fixtures,
         concat!(
             "- name: good order\n  input: { event: Order Completed, messageId: a, total: 4.35, currency: USD }\n  expect: { id: a, amount: 435 }\n",
-            "- name: wrong expectation\n  input: { event: Order Completed, messageId: b, total: 1, currency: JPY }\n  expect: { id: b, amount: 100 }\n",
+            "- name: wrong expectation\n  input: { event: Order Completed, messageId: b, total: 1, currency: JPY }\n  expect: { id: b, amount: 100 }  # hand-computed\n",
             "- name: skipped\n  input: { event: Refund }\n  expect_skip: not an order\n",
             "- name: new fixture without expectation\n  input: { event: Order Completed, messageId: c, total: 2, currency: KWD }\n",
         ),
@@ -367,16 +367,23 @@ fn test_runs_fixtures_diffs_failures_filters_and_blesses() {
         "{}",
         blessed.stdout
     );
+    // What failed was rewritten: the run says so and succeeds.
+    assert_eq!(blessed.code, 0, "{}", blessed.stdout);
+    assert_eq!(
+        blessed.stdout.lines().last(),
+        Some("2 passed, 2 blessed, 0 failed")
+    );
     let again = eventmap(&["test", &root_arg], "");
     assert_eq!(again.code, 0, "{}", again.stdout);
     assert_eq!(again.stdout.lines().last(), Some("4 passed, 0 failed"));
-    // Only the two expectations changed; every other byte is as written.
+    // Only what changed in the two expectations; every other byte is as written (the
+    // flow style and the comment of the one that was wrong included).
     let text = std::fs::read_to_string(&fixtures).unwrap();
     assert_eq!(
         text,
         concat!(
             "- name: good order\n  input: { event: Order Completed, messageId: a, total: 4.35, currency: USD }\n  expect: { id: a, amount: 435 }\n",
-            "- name: wrong expectation\n  input: { event: Order Completed, messageId: b, total: 1, currency: JPY }\n  expect:\n    amount: 1\n    id: b\n",
+            "- name: wrong expectation\n  input: { event: Order Completed, messageId: b, total: 1, currency: JPY }\n  expect: { id: b, amount: 1 }  # hand-computed\n",
             "- name: skipped\n  input: { event: Refund }\n  expect_skip: not an order\n",
             "- name: new fixture without expectation\n  input: { event: Order Completed, messageId: c, total: 2, currency: KWD }\n  expect:\n    amount: 2000\n    id: c\n",
         ),

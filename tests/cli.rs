@@ -270,13 +270,24 @@ fn map_reports_a_missing_input_file() {
 #[test]
 fn unknown_destinations_are_rejected() {
     let dir = Scratch::new("destination");
-    let mapping = dir.write("d.yaml", "destination: nowhere\ndefault: { skip: x }\n");
+    let mapping = dir.write(
+        "d.yaml",
+        "version: 1\ndestination: nowhere\ndefault: { skip: x }\n",
+    );
     let check = eventmap(&["check", &mapping], "");
     assert_eq!(check.code, 1);
+    // At the value, with what is known.
     assert!(
-        check
-            .stderr
-            .contains("unknown destination `nowhere` (this eventmap knows: openai)"),
+        check.stderr.contains(&format!(
+            "{mapping}:2:14: unknown destination `nowhere` (this eventmap knows: openai)"
+        )),
+        "{}",
+        check.stderr
+    );
+    let typo = dir.write("t.yaml", "destination: opnai\ndefault: { skip: x }\n");
+    let check = eventmap(&["check", &typo], "");
+    assert!(
+        check.stderr.contains("(did you mean `openai`?)"),
         "{}",
         check.stderr
     );

@@ -40,9 +40,12 @@ pub fn lookup(mapping: &Mapping) -> Result<Option<Box<dyn Validator>>, String> {
                 .map_err(|e| format!("{}: {e}", mapping.file()))
         }
         Some(other) => Err(format!(
-            "{}: unknown destination `{other}` (this eventmap knows: {})",
-            mapping.file(),
-            KNOWN.join(", ")
+            "{}: unknown destination `{other}` (this eventmap knows: {}){}",
+            mapping
+                .destination_location()
+                .map_or_else(|| mapping.file().to_string(), ToString::to_string),
+            KNOWN.join(", "),
+            eventmap::suggestion(other, KNOWN.iter().copied())
         )),
     }
 }

@@ -60,7 +60,7 @@ mod yaml;
 mod bench_corpus;
 
 pub use compile::{CompileOptions, EnvLookup};
-pub use diagnostics::{CompileError, Diagnostic, Location};
+pub use diagnostics::{suggestion, CompileError, Diagnostic, Location};
 pub use explain::{Explanation, KeyResult, KeyTrace};
 pub use mapping::{EventError, LoadError, MappedEvent, Mapping};
 pub use params::env_var_for;

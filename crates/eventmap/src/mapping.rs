@@ -176,6 +176,11 @@ impl Mapping {
         self.program.destination.as_deref()
     }
 
+    /// Where the mapping's `destination:` value is (`FILE:LINE:COL`), if given.
+    pub fn destination_location(&self) -> Option<&crate::Location> {
+        self.program.destination_location.as_ref()
+    }
+
     /// Destination rules the mapping relaxes (`validate: { relax: [...] }`), in file order.
     pub fn relaxed_rules(&self) -> &[crate::validate::RelaxedRule] {
         &self.program.relaxed

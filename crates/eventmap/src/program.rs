@@ -18,6 +18,8 @@ pub(crate) struct Program {
     pub file: Arc<str>,
     pub name: Option<String>,
     pub destination: Option<String>,
+    /// Where the `destination:` value is, for a host that does not know it.
+    pub destination_location: Option<crate::diagnostics::Location>,
     /// Destination rules the mapping relaxes, for the host to apply to its validator.
     pub relaxed: Vec<crate::validate::RelaxedRule>,
     /// The transforms the mapping's plug-in files define.

@@ -92,9 +92,9 @@ pub(crate) fn compile(
         }
     }
     let name = top.get("name").and_then(|n| cx.string(n, "`name`"));
-    let destination = top
-        .get("destination")
-        .and_then(|n| cx.string(n, "`destination`"));
+    let destination_node = top.get("destination");
+    let destination = destination_node.and_then(|n| cx.string(n, "`destination`"));
+    let destination_location = destination_node.map(|n| n.location.clone());
     if let Some(description) = top.get("description") {
         cx.string(description, "`description`");
     }
@@ -162,6 +162,7 @@ pub(crate) fn compile(
         file,
         name,
         destination,
+        destination_location,
         relaxed,
         plugins,
         script,

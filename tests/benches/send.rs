@@ -187,6 +187,8 @@ impl Mock {
                 PIXEL,
                 "--now",
                 NOW,
+                // A line per request would fill the pipe nobody reads past the first.
+                "--quiet",
             ])
             .stderr(Stdio::piped())
             .spawn()

@@ -17,8 +17,8 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use crate::delivery::{
-    Clock, DeadLetter, DeadPayload, DeadReason, Delivery, DeliveryConfig, DeliveryObserver,
-    DeliveryReport, Fatal, OutgoingEvent, RetryNotice, Sink,
+    Clock, DeadLetter, DeadReason, Delivery, DeliveryConfig, DeliveryObserver, DeliveryReport,
+    Fatal, OutgoingEvent, RetryNotice, Sink,
 };
 use crate::log;
 use crate::metrics::{Metrics, ReasonLabel};
@@ -159,8 +159,10 @@ fn route(
         format!("spool-{seq}")
     }) {
         Next::Deliver(event) => {
-            observer.received(seq, spooled.received_ms, spooled.json);
-            Some(event.with_tag(seq))
+            observer.received(seq, spooled.received_ms);
+            // The spooled bytes travel with the event (moved, not copied): a dead letter
+            // keeps them as its source.
+            Some(event.with_tag(seq).with_source(spooled.json))
         }
         Next::Skip { .. } => {
             f.metrics.skipped.inc();
@@ -205,31 +207,18 @@ struct SpoolObserver {
     settles: mpsc::UnboundedSender<Settle>,
     metrics: Metrics,
     clock: Clock,
-    /// Each event in delivery: when it was received (for the latency histogram), and
-    /// the source as spooled (for a dead letter that a mapping fix can replay).
-    received: Mutex<HashMap<u64, InDelivery>>,
+    /// When each event in delivery was received, for the latency histogram.
+    received: Mutex<HashMap<u64, i64>>,
     /// The destination is failing (retries): logged once when it starts and ends.
     down: AtomicBool,
 }
 
-struct InDelivery {
-    received_ms: i64,
-    /// The spooled event's JSON, moved here once mapped: no copy.
-    source: Vec<u8>,
-}
-
 impl SpoolObserver {
-    fn received(&self, seq: u64, received_ms: i64, source: Vec<u8>) {
+    fn received(&self, seq: u64, at_ms: i64) {
         self.received
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                seq,
-                InDelivery {
-                    received_ms,
-                    source,
-                },
-            );
+            .insert(seq, at_ms);
     }
 
     fn record_dead(&self, letter: &DeadLetter) {
@@ -253,8 +242,8 @@ impl DeliveryObserver for SpoolObserver {
         let now_ms = self.clock.now_ms();
         let mut received = self.received.lock().unwrap_or_else(PoisonError::into_inner);
         for event in events {
-            if let Some(done) = received.remove(&event.tag) {
-                let seconds = (now_ms - done.received_ms).max(0) as f64 / 1000.0;
+            if let Some(at_ms) = received.remove(&event.tag) {
+                let seconds = (now_ms - at_ms).max(0) as f64 / 1000.0;
                 self.metrics.delivery_latency.observe(seconds);
             }
             let _ = self.settles.send(Settle::Done(event.tag));
@@ -267,8 +256,7 @@ impl DeliveryObserver for SpoolObserver {
     }
 
     fn dead_lettered(&self, event: &OutgoingEvent, letter: &DeadLetter) {
-        let in_delivery = self
-            .received
+        self.received
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&event.tag);
@@ -280,15 +268,9 @@ impl DeliveryObserver for SpoolObserver {
             return; // Not the event's fault: it stays in the spool for the next start.
         }
         self.record_dead(letter);
-        let mut letter = letter.clone();
-        if let (DeadPayload::Mapped { source, .. }, Some(in_delivery)) =
-            (&mut letter.payload, in_delivery)
-        {
-            *source = serde_json::from_slice(&in_delivery.source).ok();
-        }
         let _ = self.settles.send(Settle::Dead {
             seq: event.tag,
-            letter,
+            letter: letter.clone(),
         });
     }
 

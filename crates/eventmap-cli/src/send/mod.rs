@@ -30,7 +30,7 @@ use crate::options::{compile_options, load_mapping, parse_duration, parse_now};
 use crate::report::{self, Origin};
 use eventmap_pipeline::process::{Line, Processed, Processor};
 use feed::{Fed, FedLine, Place};
-use observer::{InputLine, Observer};
+use observer::Observer;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -356,10 +356,10 @@ impl Reader<'_> {
         for event in refused {
             let payload = DeadPayload::Mapped {
                 event: event.event(),
-                source: None,
+                source: event.source_event(),
             };
             let letter = DeadLetter {
-                id: Some(event.id.clone()),
+                id: Some(event.id),
                 reason: DeadReason::Interrupted,
                 status: None,
                 code: None,
@@ -368,8 +368,7 @@ impl Reader<'_> {
                 at_ms: self.clock.now_ms(),
                 payload,
             };
-            self.observer
-                .keep(&self.observer.with_source(&event, &letter));
+            self.observer.keep(&letter);
             counts.lost_in_handover += 1;
         }
     }
@@ -417,12 +416,16 @@ impl Reader<'_> {
         }
         let event = self.handle(processed, &origin, counts)?;
         // The line rides along (a copy, parsed only for a dead letter) so that a letter
-        // keeps its input event.
-        let line = InputLine {
-            bytes: bytes.to_vec(),
-            replayed,
+        // keeps its input event; a replayed letter's is the one it kept.
+        let source = if replayed {
+            replayed_source(bytes)
+        } else {
+            Some(bytes.to_vec())
         };
-        Some(self.observer.track(event, line))
+        Some(match source {
+            Some(source) => event.with_source(source),
+            None => event,
+        })
     }
 
     fn too_long(&self, name: &str, line_no: u64, bytes: u64, counts: &mut Counts) {
@@ -581,6 +584,12 @@ impl Summary<'_> {
 }
 
 /// Appending dead letters to a file being replayed would feed them back in forever.
+/// The input event a replayed dead letter kept, as JSON text.
+fn replayed_source(letter: &[u8]) -> Option<Vec<u8>> {
+    let letter: Value = serde_json::from_slice(letter).ok()?;
+    serde_json::to_vec(letter.get("source")?).ok()
+}
+
 fn refuse_to_overwrite_an_input(dead_letter: &Path, inputs: &[String]) -> anyhow::Result<()> {
     let Ok(target) = dead_letter.canonicalize() else {
         return Ok(()); // It does not exist yet, so it is no input.

@@ -2,36 +2,15 @@
 //! and, without their data, to stderr), retries, counts for the progress line, and the
 //! first answer from the destination, which opens the gate on reading.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use eventmap_pipeline::delivery::{
-    DeadLetter, DeadPayload, DeliveryObserver, OutgoingEvent, RetryNotice,
-};
-use serde_json::{json, Value};
+use eventmap_pipeline::delivery::{DeadLetter, DeliveryObserver, OutgoingEvent, RetryNotice};
+use serde_json::json;
 
 use crate::console::Console;
 use crate::dead_letters::DeadLetterFile;
-
-/// An input line as read, kept while its event is in delivery.
-pub(crate) struct InputLine {
-    pub bytes: Vec<u8>,
-    /// The line is a dead letter being replayed: its input event is the one it kept.
-    pub replayed: bool,
-}
-
-impl InputLine {
-    fn source(self) -> Option<Value> {
-        let value: Value = serde_json::from_slice(&self.bytes).ok()?;
-        if self.replayed {
-            value.get("source").cloned()
-        } else {
-            Some(value)
-        }
-    }
-}
 
 pub(crate) struct Observer {
     pub console: Arc<Console>,
@@ -43,10 +22,6 @@ pub(crate) struct Observer {
     /// The destination has answered once (delivered, refused or failed in any way).
     answered: Mutex<bool>,
     answer: Condvar,
-    /// The input line of each event in delivery, by tag: a dead letter keeps its event,
-    /// so that a replay after a mapping fix maps it again. Parsed only for a letter.
-    sources: Mutex<HashMap<u64, InputLine>>,
-    next_tag: AtomicU64,
 }
 
 impl Observer {
@@ -59,32 +34,7 @@ impl Observer {
             letters_failed: AtomicBool::new(false),
             answered: Mutex::new(false),
             answer: Condvar::new(),
-            sources: Mutex::new(HashMap::new()),
-            next_tag: AtomicU64::new(0),
         }
-    }
-
-    fn sources(&self) -> MutexGuard<'_, HashMap<u64, InputLine>> {
-        self.sources.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Tags `event` and keeps its input line until it is delivered or dead-lettered.
-    pub fn track(&self, event: OutgoingEvent, line: InputLine) -> OutgoingEvent {
-        let tag = self.next_tag.fetch_add(1, Ordering::Relaxed);
-        self.sources().insert(tag, line);
-        event.with_tag(tag)
-    }
-
-    /// The letter of an event in delivery, with its input event.
-    pub fn with_source(&self, event: &OutgoingEvent, letter: &DeadLetter) -> DeadLetter {
-        let mut letter = letter.clone();
-        let kept = self.sources().remove(&event.tag);
-        if let DeadPayload::Mapped { source, .. } = &mut letter.payload {
-            if source.is_none() {
-                *source = kept.and_then(InputLine::source);
-            }
-        }
-        letter
     }
 
     pub fn letters(&self) -> MutexGuard<'_, DeadLetterFile> {
@@ -134,16 +84,12 @@ impl DeliveryObserver for Observer {
     fn delivered(&self, events: &[OutgoingEvent], _test_mode: bool) {
         self.delivered
             .fetch_add(events.len() as u64, Ordering::Relaxed);
-        let mut sources = self.sources();
-        for event in events {
-            sources.remove(&event.tag);
-        }
-        drop(sources);
+
         self.answered();
     }
 
-    fn dead_lettered(&self, event: &OutgoingEvent, letter: &DeadLetter) {
-        self.keep(&self.with_source(event, letter));
+    fn dead_lettered(&self, _event: &OutgoingEvent, letter: &DeadLetter) {
+        self.keep(letter);
         self.answered();
         // The line names the event and the reason; never its data.
         let mut line = json!({"status": "dead_lettered", "id": letter.id,

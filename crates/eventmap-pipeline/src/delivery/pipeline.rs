@@ -123,10 +123,9 @@ impl Shared {
             message: rejection.message.clone(),
             attempts,
             at_ms: self.clock.now_ms(),
-            // The host that knows the source adds it (see `DeliveryObserver`).
             payload: DeadPayload::Mapped {
                 event: event.event(),
-                source: None,
+                source: event.source_event(),
             },
         };
         self.with_report(|r| *r.dead_lettered.entry(rejection.reason).or_default() += 1);

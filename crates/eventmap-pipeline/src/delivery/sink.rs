@@ -26,6 +26,10 @@ pub struct OutgoingEvent {
     /// The host's own reference to the event (a spool's sequence number, say); it comes
     /// back to the [`DeliveryObserver`](crate::delivery::DeliveryObserver) untouched.
     pub tag: u64,
+    /// The input the event was mapped from, as read (JSON text), when the host keeps it:
+    /// a dead letter then holds it as `source`, so that a replay after a mapping fix maps
+    /// it again. Parsed only for a dead letter.
+    pub source: Option<Vec<u8>>,
 }
 
 impl OutgoingEvent {
@@ -40,6 +44,7 @@ impl OutgoingEvent {
             json,
             test_mode,
             tag: 0,
+            source: None,
         }
     }
 
@@ -54,6 +59,17 @@ impl OutgoingEvent {
     pub fn with_tag(mut self, tag: u64) -> Self {
         self.tag = tag;
         self
+    }
+
+    /// The event with the input it was mapped from (see [`OutgoingEvent::source`]).
+    pub fn with_source(mut self, source: Vec<u8>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// The input event, parsed, for a dead letter.
+    pub fn source_event(&self) -> Option<Value> {
+        serde_json::from_slice(self.source.as_deref()?).ok()
     }
 }
 

@@ -446,7 +446,7 @@ pub(crate) fn compile(path: &Path, params: &[String]) -> Result<Compiled, Vec<St
         }
         Err(e) => return Err(vec![e.to_string()]),
     };
-    if mapping.destination() != Some("openai") {
+    if mapping.destination() != Some(eventmap_openai::NAME) {
         return Err(vec![format!(
             "{}: `serve` delivers to OpenAI, so the mapping needs `destination: openai`",
             mapping.file()

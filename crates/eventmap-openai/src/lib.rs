@@ -11,6 +11,29 @@ pub mod model;
 mod rules;
 mod validate;
 
+/// The name mappings give this destination (`destination: openai`).
+pub const NAME: &str = "openai";
+
+/// The OpenAI Conversions API as a [`Destination`](eventmap_pipeline::destination::Destination).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenAi;
+
+impl eventmap_pipeline::destination::Destination for OpenAi {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn validator(&self, relax: &[&str]) -> Result<Box<dyn Validator>, String> {
+        OpenAiValidator::relaxing(relax.iter().copied())
+            .map(|v| Box::new(v) as Box<dyn Validator>)
+            .map_err(|e| e.to_string())
+    }
+
+    fn rules(&self) -> Vec<(&'static str, &'static str)> {
+        Rule::ALL.iter().map(|r| (r.name(), r.summary())).collect()
+    }
+}
+
 pub use delivery::{Credentials, OpenAiSink, OpenAiSinkConfig};
 pub use model::{CapiEvent, ContentItem, DataType, EventData, EventType};
 pub use validate::{

@@ -84,7 +84,7 @@ impl OpenAiValidator {
 
 impl Validator for OpenAiValidator {
     fn destination(&self) -> &str {
-        "openai"
+        crate::NAME
     }
 
     fn validate_node(&self, event: Node<'_>, now_ms: i64) -> Vec<Violation> {

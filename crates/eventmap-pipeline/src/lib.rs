@@ -14,6 +14,7 @@
 //! runtime.
 
 pub mod delivery;
+pub mod destination;
 pub mod forward;
 pub mod intake;
 pub mod log;

@@ -119,7 +119,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let Some(mapping) = load_mapping(&args.mapping, &options)? else {
         return Ok(exit::ERROR);
     };
-    if mapping.destination() != Some("openai") {
+    if mapping.destination() != Some(eventmap_openai::NAME) {
         bail!(
             "{}: `send` delivers to OpenAI, so the mapping needs `destination: openai`",
             mapping.file()

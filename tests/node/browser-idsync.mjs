@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [serveUrl, writeKey, pagePort] = process.argv.slice(2);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -69,11 +69,7 @@ const server = http.createServer((req, res) => {
 });
 await new Promise((resolve) => server.listen(Number(pagePort), '127.0.0.1', resolve));
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-});
+const browser = await launchChromium();
 const origin = `http://127.0.0.1:${pagePort}`;
 const expected = {};
 

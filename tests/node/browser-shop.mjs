@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [servePort, pagePort, docPath] = process.argv.slice(2);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -87,19 +87,11 @@ const server = http.createServer((req, res) => {
 });
 await new Promise((resolve) => server.listen(Number(pagePort), '127.0.0.1', resolve));
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--no-first-run',
-    '--host-resolver-rules=MAP *.shop.example 127.0.0.1',
-    // The test's http pages are not upgraded to https (real shops are https throughout).
-    '--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable',
-  ],
-});
+const browser = await launchChromium([
+  '--host-resolver-rules=MAP *.shop.example 127.0.0.1',
+  // The test's http pages are not upgraded to https (real shops are https throughout).
+  '--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable',
+]);
 const expected = {};
 const outside = [];
 

@@ -126,7 +126,7 @@ fn map_runs_the_bundled_examples_in_order() {
     assert_eq!(reports[3]["id"], "msg-view-stale-010");
     assert_eq!(
         reports[3]["reasons"],
-        json!(["timestamp_ms: is 20 days older than the 7 days the API accepts"])
+        json!(["timestamp_ms: is 13 days older than the 7 days the API accepts (20 days old)"])
     );
 }
 

@@ -97,24 +97,29 @@ impl Validator for OpenAiValidator {
     }
 }
 
-/// The timestamp rule alone, for re-checking queued events just before sending.
+/// The timestamp rule alone, for re-checking queued events just before sending. The
+/// message says how far past the window the event is, never rounded to nothing: 1 ms past
+/// says "1 ms".
 pub fn timestamp_violation(timestamp_ms: i64, now_ms: i64) -> Option<Violation> {
-    if timestamp_ms < now_ms - MAX_AGE_MS {
+    let age = now_ms - timestamp_ms;
+    if age > MAX_AGE_MS {
         Some(Violation::of_rule(
             Rule::TimestampWindow.name(),
             "timestamp_ms",
             format!(
-                "is {} older than the 7 days the API accepts",
-                describe_ms(now_ms - timestamp_ms)
+                "is {} older than the 7 days the API accepts ({} old)",
+                describe_ms(age - MAX_AGE_MS),
+                describe_ms(age)
             ),
         ))
-    } else if timestamp_ms > now_ms + MAX_AHEAD_MS {
+    } else if -age > MAX_AHEAD_MS {
         Some(Violation::of_rule(
             Rule::TimestampWindow.name(),
             "timestamp_ms",
             format!(
-                "is {} in the future; the API accepts at most 10 minutes",
-                describe_ms(timestamp_ms - now_ms)
+                "is {} in the future, {} past the 10 minutes the API accepts",
+                describe_ms(-age),
+                describe_ms(-age - MAX_AHEAD_MS)
             ),
         ))
     } else {
@@ -122,14 +127,24 @@ pub fn timestamp_violation(timestamp_ms: i64, now_ms: i64) -> Option<Violation> 
     }
 }
 
+/// A duration in the largest unit it fills at least once, rounded down (so what it says
+/// is true): `1 ms`, `59 s`, `12 minutes`, `5 hours`, `13 days`.
 fn describe_ms(ms: i64) -> String {
-    let minutes = ms / 60_000;
-    if minutes < 120 {
-        format!("{minutes} minutes")
-    } else if minutes < 48 * 60 {
-        format!("{} hours", minutes / 60)
+    const SECOND: i64 = 1000;
+    const MINUTE: i64 = 60 * SECOND;
+    const HOUR: i64 = 60 * MINUTE;
+    const DAY: i64 = 24 * HOUR;
+    let counted = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if ms < SECOND {
+        format!("{ms} ms")
+    } else if ms < MINUTE {
+        format!("{} s", ms / SECOND)
+    } else if ms < HOUR {
+        counted(ms / MINUTE, "minute")
+    } else if ms < DAY {
+        counted(ms / HOUR, "hour")
     } else {
-        format!("{} days", minutes / (24 * 60))
+        counted(ms / DAY, "day")
     }
 }
 

@@ -164,14 +164,25 @@ fn timestamps_must_be_within_the_window() {
     let old = with(valid_order(), "/timestamp_ms", json!(NOW - MAX_AGE_MS - 1));
     assert_eq!(
         violations(&old),
-        ["timestamp_ms: is 7 days older than the 7 days the API accepts"]
+        // By how much, never rounded to nothing.
+        ["timestamp_ms: is 1 ms older than the 7 days the API accepts (7 days old)"]
+    );
+    let weeks = with(valid_order(), "/timestamp_ms", json!(NOW - 20 * 86_400_000));
+    assert_eq!(
+        violations(&weeks),
+        ["timestamp_ms: is 13 days older than the 7 days the API accepts (20 days old)"]
     );
     let edge = with(valid_order(), "/timestamp_ms", json!(NOW - MAX_AGE_MS));
     assert_eq!(violations(&edge), Vec::<String>::new());
     let ahead = with(valid_order(), "/timestamp_ms", json!(NOW + 11 * 60_000));
     assert_eq!(
         violations(&ahead),
-        ["timestamp_ms: is 11 minutes in the future; the API accepts at most 10 minutes"]
+        ["timestamp_ms: is 11 minutes in the future, 1 minute past the 10 minutes the API accepts"]
+    );
+    let just = with(valid_order(), "/timestamp_ms", json!(NOW + 10 * 60_000 + 1));
+    assert_eq!(
+        violations(&just),
+        ["timestamp_ms: is 10 minutes in the future, 1 ms past the 10 minutes the API accepts"]
     );
     let ok_ahead = with(valid_order(), "/timestamp_ms", json!(NOW + 10 * 60_000));
     assert_eq!(violations(&ok_ahead), Vec::<String>::new());

@@ -29,8 +29,7 @@ pub(crate) fn to_decimal(
                 Ok(Decimal::from(u))
             } else {
                 let f = n.as_f64().ok_or_else(not_a_number)?;
-                float_to_decimal(f)
-                    .ok_or_else(|| TransformError::new(format!("{what} is out of range")))
+                float_to_decimal(f).ok_or_else(|| out_of_range(what))
             }
         }
         Value::String(s) => {
@@ -41,7 +40,13 @@ pub(crate) fn to_decimal(
             Decimal::from_str(s)
                 .or_else(|_| Decimal::from_scientific(s))
                 .map_err(|_| {
-                    TransformError::new(format!("{what} is a string that is not a number"))
+                    // A number too long for exact decimals is out of range, not "not a
+                    // number".
+                    if s.parse::<f64>().is_ok_and(f64::is_finite) {
+                        out_of_range(what)
+                    } else {
+                        TransformError::new(format!("{what} is a string that is not a number"))
+                    }
                 })
         }
         other => Err(TransformError::new(format!(
@@ -109,7 +114,15 @@ fn to_minor(amount: Decimal, currency: Currency) -> Result<i64, TransformError> 
         .checked_mul(scale)
         .map(|v| v.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero))
         .and_then(|v| v.to_i64())
-        .ok_or_else(|| TransformError::new("amount is out of range"))
+        .ok_or_else(|| out_of_range(&"amount"))
+}
+
+/// One message for every amount too large to carry exactly: what, and the limit.
+fn out_of_range(what: &dyn std::fmt::Display) -> TransformError {
+    TransformError::new(format!(
+        "{what} is out of range: at most {} in minor units (28 significant digits before that)",
+        i64::MAX
+    ))
 }
 
 /// `amount` (number or numeric string) in integer minor units of `currency_code`.
@@ -153,7 +166,7 @@ pub fn total_minor_units(
         total = price
             .checked_mul(quantity)
             .and_then(|line| total.checked_add(line))
-            .ok_or_else(|| TransformError::new("order total is out of range"))?;
+            .ok_or_else(|| out_of_range(&"order total"))?;
     }
     to_minor(total, currency).map(Some)
 }
@@ -202,7 +215,7 @@ pub(crate) fn to_int_transform(
     }
     d.to_i64()
         .map(|i| Some(Value::from(i)))
-        .ok_or_else(|| TransformError::new("value is out of range"))
+        .ok_or_else(|| out_of_range(&"value"))
 }
 
 #[cfg(test)]
@@ -257,6 +270,15 @@ mod tests {
         assert_eq!(err.0, "the currency is not an ISO 4217 code");
         let err = minor_units(&json!("frank@example.com"), &json!("USD")).unwrap_err();
         assert_eq!(err.0, "amount is a string that is not a number");
+        // Too long to be exact, or too large for minor units: one message, with the limit.
+        for huge in ["9".repeat(64), "9".repeat(20)] {
+            let err = minor_units(&json!(huge), &json!("USD")).unwrap_err();
+            assert!(
+                err.0
+                    .starts_with("amount is out of range: at most 9223372036854775807"),
+                "{err}"
+            );
+        }
         let err = minor_units(&json!(true), &json!("USD")).unwrap_err();
         assert!(err.0.contains("got a boolean"), "{err}");
         let err = minor_units(&json!(1), &Value::Null).unwrap_err();

@@ -179,7 +179,8 @@ impl Program {
         }
     }
 
-    /// By event name (as written, then normalized), then by call type, then `default`.
+    /// By event name (as written, then normalized; `track` calls only), then by call type,
+    /// then `default`.
     pub(crate) fn select_plan<T: EventTree>(
         &self,
         event: &T,
@@ -188,8 +189,10 @@ impl Program {
             Some(Found::Node(node)) => node.as_str(),
             _ => None,
         };
-        let name = text(&self.event_name_path);
         let call_type = text(&self.call_type_path);
+        // An event name names a `track` call (or an event that says no type): an
+        // `identify` that happens to carry an `event` field is matched by its type.
+        let name = text(&self.event_name_path).filter(|_| call_type.is_none_or(|t| t == "track"));
         let by_name = name.and_then(|n| {
             self.by_exact_name
                 .get(n)

@@ -948,3 +948,20 @@ default:
         "{err}"
     );
 }
+
+#[test]
+fn an_event_name_matches_track_calls_not_other_calls_that_carry_one() {
+    let m = compile(
+        "events:\n  order:\n    match: { event: Order Completed }\n    keys:\n      kind: { const: order }\n  who:\n    match: { type: identify }\n    keys:\n      kind: { const: identify }\n",
+    );
+    let track = json!({"type": "track", "event": "Order Completed"});
+    assert_eq!(mapped(&m, track), json!({"kind": "order"}));
+    // No type: taken as a track call, as before.
+    assert_eq!(
+        mapped(&m, json!({"event": "Order Completed"})),
+        json!({"kind": "order"})
+    );
+    // An identify carrying an `event` field is an identify.
+    let identify = json!({"type": "identify", "event": "Order Completed"});
+    assert_eq!(mapped(&m, identify), json!({"kind": "identify"}));
+}

@@ -65,6 +65,9 @@ impl ValueType {
         let func = move |value: &Value, _: &[Value]| {
             if self.admits(value) {
                 Ok(Some(value.clone()))
+            } else if let Some(whole) = whole_number(self, value) {
+                // `2.0` is a whole number: written as the integer it is.
+                Ok(Some(Value::from(whole)))
             } else {
                 let kind = match value {
                     Value::Number(_) if self == ValueType::Integer => {
@@ -83,6 +86,13 @@ impl ValueType {
     }
 }
 
+/// A float with no fractional part, as an integer, where an integer is declared.
+fn whole_number(declared: ValueType, value: &Value) -> Option<i64> {
+    let f = value.as_f64().filter(|_| declared == ValueType::Integer)?;
+    // i64::MAX as f64 rounds up to 2^63, which does not fit: hence the strict bound.
+    (f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64).then_some(f as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +109,10 @@ mod tests {
         }
         let check = ValueType::Integer.check("integer");
         assert_eq!(check.call(&json!(12), &[]).unwrap(), Some(json!(12)));
+        // A whole float is the integer it is; a fraction is not.
+        assert_eq!(check.call(&json!(2.0), &[]).unwrap(), Some(json!(2)));
+        assert!(check.call(&json!(2.5), &[]).is_err());
+        assert!(check.call(&json!(1e300), &[]).is_err());
         let err = check.call(&json!("12"), &[]).unwrap_err();
         assert_eq!(err.to_string(), "got a string");
     }

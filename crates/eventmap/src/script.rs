@@ -136,6 +136,9 @@ impl ScriptEngine {
             "param",
             move |name: ImmutableString| -> Result<Dynamic, Box<EvalAltResult>> {
                 match params.get(name.as_str()) {
+                    // The one rule for absence: an empty parameter is absent here too, as
+                    // it is for `{ param: NAME }` and in native expressions (`??` skips it).
+                    Some(value) if crate::value::is_absent(value) => Ok(Dynamic::UNIT),
                     Some(value) => Ok(json_to_dynamic(value)),
                     None => Err(format!("unknown parameter `{name}`").into()),
                 }

@@ -965,3 +965,16 @@ fn an_event_name_matches_track_calls_not_other_calls_that_carry_one() {
     let identify = json!({"type": "identify", "event": "Order Completed"});
     assert_eq!(mapped(&m, identify), json!({"kind": "identify"}));
 }
+
+#[test]
+fn an_empty_parameter_is_absent_wherever_it_is_read() {
+    // `{ param: NAME }` with a default, `param("NAME") ?? X` natively, and the same in Rhai
+    // (a `let` keeps the expression out of the native subset): one rule, absent.
+    let m = compile(
+        "params:\n  b: { default: \"\" }\ndefault:\n  keys:\n    by_key: { param: b, default: X }\n    native: { expr: 'param(\"b\") ?? \"X\"' }\n    rhai: { expr: 'let r = param(\"b\") ?? \"X\"; r' }\n",
+    );
+    assert_eq!(
+        mapped(&m, json!({"type": "track"})),
+        json!({"by_key": "X", "native": "X", "rhai": "X"})
+    );
+}

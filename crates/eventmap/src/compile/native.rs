@@ -271,9 +271,13 @@ impl Parser<'_> {
     fn call(&self, name: &str, args: Vec<NativeExpr>) -> Option<NativeExpr> {
         if name == "param" {
             return match args.as_slice() {
-                [NativeExpr::Literal(Value::String(p))] => {
-                    self.scope.params.get(p).cloned().map(NativeExpr::Literal)
-                }
+                // An empty parameter is absent, as everywhere (Rhai's `param` says so too).
+                [NativeExpr::Literal(Value::String(p))] => self
+                    .scope
+                    .params
+                    .get(p)
+                    .map(|v| crate::value::present(v.clone()).unwrap_or(Value::Null))
+                    .map(NativeExpr::Literal),
                 _ => None,
             };
         }

@@ -246,13 +246,21 @@ fn innermost_position(err: &EvalAltResult) -> Position {
     }
 }
 
-/// Registers a transform under its name for each arity it accepts, once with any argument
-/// types and once with a string first argument: functions registered on the engine with
+/// Registers a transform under its name for each arity it accepts, with an absent first
+/// argument, with any argument types, and with a string first argument: functions registered on the engine with
 /// exact types win over Rhai's own (`trim`, `to_string`), so the transform means the same
 /// thing in an expression as in a `transform:` list.
 fn register_transform(engine: &mut Engine, transform: &Arc<Transform>) {
     for extra in transform.extra_args() {
         let any: Vec<TypeId> = vec![TypeId::of::<Dynamic>(); extra + 1];
+        // An absent first argument gives absent, whatever Rhai's own function of that name
+        // would make of `()` (its `to_string(())` is `""`): registered with the exact
+        // type, this one wins.
+        let mut with_unit = any.clone();
+        with_unit[0] = TypeId::of::<()>();
+        engine.register_raw_fn(transform.name().to_string(), with_unit, |_ctx, _args| {
+            Ok(Dynamic::UNIT)
+        });
         let mut with_string = any.clone();
         with_string[0] = TypeId::of::<ImmutableString>();
         for types in [any, with_string] {

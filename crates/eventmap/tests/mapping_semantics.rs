@@ -978,3 +978,15 @@ fn an_empty_parameter_is_absent_wherever_it_is_read() {
         json!({"by_key": "X", "native": "X", "rhai": "X"})
     );
 }
+
+#[test]
+fn a_transform_given_an_absent_value_gives_absent_even_where_rhai_has_the_name() {
+    // `to_string` and `trim` are also Rhai's own; `lower` is ours alone.
+    let m = compile(
+        "default:\n  keys:\n    a: { expr: 'to_string(x) ?? \"FALLBACK\"', inputs: { x: missing } }\n    b: { expr: 'trim(x) ?? \"FALLBACK\"', inputs: { x: missing } }\n    c: { expr: 'lower(x) ?? \"FALLBACK\"', inputs: { x: missing } }\n    d: { expr: 'to_string(x) ?? \"FALLBACK\"', inputs: { x: n } }\n",
+    );
+    assert_eq!(
+        mapped(&m, json!({"n": 5})),
+        json!({"a": "FALLBACK", "b": "FALLBACK", "c": "FALLBACK", "d": "5"})
+    );
+}

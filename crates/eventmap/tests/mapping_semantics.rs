@@ -990,3 +990,18 @@ fn a_transform_given_an_absent_value_gives_absent_even_where_rhai_has_the_name()
         json!({"a": "FALLBACK", "b": "FALLBACK", "c": "FALLBACK", "d": "5"})
     );
 }
+
+#[test]
+fn an_event_that_enters_by_a_table_finds_its_entry_in_it() {
+    let m = compile(
+        "tables:\n  kinds: { Order Completed: order_created }\nevents:\n  mapped:\n    match: { event_in: kinds }\n    keys:\n      type: { from: event, transform: { lookup: [kinds, ignore_case] } }\n",
+    );
+    for name in ["Order Completed", "order_completed", "ORDER-COMPLETED"] {
+        let event = json!({"type": "track", "event": name});
+        assert_eq!(
+            mapped(&m, event),
+            json!({"type": "order_created"}),
+            "{name}"
+        );
+    }
+}

@@ -5,7 +5,9 @@ use serde_json::Value;
 use super::TransformError;
 
 /// `lookup(value, table[, "ignore_case"])`: the table's entry for the value (as text), or
-/// absent when the table has none.
+/// absent when the table has none. `ignore_case` matches names the way events find their
+/// sections (`match: { event }`, `event_in`): case and separators aside, so a table an
+/// event entered a section by also finds that event's entry.
 pub(super) fn lookup(input: &Value, args: &[Value]) -> Result<Option<Value>, TransformError> {
     let Some(Value::Object(table)) = args.first() else {
         return Err(TransformError::new(
@@ -34,10 +36,13 @@ pub(super) fn lookup(input: &Value, args: &[Value]) -> Result<Option<Value>, Tra
     };
     let found = match table.get(&key) {
         Some(v) => Some(v),
-        None if ignore_case => table
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(&key))
-            .map(|(_, v)| v),
+        None if ignore_case => {
+            let wanted = crate::program::normalize_event_name(&key);
+            table
+                .iter()
+                .find(|(k, _)| crate::program::normalize_event_name(k) == wanted)
+                .map(|(_, v)| v)
+        }
         None => None,
     };
     Ok(found.filter(|v| !v.is_null()).cloned())
@@ -60,6 +65,11 @@ mod tests {
         );
         let loose = lookup(&json!("signed up"), &[table.clone(), json!("ignore_case")]).unwrap();
         assert_eq!(loose, Some(json!("registration_completed")));
+        // The rule events find their sections by: separators aside too.
+        for name in ["order_completed", "ORDER-COMPLETED", " Order  Completed "] {
+            let found = lookup(&json!(name), &[table.clone(), json!("ignore_case")]).unwrap();
+            assert_eq!(found, Some(json!("order_created")), "{name}");
+        }
         assert!(lookup(&json!("x"), &[json!("not a table")]).is_err());
         assert!(lookup(&json!("x"), &[table, json!("fuzzy")]).is_err());
     }

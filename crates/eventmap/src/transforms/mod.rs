@@ -325,7 +325,7 @@ fn builtins() -> Vec<Builtin> {
         (
             "lookup",
             1..=2,
-            "the value's entry in a table (`tables:` or a table parameter); optional mode: exact|ignore_case; absent when not found",
+            "the value's entry in a table (`tables:` or a table parameter); optional mode: exact|ignore_case (case and separators aside, as event names match); absent when not found",
             Arc::new(lookup::lookup),
         ),
         (

@@ -211,3 +211,32 @@ fn plugins_run_under_the_sandbox_limits() {
         errors[0].message
     );
 }
+
+#[test]
+fn closures_in_a_plugin_file_are_ordinary_rhai_not_transforms() {
+    let dir = dir_with(
+        "closures",
+        &[
+            (
+                "plugins/c.rhai",
+                "/// Every item priced above zero.\nfn all_positive(items) {\n    items.all(|c| c.price > 0)\n}\n\n/// Items priced above the limit given.\nfn count_above(items, limit) {\n    items.filter(|c| c.price > limit).len()\n}\n",
+            ),
+            (
+                "m.yaml",
+                "version: 1\ntransforms: [plugins/c.rhai]\ndefault:\n  keys:\n    ok: { from: products, transform: all_positive }\n    big: { from: products, transform: { count_above: 5 } }\n",
+            ),
+        ],
+    );
+    let mapping = load(&dir).expect("a file with closures compiles");
+    let names: Vec<&str> = mapping
+        .plugin_transforms()
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, ["all_positive", "count_above"]);
+    let event = json!({"type": "track", "products": [{"price": 3}, {"price": 9}]});
+    match mapping.map(&event, &NOW) {
+        Outcome::Mapped(out) => assert_eq!(out, json!({"ok": true, "big": 1})),
+        other => panic!("{other:?}"),
+    }
+}

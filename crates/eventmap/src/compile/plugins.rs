@@ -61,6 +61,11 @@ pub(super) fn load(cx: &mut Cx<'_>, node: &Node, limits: &SandboxLimits) -> Vec<
             if function.access == rhai::FnAccess::Private {
                 continue; // a helper of the file, not a transform
             }
+            // A closure (`|c| c > 0`) is compiled to an anonymous function of the file:
+            // part of the function that holds it, never a transform.
+            if function.name.starts_with("anon$") {
+                continue;
+            }
             // Each position is used once, so two definitions of one name (overloads by
             // arity) are reported at their own lines.
             let (line, column) = positions

@@ -70,6 +70,33 @@ pub fn mapping_schema() -> Value {
         }),
     );
     defs.insert(
+        "fallback".into(),
+        json!({
+            "description": "An input path, or `{ param: NAME }`: a parameter's value (an unset one is passed over).",
+            "anyOf": [
+                { "$ref": "#/$defs/path" },
+                {
+                    "type": "object",
+                    "properties": {
+                        "param": { "type": "string", "description": "The parameter whose value is the fallback." }
+                    },
+                    "required": ["param"],
+                    "additionalProperties": false
+                }
+            ]
+        }),
+    );
+    defs.insert(
+        "fromPaths".into(),
+        json!({
+            "description": "An input path, or a list of fallbacks: the first present value wins; `{ param: NAME }` entries give a parameter's value.",
+            "anyOf": [
+                { "$ref": "#/$defs/fallback" },
+                { "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/fallback" } }
+            ]
+        }),
+    );
+    defs.insert(
         "inputs".into(),
         json!({
             "type": "object",
@@ -240,7 +267,10 @@ fn property(part: &str, field: &str) -> (Value, &'static str) {
         ),
         ("param", "required") => (boolean, "The user must set it."),
         ("param", "secret") => (boolean, "Never shown in output or logs."),
-        ("keyRule", "from") => (reference("paths"), "Read the value from input path(s)."),
+        ("keyRule", "from") => (
+            reference("fromPaths"),
+            "Read the value from input path(s); `{ param: NAME }` entries are fallbacks.",
+        ),
         ("keyRule", "const") => (any, "A constant value."),
         ("keyRule", "param") => (string, "The value of a parameter."),
         ("keyRule", "expr") => (
@@ -262,7 +292,10 @@ fn property(part: &str, field: &str) -> (Value, &'static str) {
             ] }),
             "Transforms applied in order to the value.",
         ),
-        ("keyRule", "default") => (any, "The value when the source is absent."),
+        ("keyRule", "default") => (
+            any,
+            "The value when the source is absent; `{ param: NAME }` is that parameter's value.",
+        ),
         ("keyRule", "required") => (boolean, "An absent value fails the event."),
         ("keyRule", "when") => (string, "A Rhai condition; false leaves the key out."),
         ("keyRule", "on_error") => (

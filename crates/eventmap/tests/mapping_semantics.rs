@@ -1005,3 +1005,32 @@ fn an_event_that_enters_by_a_table_finds_its_entry_in_it() {
         );
     }
 }
+
+#[test]
+fn a_parameter_is_a_fallback_in_from_and_a_default_without_an_expression() {
+    let m = compile(
+        "params:\n  dc: { default: EUR }\n  empty: { default: \"\" }\n  b: { default: fallback }\ndefault:\n  keys:\n    currency: { from: [properties.currency, { param: dc }] }\n    skipped: { from: [{ param: empty }, properties.other] }\n    by_default: { from: properties.missing, default: { param: b } }\n    only: { from: [{ param: empty }, { param: dc }] }\n",
+    );
+    assert_eq!(
+        mapped(&m, json!({"properties": {"currency": "USD", "other": "o"}})),
+        json!({"currency": "USD", "skipped": "o", "by_default": "fallback", "only": "EUR"})
+    );
+    assert_eq!(
+        mapped(&m, json!({"properties": {}})),
+        json!({"currency": "EUR", "by_default": "fallback", "only": "EUR"})
+    );
+    // A fallback after a parameter that is set is never read: one error, located.
+    let Err(err) = Mapping::compile(
+        "params:\n  dc: { default: EUR }\ndefault:\n  keys:\n    c: { from: [a, { param: dc }, b] }\n",
+        "m.yaml",
+        &CompileOptions::default(),
+    ) else {
+        panic!("a fallback after a set parameter compiled");
+    };
+    assert_eq!(err.diagnostics.len(), 1, "{err}");
+    assert!(
+        err.to_string()
+            .contains("m.yaml:5:35: this fallback is never read"),
+        "{err}"
+    );
+}

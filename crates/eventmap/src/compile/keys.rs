@@ -29,6 +29,45 @@ impl Cx<'_> {
             .collect()
     }
 
+    /// A `from:` list: its paths (`None` when it names only parameters), and the value of
+    /// the first `{ param: NAME }` in it that is set (an unset one is passed over, as an
+    /// absent path is).
+    fn fallbacks_of(
+        &mut self,
+        node: &Node,
+    ) -> Option<(Option<Vec<crate::InputPath>>, Option<serde_json::Value>)> {
+        let items: Vec<&Node> = match &node.kind {
+            NodeKind::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        let mut paths = Vec::new();
+        let mut param = None;
+        let mut ok = true;
+        for item in items {
+            match param_reference(item) {
+                Some(name) => {
+                    let value = self.param_value(name);
+                    ok &= value.is_some();
+                    if param.is_none() {
+                        param = value.filter(|v| !crate::value::is_absent(v));
+                    }
+                }
+                None if param.is_some() => {
+                    self.error(
+                        &item.location,
+                        "this fallback is never read: the parameter before it is set",
+                    );
+                    ok = false;
+                }
+                None => match self.paths(item) {
+                    Some(found) => paths.extend(found),
+                    None => ok = false,
+                },
+            }
+        }
+        ok.then_some(((!paths.is_empty()).then_some(paths), param))
+    }
+
     pub(super) fn key_rule(&mut self, key: &Key, spec: &Node) -> Option<KeyRule> {
         let output = self.output_key(key)?;
         if !matches!(spec.kind, NodeKind::Map(_)) {
@@ -111,8 +150,18 @@ impl Cx<'_> {
         }
 
         let inputs = fields.get("inputs");
+        // `from:` may end its fallbacks with parameters: the first one set is the value
+        // when no path has one (it comes before `default:`).
+        let mut from_param: Option<serde_json::Value> = None;
         let source = match given[0] {
-            "from" => Source::Paths(self.paths(fields.get("from")?)?),
+            "from" => {
+                let (paths, param) = self.fallbacks_of(fields.get("from")?)?;
+                from_param = param;
+                match paths {
+                    Some(paths) => Source::Paths(paths),
+                    None => Source::Const(from_param.take().unwrap_or(serde_json::Value::Null)),
+                }
+            }
             "const" => Source::Const(fields.get("const")?.to_json()),
             "param" => Source::Const(self.param_value(fields.get("param")?)?),
             "expr" => Source::Expr(self.script(fields.get("expr")?, inputs)?),
@@ -158,15 +207,24 @@ impl Cx<'_> {
             }
             None => None,
         };
-        let default = fields.get("default").map(|d| {
-            if matches!(d.kind, NodeKind::Null) {
+        let default = match fields.get("default") {
+            Some(d) if matches!(d.kind, NodeKind::Null) => {
                 self.error(
                     &d.location,
                     "a null `default` has no effect (absent values are omitted anyway)",
                 );
+                None
             }
-            d.to_json()
-        });
+            // `default: { param: NAME }` is the parameter's value, not that object.
+            Some(d) => match param_reference(d) {
+                Some(name) => self
+                    .param_value(name)
+                    .filter(|v| !crate::value::is_absent(v)),
+                None => Some(d.to_json()),
+            },
+            None => None,
+        };
+        let default = from_param.or(default);
         let required = fields
             .get("required")
             .and_then(|r| self.bool(r, "`required`"))
@@ -187,12 +245,14 @@ impl Cx<'_> {
         if let Some(declared) = value_type {
             // A constant or a default that can never be of the declared type.
             let fixed = [
-                (fields.get("const"), "the constant"),
-                (fields.get("default"), "the default"),
+                (
+                    fields.get("const").map(|n| (n, n.to_json())),
+                    "the constant",
+                ),
+                (fields.get("default").zip(default.clone()), "the default"),
             ];
-            for (node, what) in fixed {
-                let Some(node) = node else { continue };
-                let value = node.to_json();
+            for (found, what) in fixed {
+                let Some((node, value)) = found else { continue };
                 if !value.is_null() && !declared.admits(&value) {
                     self.error(
                         &node.location,
@@ -391,5 +451,13 @@ impl Cx<'_> {
                 }
             }
         }
+    }
+}
+
+/// The parameter name of a `{ param: NAME }` node.
+fn param_reference(node: &Node) -> Option<&Node> {
+    match node.as_map()? {
+        [(key, value)] if key.name == "param" => Some(value),
+        _ => None,
     }
 }

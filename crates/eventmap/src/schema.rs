@@ -89,9 +89,17 @@ pub fn mapping_schema() -> Value {
     defs.insert(
         "fromPaths".into(),
         json!({
-            "description": "An input path, or a list of fallbacks: the first present value wins; `{ param: NAME }` entries give a parameter's value.",
+            "description": "An input path, or a list of fallbacks: the first present value wins; `{ param: NAME }` entries give a parameter's value; `{ let: NAME }` alone takes a `let` value in scope.",
             "anyOf": [
                 { "$ref": "#/$defs/fallback" },
+                {
+                    "type": "object",
+                    "properties": {
+                        "let": { "type": "string", "description": "The `let` value (in scope for this key) the key takes." }
+                    },
+                    "required": ["let"],
+                    "additionalProperties": false
+                },
                 { "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/fallback" } }
             ]
         }),

@@ -878,7 +878,7 @@ fn let_names_are_checked_where_they_are_written() {
         "{text}"
     );
     assert!(
-        text.contains("l.yaml:7:22: expression uses `after`, which is not one of its inputs"),
+        text.contains("l.yaml:7:22: expression uses `after`, a `let` not in scope here"),
         "{text}"
     );
     assert!(
@@ -1031,6 +1031,40 @@ fn a_parameter_is_a_fallback_in_from_and_a_default_without_an_expression() {
     assert!(
         err.to_string()
             .contains("m.yaml:5:35: this fallback is never read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_key_takes_a_let_with_from_and_a_key_out_of_its_scope_is_told_why() {
+    let m = compile(
+        "events:\n  order:\n    match: { event: Order Completed }\n    let:\n      shape: { expr: '\"contents\"' }\n    keys:\n      data.type: { from: { let: shape } }\n",
+    );
+    assert_eq!(
+        mapped(&m, json!({"type": "track", "event": "Order Completed"})),
+        json!({"data": {"type": "contents"}})
+    );
+    let refused = |yaml: &str| match Mapping::compile(yaml, "m.yaml", &CompileOptions::default()) {
+        Err(err) => err.to_string(),
+        Ok(_) => panic!("compiled: {yaml}"),
+    };
+    let section = "events:\n  order:\n    match: { event: Order Completed }\n    let:\n      shape: { expr: '\"contents\"' }\n    keys:\n      kind: { const: order }\n";
+    // A global key reading a section's let: not "declare it under `inputs:`".
+    let err = refused(&format!("global:\n  t: {{ expr: shape }}\n{section}"));
+    assert!(err.contains("`shape`, a `let` not in scope here"), "{err}");
+    assert!(!err.contains("inputs:"), "{err}");
+    let err = refused(&format!(
+        "global:\n  t: {{ from: {{ let: shape }} }}\n{section}"
+    ));
+    assert!(
+        err.contains("`shape` is not a `let` this key can read: it is a `let` of another section"),
+        "{err}"
+    );
+    let err = refused(
+        "default:\n  let:\n    total: { expr: '1' }\n  keys:\n    t: { from: { let: totl } }\n",
+    );
+    assert!(
+        err.contains("lets in scope here: total (did you mean `total`?)"),
         "{err}"
     );
 }

@@ -154,6 +154,10 @@ impl Cx<'_> {
         // when no path has one (it comes before `default:`).
         let mut from_param: Option<serde_json::Value> = None;
         let source = match given[0] {
+            "from" if fields.get("from").and_then(let_reference).is_some() => {
+                let name = fields.get("from").and_then(let_reference)?;
+                Source::Expr(self.let_source(name)?)
+            }
             "from" => {
                 let (paths, param) = self.fallbacks_of(fields.get("from")?)?;
                 from_param = param;
@@ -458,6 +462,14 @@ impl Cx<'_> {
 fn param_reference(node: &Node) -> Option<&Node> {
     match node.as_map()? {
         [(key, value)] if key.name == "param" => Some(value),
+        _ => None,
+    }
+}
+
+/// The let name of a `{ let: NAME }` node.
+fn let_reference(node: &Node) -> Option<&Node> {
+    match node.as_map()? {
+        [(key, value)] if key.name == "let" => Some(value),
         _ => None,
     }
 }

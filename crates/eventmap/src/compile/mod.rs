@@ -79,6 +79,7 @@ pub(crate) fn compile(
         param_values: Arc::new(ParamTable::new()),
         tables: Default::default(),
         let_scope: Vec::new(),
+        section_lets: Default::default(),
     };
     let Some(top) = cx.fields(&root, "the mapping file", TOP_LEVEL) else {
         return Err(cx.diags.into_error());
@@ -118,6 +119,7 @@ pub(crate) fn compile(
         &options.limits,
     ));
 
+    cx.section_lets = section_let_names(top.get("events"), top.get("default"));
     let global_lets = top.get("let").map(|n| cx.lets(n)).unwrap_or_default();
     let filters = top
         .get("filters")
@@ -191,6 +193,9 @@ pub(crate) struct Cx<'o> {
     tables: std::collections::BTreeMap<String, serde_json::Value>,
     /// The `let:` names expressions can read here, in plan order (global ones first).
     let_scope: Vec<(String, Location)>,
+    /// The names every section's `let:` defines, so that a key out of their scope is told
+    /// why it cannot read one.
+    section_lets: std::collections::BTreeSet<String>,
 }
 
 /// The entries of a YAML mapping whose keys were checked against a vocabulary.
@@ -417,10 +422,56 @@ impl Cx<'_> {
                 })
             }
             Err((location, message)) => {
-                self.diags.error(location, message);
+                self.diags
+                    .error(location, self.explain_unknown_name(message));
                 None
             }
         }
+    }
+
+    /// Rhai's "not one of its inputs" for a name that is a section's `let`, said as it is:
+    /// declaring it under `inputs:` would be an error too.
+    fn explain_unknown_name(&self, message: String) -> String {
+        let name = message
+            .strip_prefix("expression uses `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name);
+        match name {
+            Some(name)
+                if self.section_lets.contains(name)
+                    && !self.let_scope.iter().any(|(n, _)| n == name) =>
+            {
+                format!(
+                    "expression uses `{name}`, a `let` not in scope here: a section's `let` is \
+                     read by that section's keys and by the `let`s after it; one every key \
+                     reads goes in the top-level `let:`"
+                )
+            }
+            _ => message,
+        }
+    }
+
+    /// `from: { let: NAME }`: the key takes a `let` value in scope.
+    pub fn let_source(&mut self, node: &Node) -> Option<Script> {
+        let name = self.string(node, "a `let` name")?;
+        if !self.let_scope.iter().any(|(n, _)| *n == name) {
+            let in_scope: Vec<&str> = self.let_scope.iter().map(|(n, _)| n.as_str()).collect();
+            let why = if self.section_lets.contains(&name) {
+                "it is a `let` of another section (a section's lets are read by its own keys)"
+                    .to_string()
+            } else if in_scope.is_empty() {
+                "no `let` is in scope here".to_string()
+            } else {
+                format!("lets in scope here: {}", in_scope.join(", "))
+            };
+            let hint = suggestion(&name, in_scope.iter().copied());
+            self.error(
+                &node.location,
+                format!("`{name}` is not a `let` this key can read: {why}{hint}"),
+            );
+            return None;
+        }
+        self.script(node, None)
     }
 
     /// The native form of the expression, when it is in the subset that needs no
@@ -574,4 +625,25 @@ impl Cx<'_> {
         }
         ok
     }
+}
+
+/// The names the `let:` of every event section (and of `default`) defines.
+fn section_let_names(
+    events: Option<&Node>,
+    default: Option<&Node>,
+) -> std::collections::BTreeSet<String> {
+    let sections = events
+        .and_then(Node::as_map)
+        .into_iter()
+        .flatten()
+        .map(|(_, section)| section)
+        .chain(default);
+    sections
+        .filter_map(Node::as_map)
+        .flat_map(|fields| fields.iter())
+        .filter(|(key, _)| key.name == "let")
+        .filter_map(|(_, lets)| lets.as_map())
+        .flatten()
+        .map(|(key, _)| key.name.clone())
+        .collect()
 }

@@ -62,8 +62,9 @@ impl ParamType {
                 .map(Value::Number)
                 .ok_or_else(|| "expected a number".to_string()),
             // YAML reads JSON too.
+            // A list of rows too: the parameter's `columns:` say which is which.
             Self::Table => match serde_saphyr::from_str::<Value>(text) {
-                Ok(table @ Value::Object(_)) => Ok(table),
+                Ok(table @ (Value::Object(_) | Value::Array(_))) => Ok(table),
                 Ok(_) => Err("expected a table: a YAML or JSON mapping of names to values".into()),
                 Err(e) => Err(format!("expected a table (YAML or JSON): {e}")),
             },

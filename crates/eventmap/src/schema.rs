@@ -275,6 +275,10 @@ fn property(part: &str, field: &str) -> (Value, &'static str) {
         ),
         ("param", "required") => (boolean, "The user must set it."),
         ("param", "secret") => (boolean, "Never shown in output or logs."),
+        ("param", "columns") => (
+            json!({"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}),
+            "For a table given as a list of rows: the column that names an entry, then the one that holds its value (`[from, to]`).",
+        ),
         ("keyRule", "from") => (
             reference("fromPaths"),
             "Read the value from input path(s); `{ param: NAME }` entries are fallbacks.",

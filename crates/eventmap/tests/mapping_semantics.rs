@@ -1068,3 +1068,38 @@ fn a_key_takes_a_let_with_from_and_a_key_out_of_its_scope_is_told_why() {
         "{err}"
     );
 }
+
+#[test]
+fn a_table_parameter_may_be_a_list_of_rows_with_named_columns() {
+    let yaml = "params:\n  event_map:\n    type: table\n    columns: [from, to]\n    default:\n      - { from: Order Completed, to: order_created }\n      - { from: Signed Up, to: registration_completed }\nevents:\n  mapped:\n    match: { event_in: event_map }\n    keys:\n      type: { from: event, transform: { lookup: [event_map, ignore_case] } }\n";
+    let m = compile(yaml);
+    assert_eq!(
+        mapped(&m, json!({"type": "track", "event": "signed_up"})),
+        json!({"type": "registration_completed"})
+    );
+    // Given by the host as JSON rows, too.
+    let mut options = CompileOptions::default();
+    options.params.insert(
+        "event_map".into(),
+        r#"[{"from": "Refunded", "to": "custom"}]"#.into(),
+    );
+    let m = compile_with(yaml, options);
+    assert_eq!(
+        mapped(&m, json!({"type": "track", "event": "Refunded"})),
+        json!({"type": "custom"})
+    );
+    // Rows without columns: one error, not a cascade at every use.
+    let Err(err) = Mapping::compile(
+        &yaml.replace("    columns: [from, to]\n", ""),
+        "m.yaml",
+        &CompileOptions::default(),
+    ) else {
+        panic!("rows without columns compiled");
+    };
+    assert_eq!(err.diagnostics.len(), 1, "{err}");
+    assert!(
+        err.to_string()
+            .contains("`columns: [NAME_COLUMN, VALUE_COLUMN]`"),
+        "{err}"
+    );
+}

@@ -166,7 +166,8 @@ fn match_clause(cx: &mut Cx<'_>, node: &Node) -> (Vec<Named>, Vec<Named>) {
             );
         }
     }
-    if names.is_empty() && types.is_empty() {
+    // An `event_in` whose table was refused has said so already.
+    if names.is_empty() && types.is_empty() && fields.get("event_in").is_none() {
         cx.error(
             &node.location,
             "`match` needs `event` (event names), `event_in` (a table of them) or `type` (call types)",

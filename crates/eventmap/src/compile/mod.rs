@@ -80,6 +80,7 @@ pub(crate) fn compile(
         tables: Default::default(),
         let_scope: Vec::new(),
         section_lets: Default::default(),
+        failed_params: Default::default(),
     };
     let Some(top) = cx.fields(&root, "the mapping file", TOP_LEVEL) else {
         return Err(cx.diags.into_error());
@@ -196,6 +197,9 @@ pub(crate) struct Cx<'o> {
     /// The names every section's `let:` defines, so that a key out of their scope is told
     /// why it cannot read one.
     section_lets: std::collections::BTreeSet<String>,
+    /// Parameters whose value was refused with an error already: a use of one says nothing
+    /// more (one mistake, one error).
+    failed_params: std::collections::BTreeSet<String>,
 }
 
 /// The entries of a YAML mapping whose keys were checked against a vocabulary.

@@ -44,6 +44,7 @@ pub(super) fn compile(
             continue;
         }
         let value = param_value(cx, &key.name, &key.location, spec, options);
+        let value = rows_to_table(cx, &key.name, &key.location, spec, value);
         table.insert(key.name.clone(), value);
     }
     for given in options.params.keys() {
@@ -123,6 +124,7 @@ fn param_value(
                     at,
                     format!("the value {origin} for parameter `{name}` is invalid: {why}"),
                 );
+                cx.failed_params.insert(name.to_string());
                 Value::Null
             }
         };
@@ -138,6 +140,7 @@ fn param_value(
                             &node.location,
                             format!("default of parameter `{name}` is invalid: {why}"),
                         );
+                        cx.failed_params.insert(name.to_string());
                         None
                     }
                 },
@@ -150,9 +153,12 @@ fn param_value(
             NodeKind::Null => None,
             _ => {
                 let value = node.to_json();
-                if declared_type.is_some_and(|t| {
-                    t != ParamType::of(&value) && !(t == ParamType::Number && value.is_number())
-                }) {
+                let rows = declared_type == Some(ParamType::Table) && value.is_array();
+                if !rows
+                    && declared_type.is_some_and(|t| {
+                        t != ParamType::of(&value) && !(t == ParamType::Number && value.is_number())
+                    })
+                {
                     cx.error(
                         &node.location,
                         format!("default of parameter `{name}` does not match its type"),
@@ -173,4 +179,55 @@ fn param_value(
         }
         None => Value::Null,
     }
+}
+
+/// A table parameter given as a list of rows (`[{from: Order Completed, to: order_created}]`)
+/// as the table it stands for, by the `columns: [NAME_COLUMN, VALUE_COLUMN]` its declaration
+/// gives. Any other value is returned as it is. One error for a list without columns or a
+/// row without its name; the parameter is then marked failed, so no later use repeats it.
+fn rows_to_table(cx: &mut Cx<'_>, name: &str, at: &Location, spec: &Node, value: Value) -> Value {
+    let Value::Array(rows) = value else {
+        return value;
+    };
+    let columns = spec
+        .as_map()
+        .and_then(|fields| fields.iter().find(|(k, _)| k.name == "columns"))
+        .map(|(_, node)| node);
+    let columns: Option<(String, String)> = columns.and_then(|node| match node.to_json() {
+        Value::Array(names) => match names.as_slice() {
+            [Value::String(key), Value::String(value)] => Some((key.clone(), value.clone())),
+            _ => None,
+        },
+        _ => None,
+    });
+    let Some((key_column, value_column)) = columns else {
+        cx.error(
+            at,
+            format!(
+                "table parameter `{name}` is a list of rows: say which column names an entry \
+                 and which holds its value with `columns: [NAME_COLUMN, VALUE_COLUMN]` \
+                 (e.g. `columns: [from, to]`)"
+            ),
+        );
+        cx.failed_params.insert(name.to_string());
+        return Value::Null;
+    };
+    let mut table = serde_json::Map::new();
+    for (i, row) in rows.iter().enumerate() {
+        let key = match row.get(&key_column) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => {
+                cx.error(
+                    at,
+                    format!("row {i} of table parameter `{name}` has no `{key_column}` text"),
+                );
+                cx.failed_params.insert(name.to_string());
+                return Value::Null;
+            }
+        };
+        let value = row.get(&value_column).cloned().unwrap_or(Value::Null);
+        table.insert(key, value);
+    }
+    Value::Object(table)
 }

@@ -48,6 +48,7 @@ impl Cx<'_> {
         }
         match self.param_values.get(name) {
             Some(table @ Value::Object(_)) => return Some(table.clone()),
+            Some(Value::Null) if self.failed_params.contains(name) => return None,
             Some(Value::Null) => {
                 self.error(at, format!("table parameter `{name}` has no value"));
                 return None;

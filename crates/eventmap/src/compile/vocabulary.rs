@@ -62,7 +62,14 @@ pub(crate) const FILTER_FIELDS: &[&str] = &["skip_if", "inputs", "reason"];
 pub(crate) const DEFAULT_FIELDS: &[&str] = &["skip", "let", "keys", "filters", "test_mode"];
 
 /// One parameter under `params:`.
-pub(crate) const PARAM_FIELDS: &[&str] = &["default", "description", "type", "required", "secret"];
+pub(crate) const PARAM_FIELDS: &[&str] = &[
+    "default",
+    "description",
+    "type",
+    "required",
+    "secret",
+    "columns",
+];
 
 /// `validate:`.
 pub(crate) const VALIDATE_FIELDS: &[&str] = &["relax"];

@@ -114,7 +114,12 @@ impl std::fmt::Debug for ScriptEngine {
 }
 
 impl ScriptEngine {
-    pub fn new(registry: &Registry, params: Arc<ParamTable>, limits: &SandboxLimits) -> Self {
+    pub fn new(
+        registry: &Registry,
+        params: Arc<ParamTable>,
+        tables: Arc<ParamTable>,
+        limits: &SandboxLimits,
+    ) -> Self {
         let mut engine = Engine::new_raw();
         engine.register_global_module(StandardPackage::new().as_shared_module());
         engine
@@ -141,6 +146,17 @@ impl ScriptEngine {
                     Some(value) if crate::value::is_absent(value) => Ok(Dynamic::UNIT),
                     Some(value) => Ok(json_to_dynamic(value)),
                     None => Err(format!("unknown parameter `{name}`").into()),
+                }
+            },
+        );
+        // `table("NAME")`: a table of `tables:` (or a table parameter) as a map, for
+        // `lookup(x, table("NAME"))` in expressions and plug-ins.
+        engine.register_fn(
+            "table",
+            move |name: ImmutableString| -> Result<Dynamic, Box<EvalAltResult>> {
+                match tables.get(name.as_str()) {
+                    Some(table) => Ok(json_to_dynamic(table)),
+                    None => Err(format!("unknown table `{name}`").into()),
                 }
             },
         );
@@ -397,6 +413,7 @@ mod tests {
         ScriptEngine::new(
             &Registry::with_builtins(),
             params,
+            Arc::default(),
             &SandboxLimits::default(),
         )
     }

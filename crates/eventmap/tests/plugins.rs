@@ -240,3 +240,50 @@ fn closures_in_a_plugin_file_are_ordinary_rhai_not_transforms() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn expressions_and_plugins_read_the_mappings_tables() {
+    let dir = dir_with(
+        "tables",
+        &[
+            (
+                "plugins/t.rhai",
+                "/// The CAPI type of an event name, from the mapping's table.\nfn capi_type(name) {\n    lookup(name, table(\"kinds\"), \"ignore_case\") ?? \"custom\"\n}\n",
+            ),
+            (
+                "m.yaml",
+                "version: 1\ntransforms: [plugins/t.rhai]\ntables:\n  kinds: { Order Completed: order_created }\ndefault:\n  keys:\n    by_plugin: { from: event, transform: capi_type }\n    by_expr: { expr: 'lookup(e, table(\"kinds\"))', inputs: { e: event } }\n",
+            ),
+        ],
+    );
+    let mapping = load(&dir).expect("compiles");
+    let event = json!({"type": "track", "event": "order_completed"});
+    match mapping.map(&event, &NOW) {
+        Outcome::Mapped(out) => assert_eq!(out, json!({"by_plugin": "order_created"})),
+        other => panic!("{other:?}"),
+    }
+    let event = json!({"type": "track", "event": "Order Completed"});
+    match mapping.map(&event, &NOW) {
+        Outcome::Mapped(out) => {
+            assert_eq!(
+                out,
+                json!({"by_plugin": "order_created", "by_expr": "order_created"})
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // A table that does not exist: at its place in the expression.
+    let dir = dir_with(
+        "tables-unknown",
+        &[(
+            "m.yaml",
+            "version: 1\ntables:\n  kinds: { a: b }\ndefault:\n  keys:\n    x: { expr: 'lookup(e, table(\"kind\"))', inputs: { e: event } }\n",
+        )],
+    );
+    let err = load(&dir).err().unwrap_or_default();
+    assert!(err.contains(":6:"), "{err}");
+    assert!(
+        err.contains("unknown table `kind` (did you mean `kinds`?)"),
+        "{err}"
+    );
+}

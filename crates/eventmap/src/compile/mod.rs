@@ -81,6 +81,7 @@ pub(crate) fn compile(
         let_scope: Vec::new(),
         section_lets: Default::default(),
         failed_params: Default::default(),
+        script_tables: Arc::default(),
     };
     let Some(top) = cx.fields(&root, "the mapping file", TOP_LEVEL) else {
         return Err(cx.diags.into_error());
@@ -106,17 +107,20 @@ pub(crate) fn compile(
         .unwrap_or_default();
 
     cx.param_values = Arc::new(params::compile(&mut cx, top.get("params"), options));
-    let plugins = top
-        .get("transforms")
-        .map(|n| plugins::load(&mut cx, n, &options.limits))
-        .unwrap_or_default();
+    // Tables first: plug-ins and expressions read them (`table("NAME")`).
     cx.tables = top
         .get("tables")
         .map(|n| tables::tables(&mut cx, n))
         .unwrap_or_default();
+    cx.script_tables = Arc::new(tables::visible(&cx.tables, &cx.param_values));
+    let plugins = top
+        .get("transforms")
+        .map(|n| plugins::load(&mut cx, n, &options.limits))
+        .unwrap_or_default();
     cx.script = Some(ScriptEngine::new(
         &cx.registry,
         cx.param_values.clone(),
+        cx.script_tables.clone(),
         &options.limits,
     ));
 
@@ -200,6 +204,8 @@ pub(crate) struct Cx<'o> {
     /// Parameters whose value was refused with an error already: a use of one says nothing
     /// more (one mistake, one error).
     failed_params: std::collections::BTreeSet<String>,
+    /// The tables expressions and plug-ins read with `table("NAME")`.
+    script_tables: Arc<crate::script::ParamTable>,
 }
 
 /// The entries of a YAML mapping whose keys were checked against a vocabulary.
@@ -407,7 +413,7 @@ impl Cx<'_> {
             start: text_node.location.clone(),
             style,
         };
-        if !self.check_param_calls(&text, &origin) {
+        if !self.check_param_calls(&text, &origin) || !self.check_table_calls(&text, &origin) {
             return None;
         }
         let names: Vec<&str> = input_names.iter().map(String::as_str).collect();
@@ -597,11 +603,52 @@ impl Cx<'_> {
     /// `param("x")` with an undeclared name is caught here rather than on the first event.
     /// Returns whether every `param("...")` names a declared parameter.
     fn check_param_calls(&mut self, text: &str, origin: &TextOrigin) -> bool {
+        let known: Vec<String> = self.param_values.keys().cloned().collect();
+        self.check_named_calls(
+            text,
+            origin,
+            "param",
+            &known,
+            "parameter",
+            "declare it under `params:`",
+        )
+    }
+
+    /// `table("x")` naming no table, caught here rather than on the first event.
+    fn check_table_calls(&mut self, text: &str, origin: &TextOrigin) -> bool {
+        let known: Vec<String> = self.script_tables.keys().cloned().collect();
+        self.check_named_calls(
+            text,
+            origin,
+            "table",
+            &known,
+            "table",
+            "declare it under `tables:` (or as a parameter of `type: table`)",
+        )
+    }
+
+    /// Every `FUNCTION("NAME")` call in `text` with a literal name must name one of `known`.
+    fn check_named_calls(
+        &mut self,
+        text: &str,
+        origin: &TextOrigin,
+        function: &str,
+        known: &[String],
+        what: &str,
+        fix: &str,
+    ) -> bool {
+        let call = format!("{function}(");
         let mut ok = true;
         let mut search = 0;
-        while let Some(found) = text[search..].find("param(") {
-            let start = search + found + "param(".len();
+        while let Some(found) = text[search..].find(&call) {
+            let at = search + found;
+            let start = at + call.len();
             search = start;
+            // `lookup_table(`, `xparam(`: another function.
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
             let rest = text[start..].trim_start();
             let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
                 continue;
@@ -610,8 +657,8 @@ impl Cx<'_> {
                 continue;
             };
             let name = &rest[1..1 + end];
-            if !self.param_values.contains_key(name) {
-                let hint = suggestion(name, self.param_values.keys().map(String::as_str));
+            if !known.iter().any(|k| k == name) {
+                let hint = suggestion(name, known.iter().map(String::as_str));
                 let offset = text[..start].chars().count();
                 let line = text[..start].matches('\n').count() + 1;
                 let col = offset
@@ -620,10 +667,8 @@ impl Cx<'_> {
                         .map_or(0, |i| text[..=i].chars().count())
                     + 1;
                 let at = origin.locate(rhai::Position::new(line as u16, col as u16));
-                self.diags.error(
-                    at,
-                    format!("unknown parameter `{name}`{hint}; declare it under `params:`"),
-                );
+                self.diags
+                    .error(at, format!("unknown {what} `{name}`{hint}; {fix}"));
                 ok = false;
             }
         }

@@ -24,6 +24,7 @@ pub(super) fn load(cx: &mut Cx<'_>, node: &Node, limits: &SandboxLimits) -> Vec<
     let engine = Arc::new(ScriptEngine::new(
         cx.base_registry,
         cx.param_values.clone(),
+        cx.script_tables.clone(),
         limits,
     ));
     let base_dir = Path::new(&*cx.file)

@@ -40,6 +40,21 @@ pub(crate) fn tables(cx: &mut Cx<'_>, node: &Node) -> BTreeMap<String, Value> {
     found
 }
 
+/// The tables `table("NAME")` reads: `tables:`, and the table parameters (a name in
+/// `tables:` wins, as it does for `lookup`).
+pub(crate) fn visible(
+    tables: &BTreeMap<String, Value>,
+    params: &crate::script::ParamTable,
+) -> crate::script::ParamTable {
+    let mut visible: crate::script::ParamTable = params
+        .iter()
+        .filter(|(_, v)| v.is_object())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    visible.extend(tables.iter().map(|(k, v)| (k.clone(), v.clone())));
+    visible
+}
+
 impl Cx<'_> {
     /// The table called `name`: one of `tables:`, else a parameter of type `table`.
     pub(crate) fn table(&mut self, name: &str, at: &Location) -> Option<Value> {

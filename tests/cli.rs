@@ -695,13 +695,17 @@ fn pretty_printed_json_on_stdin_gets_a_hint() {
     let pretty = "{\n  \"type\": \"page\",\n  \"messageId\": \"m1\"\n}\n";
     let run = eventmap(&["map", "-m", "mappings/openai.yaml"], pretty);
     assert_eq!(run.summary()["malformed"], 4, "{}", run.stderr);
-    let hints = run.stderr.matches("pretty-printed JSON").count();
+    let hints = run
+        .stderr
+        .matches("this looks like pretty-printed JSON")
+        .count();
     assert_eq!(
         hints, 1,
         "one hint, on the line that opens the object: {}",
         run.stderr
     );
     assert!(run.stderr.contains("jq -c"), "{}", run.stderr);
+    assert!(run.stderr.contains("--explain"), "{}", run.stderr);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use eventmap::{Explanation, KeyResult, Matched, Outcome, Validator};
+use eventmap::{Explanation, KeyResult, KeyTrace, Matched, Outcome, Validator};
 use serde_json::Value;
 
 /// Writes the explanation of one event (read from `input` line `line`).
@@ -34,17 +34,7 @@ pub(crate) fn write(
         .max()
         .unwrap_or(0);
     for key in &explanation.keys {
-        let (mark, result) = match &key.result {
-            KeyResult::Set(v) => ("=", short(v)),
-            KeyResult::Default(v) => ("=", format!("{} (the default)", short(v))),
-            KeyResult::Absent(why) => ("-", format!("absent: {why}")),
-            KeyResult::Failed(why) => ("!", format!("FAILED: {why}")),
-        };
-        writeln!(
-            out,
-            "  {mark} {:<width$}  {result}\n      {}   [{mapping_file}:{}]",
-            key.key, key.source, key.location.line
-        )?;
+        write_key(out, key, width, "  ", mapping_file)?;
     }
     match &explanation.outcome {
         Outcome::Mapped(value) => {
@@ -74,6 +64,36 @@ pub(crate) fn write(
         }
     }
     writeln!(out)
+}
+
+/// One key's line (and, for an `each` key, each element's keys under it, indented).
+fn write_key(
+    out: &mut impl Write,
+    key: &KeyTrace,
+    width: usize,
+    indent: &str,
+    mapping_file: &str,
+) -> std::io::Result<()> {
+    let (mark, result) = match &key.result {
+        KeyResult::Set(v) => ("=", short(v)),
+        KeyResult::Default(v) => ("=", format!("{} (the default)", short(v))),
+        KeyResult::Absent(why) => ("-", format!("absent: {why}")),
+        KeyResult::Failed(why) => ("!", format!("FAILED: {why}")),
+    };
+    writeln!(
+        out,
+        "{indent}{mark} {:<width$}  {result}\n{indent}    {}   [{mapping_file}:{}]",
+        key.key, key.source, key.location.line
+    )?;
+    let inner = format!("{indent}    ");
+    for (i, element) in key.elements.iter().enumerate() {
+        writeln!(out, "{inner}[{i}]")?;
+        let width = element.iter().map(|k| k.key.len()).max().unwrap_or(0);
+        for element_key in element {
+            write_key(out, element_key, width, &format!("{inner}  "), mapping_file)?;
+        }
+    }
+    Ok(())
 }
 
 fn short(v: &Value) -> String {

@@ -258,7 +258,8 @@ fn pretty_json_hint(text: &str) -> &'static str {
     match text.trim() {
         "{" | "[" => {
             "; this looks like pretty-printed JSON: events are read one JSON object a line \
-             (NDJSON), so compact it first (`jq -c . events.json`)"
+             (NDJSON), so compact it first (`jq -c . events.json`), or look at it with \
+             `eventmap map --explain`, which reads pretty-printed JSON"
         }
         _ => "",
     }

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::diagnostics::Location;
 use crate::path::Found;
-use crate::program::{KeyRule, Program, Source};
+use crate::program::{Input, KeyRule, Program, Source};
 use crate::runtime::{EventContext, KeyPath, Matched, Outcome};
 use crate::script::set_clock;
 use crate::tree::EventTree;
@@ -30,6 +30,8 @@ pub struct KeyTrace {
     /// Where the value came from: `from traits.email`, `constant`, `expression`, …
     pub source: String,
     pub result: KeyResult,
+    /// For an `each` key: every element's keys, traced the same way, in list order.
+    pub elements: Vec<Vec<KeyTrace>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,10 +69,14 @@ impl Program {
             .lets
             .iter()
             .enumerate()
-            .map(|(i, rule)| self.trace(rule, event, &lets[..i]))
+            .map(|(i, rule)| self.trace(rule, event, event, &lets[..i]))
             .collect();
         if !skipped_by_filter {
-            keys.extend(plan.keys.iter().map(|rule| self.trace(rule, event, &lets)));
+            keys.extend(
+                plan.keys
+                    .iter()
+                    .map(|rule| self.trace(rule, event, event, &lets)),
+            );
         }
         Explanation {
             section: Some((plan.name.clone(), matched)),
@@ -79,16 +85,25 @@ impl Program {
         }
     }
 
-    fn trace<T: EventTree>(&self, rule: &KeyRule, event: &T, lets: &[Option<Value>]) -> KeyTrace {
-        let source = describe_source(rule, event);
+    /// One key as it is computed for `current` (the event, or an element of an `each`).
+    fn trace<T: EventTree>(
+        &self,
+        rule: &KeyRule,
+        event: &T,
+        current: &T,
+        lets: &[Option<Value>],
+    ) -> KeyTrace {
+        let source = describe_source(rule, event, current, lets);
+        let elements = self.trace_elements(rule, event, current, lets);
         let trace = |result| KeyTrace {
             key: rule.output.text.clone(),
             location: rule.location.clone(),
             source: source.clone(),
             result,
+            elements: elements.clone(),
         };
         if let Some(when) = &rule.when {
-            match self.eval_condition(when, event, event, lets) {
+            match self.eval_condition(when, event, current, lets) {
                 Ok(true) => {}
                 Ok(false) => {
                     return trace(KeyResult::Absent("its `when` condition is false".into()))
@@ -101,7 +116,7 @@ impl Program {
         let evaluated = self.eval_key(
             rule,
             event,
-            event,
+            current,
             lets,
             KeyPath::Top,
             &mut nested_errors,
@@ -111,10 +126,11 @@ impl Program {
             Ok(Some(value)) => KeyResult::Set(value),
             Ok(None) => match &rule.default {
                 Some(default) => KeyResult::Default(default.clone()),
-                None if rule.required => {
-                    KeyResult::Failed(format!("required, but {}", absent_reason(rule, event)))
-                }
-                None => KeyResult::Absent(absent_reason(rule, event)),
+                None if rule.required => KeyResult::Failed(format!(
+                    "required, but {}",
+                    absent_reason(rule, event, current)
+                )),
+                None => KeyResult::Absent(absent_reason(rule, event, current)),
             },
             Err(e) if rule.omit_on_error => {
                 KeyResult::Absent(format!("`on_error: omit` after: {}", e.message))
@@ -127,9 +143,44 @@ impl Program {
         };
         trace(result)
     }
+
+    /// The keys of every element an `each` key maps (elements reached as nodes of the
+    /// event; a JSONPath collection is counted but not traced element by element).
+    fn trace_elements<T: EventTree>(
+        &self,
+        rule: &KeyRule,
+        event: &T,
+        current: &T,
+        lets: &[Option<Value>],
+    ) -> Vec<Vec<KeyTrace>> {
+        let Source::Each { over, keys, .. } = &rule.source else {
+            return Vec::new();
+        };
+        let elements = over.iter().find_map(|p| match p.find(event, current) {
+            Some(Found::Node(node)) => Some(match node.elements() {
+                Some(items) => items.iter().collect::<Vec<&T>>(),
+                None => vec![node],
+            }),
+            _ => None,
+        });
+        elements
+            .unwrap_or_default()
+            .into_iter()
+            .map(|element| {
+                keys.iter()
+                    .map(|key| self.trace(key, event, element, lets))
+                    .collect()
+            })
+            .collect()
+    }
 }
 
-fn describe_source<T: EventTree>(rule: &KeyRule, event: &T) -> String {
+fn describe_source<T: EventTree>(
+    rule: &KeyRule,
+    event: &T,
+    current: &T,
+    lets: &[Option<Value>],
+) -> String {
     let steps: Vec<&str> = rule.transforms.iter().map(|t| t.transform.name()).collect();
     let then = if steps.is_empty() {
         String::new()
@@ -138,7 +189,7 @@ fn describe_source<T: EventTree>(rule: &KeyRule, event: &T) -> String {
     };
     let source = match &rule.source {
         Source::Paths(paths) => {
-            let found = paths.iter().position(|p| p.find(event, event).is_some());
+            let found = paths.iter().position(|p| p.find(event, current).is_some());
             match (found, paths.len()) {
                 (Some(i), 1) => format!("from {}", paths[i].as_str()),
                 (Some(i), n) => format!("from {} (fallback {} of {n})", paths[i].as_str(), i + 1),
@@ -159,37 +210,67 @@ fn describe_source<T: EventTree>(rule: &KeyRule, event: &T) -> String {
             } else {
                 "Rhai"
             };
+            // Which inputs it had: what decides a `??` or an absent result.
+            let inputs: Vec<String> = script
+                .input_names
+                .iter()
+                .zip(&script.inputs)
+                .map(|(name, input)| {
+                    let present = match input {
+                        Input::Paths(paths) => {
+                            crate::path::first_present(paths, event, current).is_some()
+                        }
+                        Input::Const(v) => !crate::value::is_absent(v),
+                        Input::Let(i) => lets.get(*i).is_some_and(Option::is_some),
+                    };
+                    format!("{name} {}", if present { "present" } else { "absent" })
+                })
+                .collect();
+            let inputs = if inputs.is_empty() {
+                String::new()
+            } else {
+                format!("; inputs: {}", inputs.join(", "))
+            };
             format!(
-                "expression at line {} ({engine})",
+                "expression at line {} ({engine}){inputs}",
                 script.expression.location().line
             )
         }
         Source::Each { over, .. } => {
-            let count = over
-                .iter()
-                .find_map(|p| p.find(event, event))
-                .map(|found| match found {
-                    Found::Node(n) => n.elements().map_or(1, <[T]>::len),
-                    Found::Collected(Value::Array(items)) => items.len(),
-                    Found::Collected(_) => 1,
-                });
-            let paths = over
-                .iter()
-                .map(|p| p.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            match count {
-                Some(n) => format!("each of {n} element(s) of {paths}"),
-                None => format!("each over {paths}"),
+            // The list used: the first of the paths that reaches one.
+            let found = over.iter().enumerate().find_map(|(i, p)| {
+                p.find(event, current).map(|found| {
+                    let count = match found {
+                        Found::Node(n) => n.elements().map_or(1, <[T]>::len),
+                        Found::Collected(Value::Array(items)) => items.len(),
+                        Found::Collected(_) => 1,
+                    };
+                    (i, count)
+                })
+            });
+            match (found, over.len()) {
+                (Some((i, n)), 1) => format!("each of {n} element(s) of {}", over[i].as_str()),
+                (Some((i, n)), total) => format!(
+                    "each of {n} element(s) of {} (fallback {} of {total})",
+                    over[i].as_str(),
+                    i + 1
+                ),
+                (None, _) => format!(
+                    "each over {}",
+                    over.iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             }
         }
     };
     format!("{source}{then}")
 }
 
-fn absent_reason<T: EventTree>(rule: &KeyRule, event: &T) -> String {
+fn absent_reason<T: EventTree>(rule: &KeyRule, event: &T, current: &T) -> String {
     match &rule.source {
-        Source::Paths(paths) if paths.iter().all(|p| p.find(event, event).is_none()) => {
+        Source::Paths(paths) if paths.iter().all(|p| p.find(event, current).is_none()) => {
             let list: Vec<&str> = paths.iter().map(|p| p.as_str()).collect();
             format!("no value at {}", list.join(", "))
         }

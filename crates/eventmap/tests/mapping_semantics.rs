@@ -1103,3 +1103,30 @@ fn a_table_parameter_may_be_a_list_of_rows_with_named_columns() {
         "{err}"
     );
 }
+
+#[test]
+fn explain_shows_each_elements_keys_and_which_inputs_an_expression_had() {
+    let m = compile(
+        "default:\n  keys:\n    items:\n      each: [products, items]\n      keys:\n        id: { from: [sku, id] }\n    label: { expr: 'upper(a) ?? lower(b)', inputs: { a: first, b: second } }\n",
+    );
+    let event = json!({"type": "track", "items": [{"id": "x"}, {"sku": "y"}], "second": "B"});
+    let explained = m.explain(&event, &NOW);
+    let items = &explained.keys[0];
+    assert_eq!(
+        items.source,
+        "each of 2 element(s) of items (fallback 2 of 2)"
+    );
+    assert_eq!(items.elements.len(), 2);
+    assert_eq!(items.elements[0][0].source, "from id (fallback 2 of 2)");
+    assert_eq!(items.elements[1][0].source, "from sku (fallback 1 of 2)");
+    assert_eq!(
+        items.elements[1][0].result,
+        eventmap::KeyResult::Set(json!("y"))
+    );
+    let label = &explained.keys[1];
+    assert!(
+        label.source.ends_with("inputs: a absent, b present"),
+        "{}",
+        label.source
+    );
+}

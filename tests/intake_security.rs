@@ -292,3 +292,29 @@ fn a_landing_url_too_long_for_an_event_is_cut_and_a_hostile_oppref_is_not_sent()
         );
     }
 }
+
+#[test]
+fn rudderstacks_beacon_path_takes_the_write_key_from_the_query() {
+    let mock = mock();
+    let dir = Scratch::new("intake-beacon");
+    let server = Server::start(&dir.0.join("spool"), &mock.endpoint(), &[]);
+    // `navigator.sendBeacon`: text/plain, no headers of its own, the key in the query.
+    let body = json!({"batch": [order("beacon-1")], "sentAt": now_ms()}).to_string();
+    let sent = server.request(
+        "POST",
+        &format!("/beacon/v1/batch?writeKey={WRITE_KEY}"),
+        &[("Content-Type", "text/plain;charset=UTF-8")],
+        body.as_bytes(),
+    );
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let wrong = server.request(
+        "POST",
+        "/beacon/v1/batch?writeKey=nope",
+        &[("Content-Type", "text/plain;charset=UTF-8")],
+        body.as_bytes(),
+    );
+    assert_eq!(wrong.status, 401);
+    wait_until("the beacon's event at the mock", || {
+        mock.record().delivered.contains_key("beacon-1")
+    });
+}

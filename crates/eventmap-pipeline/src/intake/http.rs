@@ -234,6 +234,14 @@ impl Intake {
             Ok(key) => key,
             Err(message) => return refusal(StatusCode::UNAUTHORIZED, "unauthorized", message),
         };
+        // A beacon (`navigator.sendBeacon`) can set no header: RudderStack's SDK puts the
+        // write key in the query instead.
+        let header_key = header_key.or_else(|| {
+            request.uri().query().and_then(|query| {
+                eventmap::transforms::query_param_of(&format!("?{query}"), "writeKey")
+                    .filter(|key| !key.is_empty())
+            })
+        });
         // Known early: a wrong key in the header is refused before the body is read.
         if let Some(key) = &header_key {
             if !self.config.write_keys.contains(key) {

@@ -33,6 +33,10 @@ pub enum Endpoint {
 
 /// The paths of Segment's HTTP API and the short ones analytics.js posts to.
 pub fn endpoint_for(path: &str) -> Option<Endpoint> {
+    // RudderStack's JS SDK with `useBeacon: true` posts batches to `/beacon/v1/batch`.
+    if path.trim_end_matches('/') == "/beacon/v1/batch" {
+        return Some(Endpoint::Batch);
+    }
     let call = path.strip_prefix("/v1/")?.trim_end_matches('/');
     Some(match call {
         "batch" | "import" => Endpoint::Batch,

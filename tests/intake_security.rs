@@ -250,6 +250,8 @@ fn a_landing_url_too_long_for_an_event_is_cut_and_a_hostile_oppref_is_not_sent()
         "properties": {"url": url, "search": search, "title": "Landing"}});
     let answer = server.post("/v1/page", &page);
     assert_eq!(answer.status, 200, "{}", answer.body);
+    // Counted, so an operator sees it happen.
+    assert_eq!(server.metric("eventmap_urls_cut_total"), 4.0);
 
     // Hostile values where the mapping looks for oppref: the ID sync's field, and the
     // page URL it falls back to.

@@ -46,6 +46,8 @@ pub struct Metrics {
     pub reloads: Family<OutcomeLabel, Counter>,
     /// Times a connection had to wait because `--max-connections` were open.
     pub connection_limit_reached: Counter,
+    /// URL fields cut to the intake's limit (`segment::MAX_URL_BYTES`).
+    pub urls_cut: Counter,
 }
 
 impl Default for Metrics {
@@ -67,6 +69,7 @@ impl Default for Metrics {
             request_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             reloads: Family::default(),
             connection_limit_reached: Counter::default(),
+            urls_cut: Counter::default(),
         }
     }
 }
@@ -144,6 +147,11 @@ impl Metrics {
             "connection_limit_reached",
             "Connections that waited because --max-connections were open",
             self.connection_limit_reached.clone(),
+        );
+        r.register(
+            "urls_cut",
+            "URL fields longer than 2,048 bytes cut to that at intake (docs/serve.md)",
+            self.urls_cut.clone(),
         );
         r
     }

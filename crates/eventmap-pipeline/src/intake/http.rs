@@ -293,6 +293,10 @@ impl Intake {
             Err(e) => return refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &e.to_string()),
         };
         let offered = enriched.len() as u64;
+        let urls_cut: u64 = enriched.iter().map(|e| u64::from(e.urls_cut)).sum();
+        if urls_cut > 0 {
+            self.metrics.urls_cut.inc_by(urls_cut);
+        }
         match self.store.append(enriched, now_ms).await {
             Ok(Admission::Accepted {
                 spooled,

@@ -162,6 +162,8 @@ pub struct Enriched {
     /// What keeps one user's events in order where order is per partition (Kafka):
     /// `userId`, else `anonymousId`.
     pub partition_key: Option<String>,
+    /// URL fields cut to [`MAX_URL_BYTES`] on the way in.
+    pub urls_cut: u32,
 }
 
 impl Payload {
@@ -192,7 +194,7 @@ impl Payload {
                     }
                 };
                 correct_timestamp(&mut event, received_at_ms, sent_at.as_ref());
-                cut_long_urls(&mut event);
+                let urls_cut = cut_long_urls(&mut event);
                 let partition_key = user_of(&event);
                 event.insert(
                     "receivedAt".into(),
@@ -215,6 +217,7 @@ impl Payload {
                     json,
                     dedup_id,
                     partition_key,
+                    urls_cut,
                 })
             })
             .collect()
@@ -241,8 +244,9 @@ const URL_FIELDS: [(&str, &str); 8] = [
     ("properties", "path"),
 ];
 
-/// Cuts each URL field over [`MAX_URL_BYTES`] to that length.
-fn cut_long_urls(event: &mut Map<String, Value>) {
+/// Cuts each URL field over [`MAX_URL_BYTES`] to that length; how many it cut.
+fn cut_long_urls(event: &mut Map<String, Value>) -> u32 {
+    let mut cut = 0;
     for (top, path) in URL_FIELDS {
         let mut value = event.get_mut(top);
         for part in path.split('.') {
@@ -251,9 +255,11 @@ fn cut_long_urls(event: &mut Map<String, Value>) {
         if let Some(Value::String(url)) = value {
             if url.len() > MAX_URL_BYTES {
                 cut_url(url, MAX_URL_BYTES);
+                cut += 1;
             }
         }
     }
+    cut
 }
 
 /// Cuts `url` to at most `max` bytes, at a character boundary and never inside a `%XX`

@@ -279,7 +279,7 @@ fn unknown_destinations_are_rejected() {
     // At the value, with what is known.
     assert!(
         check.stderr.contains(&format!(
-            "{mapping}:2:14: unknown destination `nowhere` (this eventmap knows: openai)"
+            "{mapping}:2:14: unknown destination `nowhere` (this eventmap knows: openai, meta)"
         )),
         "{}",
         check.stderr
@@ -810,4 +810,29 @@ fn the_systemd_units_give_flags_the_binary_takes() {
             assert!(text.contains(hardening), "{unit}: {hardening}");
         }
     }
+}
+
+#[test]
+fn a_meta_mapping_is_checked_by_metas_rules() {
+    let dir = Scratch::new("meta-mapping");
+    let mapping = dir.write(
+        "meta.yaml",
+        "version: 1\ndestination: meta\nglobal:\n  event_time: { expr: 'to_ms(t) / 1000', inputs: { t: timestamp } }\n  event_id: { from: messageId }\n  action_source: { const: website }\n  event_source_url: { from: context.page.url }\n  user_data.client_user_agent: { from: context.userAgent }\n  user_data.client_ip_address: { from: context.ip }\nevents:\n  purchase:\n    match: { event: Order Completed }\n    keys:\n      event_name: { const: Purchase }\n      custom_data.value: { from: properties.total }\n      custom_data.currency: { from: properties.currency }\n",
+    );
+    let check = eventmap(&["check", &mapping], "");
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    let good = "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"m1\",\"timestamp\":\"2026-11-21T11:00:00Z\",\"context\":{\"page\":{\"url\":\"https://shop.example/\"},\"userAgent\":\"Mozilla/5.0\",\"ip\":\"203.0.113.9\"},\"properties\":{\"total\":59.97,\"currency\":\"USD\"}}\n";
+    let run = eventmap(&["map", "-m", &mapping, "--now", NOW], good);
+    assert_eq!(run.summary()["mapped"], 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\"event_time\":1795258800"),
+        "{}",
+        run.stdout
+    );
+    // No user agent on a website event: Meta's rule, by name.
+    let bad = good.replace(",\"userAgent\":\"Mozilla/5.0\"", "");
+    let run = eventmap(&["map", "-m", &mapping, "--now", NOW], &bad);
+    let reports = run.stderr_json();
+    assert_eq!(reports[0]["status"], "invalid", "{}", run.stderr);
+    assert_eq!(reports[0]["rules"], json!(["user_agent_for_website"]));
 }

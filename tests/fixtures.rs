@@ -99,7 +99,7 @@ mod host_destination {
     #[test]
     fn a_host_registers_its_own_destination_beside_the_built_in_ones() {
         let registry = eventmap_cli::destinations::registry().with(Shouty);
-        assert_eq!(registry.names(), ["openai", "shouty"]);
+        assert_eq!(registry.names(), ["openai", "meta", "shouty"]);
         let strict = mapping(
             "version: 1\ndestination: shouty\ndefault:\n  keys:\n    shout: { from: text }\n",
         );

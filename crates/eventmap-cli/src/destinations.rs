@@ -7,7 +7,9 @@ use eventmap_pipeline::destination::Registry;
 
 /// Every destination this eventmap delivers to or validates for.
 pub fn registry() -> Registry {
-    Registry::new().with(eventmap_openai::OpenAi)
+    Registry::new()
+        .with(eventmap_openai::OpenAi)
+        .with(eventmap_meta::Meta)
 }
 
 /// The validator for the mapping's destination (see [`Registry::validator_for`]).

@@ -448,7 +448,7 @@ pub(crate) fn compile(path: &Path, params: &[String]) -> Result<Compiled, Vec<St
     };
     if mapping.destination() != Some(eventmap_openai::NAME) {
         return Err(vec![format!(
-            "{}: `serve` delivers to OpenAI, so the mapping needs `destination: openai`",
+            "{}: `serve` delivers to OpenAI only so far, so the mapping needs `destination: openai` (other destinations are checked by `check`, `map` and `test`; their delivery is not built yet)",
             mapping.file()
         )]);
     }

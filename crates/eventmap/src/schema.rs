@@ -189,7 +189,7 @@ fn property(part: &str, field: &str) -> (Value, &'static str) {
         ("mapping", "description") => (string, "What the mapping is for."),
         ("mapping", "destination") => (
             string,
-            "The destination whose validator checks mapped events (`openai`).",
+            "The destination whose validator checks mapped events (`openai`, `meta`).",
         ),
         ("mapping", "params") => (
             json!({ "type": "object", "additionalProperties": reference("param") }),

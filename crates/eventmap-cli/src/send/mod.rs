@@ -121,7 +121,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     };
     if mapping.destination() != Some(eventmap_openai::NAME) {
         bail!(
-            "{}: `send` delivers to OpenAI, so the mapping needs `destination: openai`",
+            "{}: `send` delivers to OpenAI only so far, so the mapping needs `destination: openai` (other destinations are checked by `check`, `map` and `test`; their delivery is not built yet)",
             mapping.file()
         );
     }

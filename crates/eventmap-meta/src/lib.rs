@@ -14,6 +14,7 @@ pub use rules::Rule;
 pub use validate::{MetaValidator, UnknownRule, MAX_AGE_SECS};
 
 use eventmap::Validator;
+use eventmap_pipeline::destination::RuleSet;
 
 /// The name mappings give this destination (`destination: meta`).
 pub const NAME: &str = "meta";
@@ -34,6 +35,6 @@ impl eventmap_pipeline::destination::Destination for Meta {
     }
 
     fn rules(&self) -> Vec<(&'static str, &'static str)> {
-        Rule::ALL.iter().map(|r| (r.name(), r.summary())).collect()
+        Rule::described()
     }
 }

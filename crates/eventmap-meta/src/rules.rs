@@ -1,6 +1,8 @@
 //! The Meta validator's rules by stable name: what a mapping relaxes, what docs/meta.md
 //! lists with each rule's source, and what a violation names.
 
+use eventmap_pipeline::destination::RuleSet;
+
 /// One rule of the Meta validator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
@@ -41,16 +43,10 @@ impl Rule {
         Rule::CurrencyIso,
         Rule::ContentsShape,
     ];
+}
 
-    /// The stable name mappings and reports use.
-    pub fn name(self) -> &'static str {
-        self.describe().0
-    }
-
-    /// What the rule requires.
-    pub fn summary(self) -> &'static str {
-        self.describe().1
-    }
+impl RuleSet for Rule {
+    const RULES: &'static [Rule] = &Rule::ALL;
 
     fn describe(self) -> (&'static str, &'static str) {
         match self {
@@ -103,17 +99,10 @@ impl Rule {
             ),
         }
     }
+}
 
-    pub fn from_name(name: &str) -> Option<Rule> {
-        Rule::ALL.into_iter().find(|r| r.name() == name)
-    }
-
+impl Rule {
     pub(crate) fn bit(self) -> u32 {
         1 << (self as u32)
-    }
-
-    /// Every name, comma-separated, for messages.
-    pub fn names() -> String {
-        Rule::ALL.map(Rule::name).join(", ")
     }
 }

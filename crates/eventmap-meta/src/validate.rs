@@ -3,6 +3,7 @@
 //! and one event more than 7 days old refuses it: so nothing invalid is batched.
 
 use eventmap::{Node, Validator, Violation};
+use eventmap_pipeline::destination::RuleSet;
 use serde_json::{Map, Value};
 
 use crate::rules::Rule;

@@ -30,7 +30,7 @@ impl eventmap_pipeline::destination::Destination for OpenAi {
     }
 
     fn rules(&self) -> Vec<(&'static str, &'static str)> {
-        Rule::ALL.iter().map(|r| (r.name(), r.summary())).collect()
+        Rule::described()
     }
 }
 
@@ -41,6 +41,7 @@ pub use validate::{
 };
 
 use eventmap::{Validator, Violation};
+use eventmap_pipeline::destination::RuleSet;
 use serde_json::Value;
 
 /// Validates a mapped event and returns it typed, or every reason it is invalid.

@@ -2,6 +2,8 @@
 //! (`validate: { relax: [amount_non_negative] }`), what docs/openai.md lists with each
 //! rule's source, and what a violation names.
 
+use eventmap_pipeline::destination::RuleSet;
+
 /// One rule of the OpenAI validator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
@@ -82,16 +84,10 @@ impl Rule {
         Rule::QuantityPositive,
         Rule::VariantDictStrings,
     ];
+}
 
-    /// The stable name mappings and reports use.
-    pub fn name(self) -> &'static str {
-        self.describe().0
-    }
-
-    /// What the rule requires.
-    pub fn summary(self) -> &'static str {
-        self.describe().1
-    }
+impl RuleSet for Rule {
+    const RULES: &'static [Rule] = &Rule::ALL;
 
     fn describe(self) -> (&'static str, &'static str) {
         match self {
@@ -172,18 +168,11 @@ impl Rule {
             Rule::VariantDictStrings => ("variant_dict_strings", "`variant_dict` is an object of strings"),
         }
     }
+}
 
-    pub fn from_name(name: &str) -> Option<Rule> {
-        Rule::ALL.into_iter().find(|r| r.name() == name)
-    }
-
+impl Rule {
     pub(crate) fn bit(self) -> u64 {
         1 << (self as u32)
-    }
-
-    /// Every name, comma-separated, for messages.
-    pub fn names() -> String {
-        Rule::ALL.map(Rule::name).join(", ")
     }
 }
 

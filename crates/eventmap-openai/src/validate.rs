@@ -23,6 +23,7 @@
 //!   `quantity`, `amount`, `currency`, `group_id`, `variant_dict`, and nothing else.
 //! - Unknown top-level fields are violations (they are usually a mapping typo).
 
+use eventmap_pipeline::destination::RuleSet;
 use std::net::IpAddr;
 use std::str::FromStr;
 

@@ -2,6 +2,7 @@
 
 use eventmap::Validator;
 use eventmap_openai::{parse_valid, OpenAiValidator, MAX_AGE_MS};
+use eventmap_pipeline::destination::RuleSet;
 use serde_json::{json, Value};
 
 /// 2026-11-21T12:00:00Z

@@ -9,6 +9,45 @@
 
 use eventmap::{Mapping, Validator};
 
+/// A destination's rules as a closed set of named values. Implement [`RuleSet::RULES`] and
+/// [`RuleSet::describe`]; names, summaries, lookup by name and listings come with them, the
+/// same for every destination.
+pub trait RuleSet: Copy + PartialEq + 'static {
+    /// Every rule, in the order the destination's docs list them.
+    const RULES: &'static [Self];
+
+    /// The rule's stable name (what `validate: { relax: [...] }` says) and what it requires.
+    fn describe(self) -> (&'static str, &'static str);
+
+    /// The stable name mappings and reports use.
+    fn name(self) -> &'static str {
+        self.describe().0
+    }
+
+    /// What the rule requires.
+    fn summary(self) -> &'static str {
+        self.describe().1
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::RULES.iter().copied().find(|r| r.name() == name)
+    }
+
+    /// Every name, comma-separated, for messages.
+    fn names() -> String {
+        Self::RULES
+            .iter()
+            .map(|r| r.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Every rule as `(name, requires)`, for [`Destination::rules`].
+    fn described() -> Vec<(&'static str, &'static str)> {
+        Self::RULES.iter().map(|r| r.describe()).collect()
+    }
+}
+
 /// One destination.
 pub trait Destination: Send + Sync {
     /// What a mapping's `destination:` says (`openai`).

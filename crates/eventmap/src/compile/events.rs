@@ -337,5 +337,18 @@ mod tests {
             "order_completed"
         );
         assert_eq!(normalize_event_name("Äpfel Gekauft"), "äpfel_gekauft");
+        assert_eq!(normalize_event_name("__a__b__"), "a_b");
+        assert_eq!(normalize_event_name("İx"), "i\u{307}x");
+        assert_eq!(normalize_event_name("  "), "");
+        // Compared without building either name: the same answer.
+        for (a, b, same) in [
+            ("Order Completed", "ORDER-COMPLETED", true),
+            ("order completed", "order completed!", true),
+            ("Order Completed", "Order Complete", false),
+            ("a b", "ab", false),
+        ] {
+            assert_eq!(crate::program::same_event_name(a, b), same, "{a} / {b}");
+            assert_eq!(normalize_event_name(a) == normalize_event_name(b), same);
+        }
     }
 }

@@ -36,13 +36,10 @@ pub(super) fn lookup(input: &Value, args: &[Value]) -> Result<Option<Value>, Tra
     };
     let found = match table.get(&key) {
         Some(v) => Some(v),
-        None if ignore_case => {
-            let wanted = crate::program::normalize_event_name(&key);
-            table
-                .iter()
-                .find(|(k, _)| crate::program::normalize_event_name(k) == wanted)
-                .map(|(_, v)| v)
-        }
+        None if ignore_case => table
+            .iter()
+            .find(|(k, _)| crate::program::same_event_name(k, &key))
+            .map(|(_, v)| v),
         None => None,
     };
     Ok(found.filter(|v| !v.is_null()).cloned())

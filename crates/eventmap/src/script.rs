@@ -113,6 +113,15 @@ impl std::fmt::Debug for ScriptEngine {
     }
 }
 
+/// Why an expression does not compile, located; the undefined name it uses, if that is
+/// why (so the compiler can say what works for a name it knows otherwise, a `let`).
+#[derive(Debug)]
+pub(crate) struct ExprCompileError {
+    pub location: Location,
+    pub message: String,
+    pub unknown_name: Option<String>,
+}
+
 impl ScriptEngine {
     pub fn new(
         registry: &Registry,
@@ -172,7 +181,7 @@ impl ScriptEngine {
         text: &str,
         inputs: &[&str],
         origin: TextOrigin,
-    ) -> Result<Expression, (Location, String)> {
+    ) -> Result<Expression, ExprCompileError> {
         let mut scope = Scope::new();
         for name in inputs {
             scope.push_dynamic(name.to_string(), Dynamic::UNIT);
@@ -184,18 +193,25 @@ impl ScriptEngine {
             }),
             Err(err) => {
                 let location = origin.locate(err.position());
-                let message = match err.err_type() {
-                    rhai::ParseErrorType::VariableUndefined(name) => format!(
-                        "expression uses `{name}`, which is not one of its inputs{}",
-                        if inputs.is_empty() {
-                            " (declare it under `inputs:`)".to_string()
-                        } else {
-                            format!(" ({})", inputs.join(", "))
-                        }
+                let (message, unknown_name) = match err.err_type() {
+                    rhai::ParseErrorType::VariableUndefined(name) => (
+                        format!(
+                            "expression uses `{name}`, which is not one of its inputs{}",
+                            if inputs.is_empty() {
+                                " (declare it under `inputs:`)".to_string()
+                            } else {
+                                format!(" ({})", inputs.join(", "))
+                            }
+                        ),
+                        Some(name.to_string()),
                     ),
-                    other => format!("Rhai syntax: {other}"),
+                    other => (format!("Rhai syntax: {other}"), None),
                 };
-                Err((location, message))
+                Err(ExprCompileError {
+                    location,
+                    message,
+                    unknown_name,
+                })
             }
         }
     }
@@ -458,9 +474,10 @@ mod tests {
     #[test]
     fn undeclared_variables_fail_at_compile_time_with_a_location() {
         let e = engine();
-        let (location, message) = e.compile("a + b", &["a"], origin()).unwrap_err();
-        assert!(message.contains("`b`"), "{message}");
-        assert_eq!((location.line, location.column), (10, 11));
+        let err = e.compile("a + b", &["a"], origin()).unwrap_err();
+        assert!(err.message.contains("`b`"), "{}", err.message);
+        assert_eq!(err.unknown_name.as_deref(), Some("b"));
+        assert_eq!((err.location.line, err.location.column), (10, 11));
     }
 
     #[test]
@@ -470,9 +487,10 @@ mod tests {
             start: Location::new("m.yaml".into(), 20, 9),
             style: ScalarStyle::Block,
         };
-        let (location, message) = e.compile("let x = 1;\nx +* 2", &[], origin).unwrap_err();
-        assert!(message.starts_with("Rhai syntax"), "{message}");
-        assert_eq!(location.line, 21);
+        let err = e.compile("let x = 1;\nx +* 2", &[], origin).unwrap_err();
+        assert!(err.message.starts_with("Rhai syntax"), "{}", err.message);
+        assert_eq!(err.unknown_name, None);
+        assert_eq!(err.location.line, 21);
     }
 
     #[test]

@@ -431,34 +431,30 @@ impl Cx<'_> {
                     native,
                 })
             }
-            Err((location, message)) => {
-                self.diags
-                    .error(location, self.explain_unknown_name(message));
+            Err(err) => {
+                let message = match err.unknown_name.as_deref() {
+                    Some(name) => self.unknown_name_message(name).unwrap_or(err.message),
+                    None => err.message,
+                };
+                self.diags.error(err.location, message);
                 None
             }
         }
     }
 
-    /// Rhai's "not one of its inputs" for a name that is a section's `let`, said as it is:
-    /// declaring it under `inputs:` would be an error too.
-    fn explain_unknown_name(&self, message: String) -> String {
-        let name = message
-            .strip_prefix("expression uses `")
-            .and_then(|rest| rest.split_once('`'))
-            .map(|(name, _)| name);
-        match name {
-            Some(name)
-                if self.section_lets.contains(name)
-                    && !self.let_scope.iter().any(|(n, _)| n == name) =>
-            {
-                format!(
-                    "expression uses `{name}`, a `let` not in scope here: a section's `let` is \
-                     read by that section's keys and by the `let`s after it; one every key \
-                     reads goes in the top-level `let:`"
-                )
-            }
-            _ => message,
-        }
+    /// What to say of a name an expression uses that is not one of its inputs, when the
+    /// mapping knows it otherwise: a section's `let` out of this key's scope (declaring it
+    /// under `inputs:`, as Rhai's message would suggest, is an error too).
+    fn unknown_name_message(&self, name: &str) -> Option<String> {
+        let out_of_scope =
+            self.section_lets.contains(name) && !self.let_scope.iter().any(|(n, _)| n == name);
+        out_of_scope.then(|| {
+            format!(
+                "expression uses `{name}`, a `let` not in scope here: a section's `let` is \
+                 read by that section's keys and by the `let`s after it; one every key reads \
+                 goes in the top-level `let:`"
+            )
+        })
     }
 
     /// `from: { let: NAME }`: the key takes a `let` value in scope.

@@ -1,32 +1,38 @@
-//! The flags `send`, `serve` and `connect` share: where the Conversions API is, the
-//! credentials and the timeouts; and for `send` and `serve`, how delivery batches and
-//! retries.
+//! The flags `send`, `serve`, `consume` and `connect` share: the destination's settings
+//! (where it is, the credentials) and the timeouts; and for all but `connect`, how
+//! delivery batches and retries. The destination itself says which settings it reads and
+//! from which environment variables (`eventmap destinations` lists them).
 
 use std::time::Duration;
 
-use eventmap_openai::delivery::{
-    Timeouts, DEFAULT_BATCH_EVENTS, DEFAULT_ENDPOINT, MAX_BATCH_EVENTS,
-};
-use eventmap_openai::{Credentials, OpenAiSinkConfig};
+use anyhow::bail;
 use eventmap_pipeline::delivery::{DeliveryConfig, RetryPolicy};
+use eventmap_pipeline::destination::{Destination, Settings, SettingsError, Timeouts};
 
 use crate::options::parse_duration;
 
 #[derive(clap::Args)]
 pub(crate) struct ConnectionArgs {
-    /// The Conversions API's base URL.
-    #[arg(long, env = "OPENAI_CAPI_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
-    endpoint: String,
-    /// The conversions API key. Prefer the environment variable: a flag shows in process
-    /// lists and shell history.
-    #[arg(long, env = "OPENAI_CAPI_KEY", hide_env_values = true)]
+    /// The destination API's base URL (default: the destination's own; also read from its
+    /// environment variable, such as OPENAI_CAPI_ENDPOINT).
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// The destination's secret: the conversions API key or access token. Prefer its
+    /// environment variable (OPENAI_CAPI_KEY, META_ACCESS_TOKEN; `eventmap destinations`
+    /// lists them): a flag shows in process lists and shell history.
+    #[arg(long, value_name = "SECRET")]
     api_key: Option<String>,
-    /// The pixel (data source) id.
-    #[arg(long, env = "OPENAI_PIXEL_ID")]
+    /// The pixel (data source, dataset) id; also read from the destination's environment
+    /// variable (OPENAI_PIXEL_ID, META_PIXEL_ID).
+    #[arg(long, value_name = "ID")]
     pixel_id: Option<String>,
-    /// Sent as `integration_source` with every request.
+    /// OpenAI: sent as `integration_source` with every request.
     #[arg(long, value_name = "NAME")]
     integration_source: Option<String>,
+    /// Any other setting of the destination (`--setting test_event_code=TEST123`); each
+    /// is also read from its environment variable (`eventmap destinations` lists them).
+    #[arg(long = "setting", value_name = "NAME=VALUE", value_parser = crate::consume::key_value)]
+    settings: Vec<(String, String)>,
     /// Time allowed to open a connection.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     connect_timeout: Duration,
@@ -39,36 +45,47 @@ pub(crate) struct ConnectionArgs {
 }
 
 impl ConnectionArgs {
-    /// The sink's configuration; a missing or malformed credential is an error that says
-    /// which and where to set it (never echoing the key).
-    pub fn sink_config(
+    /// The destination's settings from the flags, else its environment variables; a
+    /// missing or malformed credential is an error that says which and where to set it
+    /// (never echoing a secret).
+    pub fn settings(
         &self,
-    ) -> Result<OpenAiSinkConfig, eventmap_openai::delivery::CredentialsError> {
-        let credentials = Credentials::new(
-            self.pixel_id.as_deref().unwrap_or_default(),
-            self.api_key.as_deref().unwrap_or_default(),
-        )?;
-        Ok(OpenAiSinkConfig {
-            endpoint: self.endpoint.clone(),
-            credentials,
-            integration_source: self.integration_source.clone(),
-            timeouts: Timeouts {
+        destination: &dyn Destination,
+        test_mode: bool,
+    ) -> Result<Settings, SettingsError> {
+        let flags = [
+            ("endpoint", &self.endpoint),
+            ("api_key", &self.api_key),
+            ("pixel_id", &self.pixel_id),
+            ("integration_source", &self.integration_source),
+        ];
+        let given: Vec<(String, String)> = flags
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_string(), value.clone()?)))
+            .chain(self.settings.iter().cloned())
+            .collect();
+        let env = |name: &str| std::env::var(name).ok();
+        Ok(destination
+            .resolve_settings(&given, &env)?
+            .with_timeouts(Timeouts {
                 connect: self.connect_timeout,
                 read: self.read_timeout,
                 total: self.timeout,
-            },
-        })
+            })
+            .with_test_mode(test_mode))
     }
 }
 
 #[derive(clap::Args)]
 pub(crate) struct DeliveryArgs {
-    /// Events per request, 1 to 1000. Small batches limit what one bad event holds up.
-    #[arg(long, default_value_t = DEFAULT_BATCH_EVENTS, value_parser = batch_size)]
-    pub batch_size: usize,
-    /// Bytes of event JSON per request at most.
-    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
-    max_batch_bytes: usize,
+    /// Events per request, from 1 to the destination's limit (1000 for OpenAI and Meta;
+    /// default: the destination's, 10 for both). Small batches limit what one bad event
+    /// holds up.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    batch_size: Option<u32>,
+    /// Bytes of event JSON per request at most (default: the destination's, 4 MiB for OpenAI and Meta).
+    #[arg(long, value_name = "BYTES")]
+    max_batch_bytes: Option<usize>,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
@@ -121,10 +138,27 @@ impl RetryDefaults {
 }
 
 impl DeliveryArgs {
-    pub fn config(&self, defaults: RetryDefaults) -> DeliveryConfig {
-        DeliveryConfig {
-            batch_size: self.batch_size,
-            max_batch_bytes: self.max_batch_bytes,
+    /// The delivery settings, batches within the destination's limits.
+    pub fn config(
+        &self,
+        destination: &dyn Destination,
+        defaults: RetryDefaults,
+    ) -> anyhow::Result<DeliveryConfig> {
+        let limits = destination.limits();
+        let batch_size = self
+            .batch_size
+            .map_or(limits.default_events, |n| n as usize);
+        if batch_size > limits.max_events {
+            bail!(
+                "--batch-size {batch_size}: `{}` takes at most {} events a request",
+                destination.name(),
+                limits.max_events
+            );
+        }
+        let max_batch_bytes = self.max_batch_bytes.unwrap_or(limits.max_bytes);
+        Ok(DeliveryConfig {
+            batch_size,
+            max_batch_bytes,
             concurrency: usize::from(self.concurrency),
             linger: self.linger,
             retry: RetryPolicy {
@@ -134,13 +168,6 @@ impl DeliveryArgs {
                 max_elapsed: self.max_retry_time.unwrap_or(defaults.max_retry_time()),
             },
             ..DeliveryConfig::default()
-        }
-    }
-}
-
-fn batch_size(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if (1..=MAX_BATCH_EVENTS).contains(&n) => Ok(n),
-        _ => Err(format!("must be a number from 1 to {MAX_BATCH_EVENTS}")),
+        })
     }
 }

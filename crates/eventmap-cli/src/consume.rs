@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use eventmap_kafka::metrics::{serve_metrics, ConsumeMetrics};
 use eventmap_kafka::{Brokers, ConsumeConfig, ConsumeReport};
-use eventmap_openai::OpenAiSink;
 use eventmap_pipeline::delivery::Clock;
 use eventmap_pipeline::log;
 use serde_json::json;
@@ -18,7 +17,7 @@ use tokio::sync::watch;
 use crate::connection::{ConnectionArgs, DeliveryArgs, RetryDefaults};
 use crate::exit;
 use crate::options::{parse_bytes, parse_duration};
-use crate::serve::compile;
+use crate::serve::{compile, delivering_to, SinkMaker};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -34,7 +33,7 @@ pub(crate) struct Args {
     /// Where records that can never be delivered go, with their reason and source.
     #[arg(long, value_name = "TOPIC")]
     dead_letter_topic: String,
-    /// The mapping file (its `destination:` must be `openai`).
+    /// The mapping file; its `destination:` says where the events go.
     #[arg(long, short)]
     mapping: PathBuf,
     /// A record larger than this is dead-lettered unread.
@@ -60,8 +59,8 @@ pub(crate) struct Args {
     /// A librdkafka property, passed through (TLS, SASL, tuning); repeat for several.
     #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = key_value)]
     kafka_options: Vec<(String, String)>,
-    /// Test mode for every event: the API validates but records nothing.
-    #[arg(long)]
+    /// Test mode for every event, as the destination defines it (see `send`).
+    #[arg(long, visible_alias = "test-mode")]
     validate_only: bool,
     /// Set a mapping parameter; also read from EVENTMAP_PARAM_<KEY>.
     #[arg(long = "param", value_name = "KEY=VALUE")]
@@ -100,8 +99,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             return Ok(exit::ERROR);
         }
     };
-    let sink_config = match args.connection.sink_config() {
-        Ok(config) => config,
+    let destination = match delivering_to(&compiled) {
+        Ok(destination) => destination,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(exit::ERROR);
+        }
+    };
+    let delivery = args
+        .delivery
+        .config(destination.as_ref(), RetryDefaults::Server)?;
+    let sinks = match SinkMaker::new(destination, &args.connection, args.validate_only) {
+        Ok(sinks) => sinks,
         Err(e) => {
             eprintln!("eventmap: error: {e}");
             return Ok(exit::CREDENTIALS);
@@ -121,7 +130,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         revoke_timeout: args.revoke_timeout,
         drain: args.drain_timeout,
         validate_only: args.validate_only,
-        delivery: args.delivery.config(RetryDefaults::Server),
+        delivery,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -135,7 +144,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
                 .with_context(|| format!("cannot listen on {addr}"))?;
             tokio::spawn(serve_metrics(listener, metrics.clone()));
         }
-        let sink = OpenAiSink::new(&sink_config).context("cannot set up the HTTP client")?;
+        let sink = sinks.make().context("cannot set up the destination's sink")?;
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(stop_on_signals(stop));
         let report =

@@ -6,6 +6,7 @@ mod connection;
 mod console;
 mod consume;
 mod dead_letters;
+mod destinations_cmd;
 mod explain;
 mod fd_limit;
 mod input;
@@ -63,7 +64,7 @@ enum Command {
     Check(check::Args),
     /// Map newline-delimited JSON events through a mapping.
     Map(map::Args),
-    /// Map, validate and deliver events to the OpenAI Conversions API, with batching,
+    /// Map, validate and deliver events to the mapping's destination, with batching,
     /// retries and a dead-letter file; ends with a summary of what became of every event.
     Send(Box<send::Args>),
     /// Run the Segment-compatible intake: events posted by SDKs and analytics.js are
@@ -78,8 +79,11 @@ enum Command {
     /// Work on a `serve` spool: `export` its pending events (also from a damaged one).
     #[command(subcommand)]
     Spool(spool_cmd::SpoolCommand),
-    /// Check the OpenAI credentials with one test (validate_only) request.
+    /// Check a destination's credentials with one test-mode request.
     Connect(connect::Args),
+    /// List the destinations mappings can name, with their settings (environment
+    /// variables), batch limits, test mode and rules.
+    Destinations(destinations_cmd::Args),
     /// Run mapping fixtures (input events with their expected outputs); ends with
     /// "N passed, N failed".
     Test(test_cmd::Args),
@@ -146,6 +150,7 @@ fn main() -> ExitCode {
         Command::Connect(args) => connect::run(&args),
         Command::Test(args) => test_cmd::run(&args),
         Command::Transforms(args) => transforms_cmd::run(&args),
+        Command::Destinations(args) => destinations_cmd::run(&args),
         Command::Schema => schema_cmd::run(),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

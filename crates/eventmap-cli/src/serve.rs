@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use eventmap::LoadError;
 use eventmap_kafka::{Brokers, KafkaStore};
-use eventmap_openai::OpenAiSink;
 use eventmap_pipeline::delivery::Clock;
+use eventmap_pipeline::destination::{BoxSink, Destination, Settings, SettingsError};
 use eventmap_pipeline::forward::{self, Compiled, Ended, Forwarding, MappingSlot};
 use eventmap_pipeline::intake::cors;
 use eventmap_pipeline::intake::idsync::CookieConfig;
@@ -29,8 +29,8 @@ use crate::options::{compile_options, parse_bytes, parse_duration};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// The mapping file (its `destination:` must be `openai`); SIGHUP reloads it. Not used
-    /// with `--to-kafka` (the consumers map).
+    /// The mapping file; its `destination:` says where events go. SIGHUP reloads it (to
+    /// the same destination). Not used with `--to-kafka` (the consumers map).
     #[arg(long, short, required_unless_present = "to_kafka")]
     mapping: Option<PathBuf>,
     /// Where to listen. Loopback unless `--allow-remote` says otherwise.
@@ -101,8 +101,10 @@ pub(crate) struct Args {
     /// A request body must arrive within this (a client that stalls gets 408).
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     body_timeout: Duration,
-    /// Test mode for every event: the API validates but records nothing.
-    #[arg(long)]
+    /// Test mode for every event, as the destination defines it (OpenAI validates and
+    /// records nothing; Meta shows the events under Test events, with the
+    /// `test_event_code` setting).
+    #[arg(long, visible_alias = "test-mode")]
     validate_only: bool,
     /// Produce accepted events to a Kafka topic (idempotent, acks=all) instead of the
     /// spool, answering 200 once the broker has them; `eventmap consume` delivers them.
@@ -202,7 +204,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         let delivering = local.map(|local| {
             tokio::spawn(deliver(
                 local.forwarding,
-                local.sink_config,
+                local.sinks,
                 stopped.clone(),
                 args.refused_backoff,
             ))
@@ -248,16 +250,44 @@ async fn shutdown_watchdog(mut stop: watch::Receiver<bool>, drain: Duration) {
     std::process::exit(i32::from(exit::OK));
 }
 
+/// Builds the destination's sink from its settings: once at start, and afresh (a new
+/// client) after each refusal.
+pub(crate) struct SinkMaker {
+    pub destination: Arc<dyn Destination>,
+    pub settings: Settings,
+}
+
+impl SinkMaker {
+    /// The mapping's destination with its settings from the flags and environment; the
+    /// sink is built once here so that a wrong setting stops the start.
+    pub fn new(
+        destination: Arc<dyn Destination>,
+        connection: &ConnectionArgs,
+        test_mode: bool,
+    ) -> Result<Self, SettingsError> {
+        let settings = connection.settings(destination.as_ref(), test_mode)?;
+        destination.sink(&settings)?;
+        Ok(Self {
+            destination,
+            settings,
+        })
+    }
+
+    pub fn make(&self) -> Result<BoxSink, SettingsError> {
+        self.destination.sink(&self.settings)
+    }
+}
+
 /// Forwards from the spool; after a refusal by the destination, waits and tries again
 /// (with a fresh client), until asked to stop.
 async fn deliver(
     forwarding: Forwarding,
-    sink_config: eventmap_openai::OpenAiSinkConfig,
+    sinks: SinkMaker,
     mut stop: watch::Receiver<bool>,
     backoff: Duration,
 ) {
     while !*stop.borrow() {
-        let sink = match OpenAiSink::new(&sink_config) {
+        let sink = match sinks.make() {
             Ok(sink) => sink,
             Err(e) => {
                 log::line("delivery_unavailable", json!({"error": e.to_string()}));
@@ -302,7 +332,7 @@ async fn watch_signals(stop: watch::Sender<bool>, reloading: Option<Reloading>, 
                 Some(()) = int.recv() => "SIGINT",
                 Some(()) = hup.recv() => {
                     match &reloading {
-                        Some(r) => reload(&r.mapping, &r.params, &r.slot, &metrics),
+                        Some(r) => reload(r, &metrics),
                         None => log::line("reload_ignored", json!({"note": "with --to-kafka there is no mapping here; reload the consumers"})),
                     }
                     continue;
@@ -326,7 +356,7 @@ async fn watch_signals(stop: watch::Sender<bool>, reloading: Option<Reloading>, 
 /// Delivery from the local spool (without `--to-kafka`).
 struct LocalDelivery {
     forwarding: Forwarding,
-    sink_config: eventmap_openai::OpenAiSinkConfig,
+    sinks: SinkMaker,
     reloading: Reloading,
 }
 
@@ -349,13 +379,24 @@ fn local_delivery(
             return Ok(Err(exit::ERROR));
         }
     };
-    let sink_config = match args.connection.sink_config() {
-        Ok(config) => config,
+    let destination = match delivering_to(&compiled) {
+        Ok(destination) => destination,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(Err(exit::ERROR));
+        }
+    };
+    let delivery = args
+        .delivery
+        .config(destination.as_ref(), RetryDefaults::Server)?;
+    let sinks = match SinkMaker::new(destination, &args.connection, args.validate_only) {
+        Ok(sinks) => sinks,
         Err(e) => {
             eprintln!("eventmap: error: {e}");
             return Ok(Err(exit::CREDENTIALS));
         }
     };
+    let destination_name = sinks.destination.name();
     let spool_config = SpoolConfig {
         max_bytes: args.max_spool_bytes,
         dedup_window: args.dedup_window,
@@ -372,12 +413,13 @@ fn local_delivery(
             mapping: Arc::clone(&slot),
             metrics: metrics.clone(),
             clock,
-            delivery: args.delivery.config(RetryDefaults::Server),
+            delivery,
             validate_only: args.validate_only,
             drain: args.drain_timeout,
         },
-        sink_config,
+        sinks,
         reloading: Reloading {
+            destination: destination_name,
             mapping: mapping.clone(),
             params: args.params.clone(),
             slot,
@@ -385,9 +427,11 @@ fn local_delivery(
     }))
 }
 
-/// What a SIGHUP reloads: the mapping file into the slot delivery reads.
+/// What a SIGHUP reloads: the mapping file into the slot delivery reads. Its destination
+/// stays the one the server started with (the sink and its settings were made for it).
 #[derive(Clone)]
 struct Reloading {
+    destination: &'static str,
     mapping: PathBuf,
     params: Vec<String>,
     slot: MappingSlot,
@@ -411,8 +455,19 @@ fn kafka_store(args: &Args) -> anyhow::Result<Arc<dyn EventStore>> {
     }))
 }
 
-fn reload(mapping: &Path, params: &[String], slot: &MappingSlot, metrics: &Metrics) {
-    let outcome = match compile(mapping, params) {
+fn reload(reloading: &Reloading, metrics: &Metrics) {
+    let (mapping, slot) = (&reloading.mapping, &reloading.slot);
+    let compiled = compile(mapping, &reloading.params).and_then(|compiled| {
+        match compiled.mapping.destination() {
+            Some(name) if name == reloading.destination => Ok(compiled),
+            _ => Err(vec![format!(
+                "{}: the reloaded mapping must keep `destination: {}` (the server delivers there; restart it to change destination)",
+                compiled.mapping.file(),
+                reloading.destination
+            )]),
+        }
+    });
+    let outcome = match compiled {
         Ok(compiled) => {
             *slot.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(compiled);
             log::line(
@@ -446,15 +501,18 @@ pub(crate) fn compile(path: &Path, params: &[String]) -> Result<Compiled, Vec<St
         }
         Err(e) => return Err(vec![e.to_string()]),
     };
-    if mapping.destination() != Some(eventmap_openai::NAME) {
-        return Err(vec![format!(
-            "{}: `serve` delivers to OpenAI only so far, so the mapping needs `destination: openai` (other destinations are checked by `check`, `map` and `test`; their delivery is not built yet)",
-            mapping.file()
-        )]);
-    }
     let validator =
         eventmap_cli::destinations::validator_for(&mapping).map_err(|e| vec![format!("{e:#}")])?;
     Ok(Compiled { mapping, validator })
+}
+
+/// The destination the compiled mapping delivers to (see `Registry::delivering_to`).
+pub(crate) fn delivering_to(compiled: &Compiled) -> Result<Arc<dyn Destination>, String> {
+    let registry = eventmap_cli::destinations::registry();
+    let name = registry.delivering_to(&compiled.mapping)?.name();
+    registry
+        .shared(name)
+        .ok_or_else(|| format!("unknown destination `{name}`"))
 }
 
 /// Write keys from the flags, a file and `EVENTMAP_WRITE_KEYS` (comma-separated).

@@ -1,4 +1,4 @@
-//! `eventmap send`: map, validate and deliver events to the OpenAI Conversions API.
+//! `eventmap send`: map, validate and deliver events to the mapping's destination.
 //! Every event read ends delivered, skipped with a reason, or dead-lettered with a reason.
 
 mod feed;
@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use eventmap::EventContext;
-use eventmap_openai::OpenAiSink;
 use eventmap_pipeline::delivery::{
     Clock, DeadLetter, DeadPayload, DeadReason, Delivery, DeliveryObserver, DeliveryReport,
     OutgoingEvent,
@@ -34,15 +33,17 @@ use observer::Observer;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// The mapping file (its `destination:` must be `openai`).
+    /// The mapping file; its `destination:` says where the events go.
     #[arg(long, short)]
     mapping: PathBuf,
     #[command(flatten)]
     connection: ConnectionArgs,
     #[command(flatten)]
     delivery: DeliveryArgs,
-    /// Test mode for every event: the API validates but records nothing.
-    #[arg(long)]
+    /// Test mode for every event, as the destination defines it (OpenAI validates and
+    /// records nothing; Meta shows the events under Test events, with the
+    /// `test_event_code` setting).
+    #[arg(long, visible_alias = "test-mode")]
     validate_only: bool,
     /// Where undeliverable events go, one JSON line each (appended; created when needed,
     /// readable by its owner only). Give this file back to `send` as input to replay them:
@@ -119,21 +120,24 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let Some(mapping) = load_mapping(&args.mapping, &options)? else {
         return Ok(exit::ERROR);
     };
-    if mapping.destination() != Some(eventmap_openai::NAME) {
-        bail!(
-            "{}: `send` delivers to OpenAI only so far, so the mapping needs `destination: openai` (other destinations are checked by `check`, `map` and `test`; their delivery is not built yet)",
-            mapping.file()
-        );
-    }
+    let registry = eventmap_cli::destinations::registry();
+    let destination = registry
+        .delivering_to(&mapping)
+        .map_err(anyhow::Error::msg)?;
     let validator = eventmap_cli::destinations::validator_for(&mapping)?;
-    let sink_config = match args.connection.sink_config() {
-        Ok(config) => config,
+    let sink = match args
+        .connection
+        .settings(destination, args.validate_only)
+        .and_then(|settings| destination.sink(&settings))
+    {
+        Ok(sink) => sink,
         Err(e) => {
             eprintln!("eventmap: error: {e}");
             return Ok(exit::CREDENTIALS);
         }
     };
-    let sink = OpenAiSink::new(&sink_config)?;
+    let delivery_config = args.delivery.config(destination, RetryDefaults::File)?;
+    let gate = delivery_config.batch_size;
     let inputs: Vec<String> = if args.inputs.is_empty() {
         vec!["-".into()]
     } else {
@@ -162,7 +166,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let delivery = runtime.block_on(async {
         Delivery::start(
             sink,
-            args.delivery.config(RetryDefaults::File),
+            delivery_config,
             clock,
             Arc::clone(&observer) as Arc<dyn DeliveryObserver>,
         )
@@ -192,7 +196,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         validate_only: args.validate_only,
         interrupted: &interrupted,
         inputs: &inputs,
-        gate: args.delivery.batch_size,
+        gate,
         max_line_bytes: args.max_line_bytes,
     };
     let mut counts = Counts::default();

@@ -6,7 +6,7 @@ mod credentials;
 mod response;
 mod sink;
 
-pub use connect::{check_connection, ConnectionVerdict};
+pub use connect::{check_connection, test_event, test_outgoing, ConnectionVerdict};
 pub use credentials::{ApiKey, Credentials, CredentialsError};
 pub use response::classify;
 pub use sink::{

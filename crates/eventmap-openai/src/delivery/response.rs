@@ -5,8 +5,9 @@
 //! the offending events as `events[i]` in `error.param` and `error.errors[].param`.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use eventmap_pipeline::delivery::http::reason_phrase;
 use eventmap_pipeline::delivery::{
     BatchOutcome, DeadReason, EventStatus, Fatal, Rejection, Transient,
 };
@@ -207,31 +208,6 @@ fn event_index(param: &str) -> Option<usize> {
     rest[..end].parse().ok()
 }
 
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        408 => "Request Timeout",
-        413 => "Payload Too Large",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "error",
-    }
-}
-
-/// `Retry-After`: delay-seconds or an HTTP date.
-pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or_default())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,17 +298,5 @@ mod tests {
             classify(200, None, b"{\"accepted_events\":5}", 5),
             BatchOutcome::Delivered
         );
-    }
-
-    #[test]
-    fn retry_after_takes_seconds_or_a_date() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
-        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
-        // 1445412480 is Wed, 21 Oct 2015 07:28:00 GMT.
-        let date = "Wed, 21 Oct 2015 07:28:30 GMT";
-        assert_eq!(parse_retry_after(date, now), Some(Duration::from_secs(30)));
-        let past = "Wed, 21 Oct 2015 07:00:00 GMT";
-        assert_eq!(parse_retry_after(past, now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("soon", now), None);
     }
 }

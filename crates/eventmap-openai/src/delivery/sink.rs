@@ -1,14 +1,15 @@
 //! [`OpenAiSink`]: one batch, one `POST {endpoint}/v1/events?pid=…`.
 
-use std::time::{Duration, SystemTime};
-
 use eventmap_pipeline::delivery::{
-    BatchOutcome, DeadReason, OutgoingEvent, Rejection, Sink, Transient,
+    BatchOutcome, DeadReason, OutgoingEvent, Rejection, Sink,
 };
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+pub use eventmap_pipeline::destination::Timeouts;
+use eventmap_pipeline::destination::{Settings, SettingsError};
+use eventmap_pipeline::delivery::http;
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Url;
 
-use super::response::{classify, parse_retry_after};
+use super::response::classify;
 use super::Credentials;
 use crate::timestamp_violation;
 
@@ -18,27 +19,6 @@ pub const DEFAULT_ENDPOINT: &str = "https://bzr.openai.com";
 pub const DEFAULT_BATCH_EVENTS: usize = 10;
 /// The API's limit on events per request.
 pub const MAX_BATCH_EVENTS: usize = 1000;
-
-/// Timeouts for each request. Without them a stalled server would hold a batch forever.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// To open the TCP (and TLS) connection.
-    pub connect: Duration,
-    /// Between two reads of the response.
-    pub read: Duration,
-    /// For the whole request, response included.
-    pub total: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self {
-            connect: Duration::from_secs(5),
-            read: Duration::from_secs(20),
-            total: Duration::from_secs(30),
-        }
-    }
-}
 
 /// Everything the sink needs to know.
 #[derive(Debug, Clone)]
@@ -59,6 +39,24 @@ impl OpenAiSinkConfig {
             integration_source: None,
             timeouts: Timeouts::default(),
         }
+    }
+
+    /// The configuration from settings resolved against [`crate::SETTINGS`].
+    pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
+        let credentials = Credentials::new(
+            settings.get("pixel_id").unwrap_or_default(),
+            settings.get("api_key").unwrap_or_default(),
+        )
+        .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        Ok(Self {
+            endpoint: settings
+                .get("endpoint")
+                .unwrap_or(DEFAULT_ENDPOINT)
+                .to_string(),
+            credentials,
+            integration_source: settings.get("integration_source").map(str::to_string),
+            timeouts: settings.timeouts,
+        })
     }
 }
 
@@ -100,13 +98,7 @@ impl OpenAiSink {
             HeaderValue::from_str(&bearer).map_err(|_| SinkConfigError::KeyHeader)?;
         // Keeps the header out of debug output and HTTP/2 header compression tables.
         authorization.set_sensitive(true);
-        let client = reqwest::Client::builder()
-            .connect_timeout(config.timeouts.connect)
-            .read_timeout(config.timeouts.read)
-            .timeout(config.timeouts.total)
-            .user_agent(concat!("eventmap/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SinkConfigError::Client(e.without_url().to_string()))?;
+        let client = http::client(&config.timeouts).map_err(SinkConfigError::Client)?;
         Ok(Self {
             client,
             url,
@@ -147,23 +139,10 @@ impl OpenAiSink {
             .header(AUTHORIZATION, self.authorization.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(self.body(batch, validate_only));
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(err) => return BatchOutcome::RetryLater(transport_error(&err)),
-        };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            // The status is what the API decided; a lost error body only loses detail.
-            Err(_) if (200..300).contains(&status) => return BatchOutcome::Delivered,
-            Err(_) => Default::default(),
-        };
-        classify(status, retry_after, &body, batch.len())
+        match http::send(request).await {
+            Ok(answer) => classify(answer.status, answer.retry_after, &answer.body, batch.len()),
+            Err(transient) => BatchOutcome::RetryLater(transient),
+        }
     }
 }
 
@@ -227,33 +206,6 @@ pub fn valid_integration_source(source: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && source.len() <= 64
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
-/// A request that got no response. The message names the kind of failure, never the URL
-/// (which carries the pixel id) or headers.
-fn transport_error(err: &reqwest::Error) -> Transient {
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "cannot connect"
-    } else {
-        "connection failed"
-    };
-    let mut causes = Vec::new();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        causes.push(cause.to_string());
-        source = cause.source();
-    }
-    let message = match causes.last() {
-        Some(root) => format!("{kind}: {root}"),
-        None => kind.to_string(),
-    };
-    Transient {
-        message,
-        status: None,
-        retry_after: None,
-    }
 }
 
 #[cfg(test)]

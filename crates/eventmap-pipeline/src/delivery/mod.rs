@@ -50,6 +50,7 @@
 mod batcher;
 mod clock;
 mod dead_letter;
+pub mod http;
 mod pipeline;
 mod retry;
 mod sink;

@@ -20,7 +20,7 @@ pub(crate) struct ConnectionArgs {
     /// The destination's secret: the conversions API key or access token. Prefer its
     /// environment variable (OPENAI_CAPI_KEY, META_ACCESS_TOKEN; `eventmap destinations`
     /// lists them): a flag shows in process lists and shell history.
-    #[arg(long, value_name = "SECRET")]
+    #[arg(long, visible_alias = "access-token", value_name = "SECRET")]
     api_key: Option<String>,
     /// The pixel (data source, dataset) id; also read from the destination's environment
     /// variable (OPENAI_PIXEL_ID, META_PIXEL_ID).
@@ -53,11 +53,12 @@ impl ConnectionArgs {
         destination: &dyn Destination,
         test_mode: bool,
     ) -> Result<Settings, SettingsError> {
+        // By flag: each destination says which of its settings a flag sets.
         let flags = [
-            ("endpoint", &self.endpoint),
-            ("api_key", &self.api_key),
-            ("pixel_id", &self.pixel_id),
-            ("integration_source", &self.integration_source),
+            ("--endpoint", &self.endpoint),
+            ("--api-key", &self.api_key),
+            ("--pixel-id", &self.pixel_id),
+            ("--integration-source", &self.integration_source),
         ];
         let given: Vec<(String, String)> = flags
             .into_iter()

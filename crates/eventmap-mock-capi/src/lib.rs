@@ -1,13 +1,21 @@
-//! A mock OpenAI Ads Conversions API for tests and local trials.
+//! A mock of each destination's Conversions API, for tests and local trials.
 //!
-//! It serves real HTTP on 127.0.0.1 (a port of its own choosing), enforces the documented
-//! rules (`Authorization: Bearer {key}` else 401, `?pid=` else 400 or 403, 1 to 1000
-//! events, every event valid and inside the timestamp window or the whole batch fails
-//! naming `events[i]`), and can inject faults: error statuses, 429 with `Retry-After`,
-//! slow answers and dropped connections. It records every event it accepted, so tests can
-//! check what was delivered and how many times.
+//! It serves real HTTP on 127.0.0.1 (a port of its own choosing) and speaks each
+//! destination's wire on its own path, with one key and one pixel id for both:
+//!
+//! - OpenAI, `POST /v1/events?pid=`: the documented rules (`Authorization: Bearer {key}`
+//!   else 401, `?pid=` else 400 or 403, 1 to 1000 events, every event valid and inside
+//!   the timestamp window or the whole batch fails naming `events[i]`);
+//! - Meta, `POST /{version}/{pixel}/events` ([`meta`]): the access token, the pixel,
+//!   1 to 1000 events in `data`, one invalid or stale event refusing the whole request
+//!   with a Graph API error, `test_event_code` as test mode.
+//!
+//! It can inject faults on either: error statuses, 429 with `Retry-After`, slow answers
+//! and dropped connections. It records every event it accepted (by `id`, or Meta's
+//! `event_id`), so tests can check what was delivered and how many times.
 
 mod faults;
+mod meta;
 mod rules;
 
 use std::collections::{HashMap, HashSet};
@@ -243,8 +251,10 @@ async fn handle(
     server: &Server,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, DropConnection> {
-    match (request.method(), request.uri().path()) {
-        (&hyper::Method::POST, "/v1/events") => {}
+    let path = request.uri().path().to_string();
+    let wire = match (request.method(), path.as_str()) {
+        (&hyper::Method::POST, "/v1/events") => Wire::OpenAi,
+        (&hyper::Method::POST, path) if meta::pixel_of(path).is_some() => Wire::Meta,
         (&hyper::Method::GET, "/") => return Ok(text_answer(INDEX, "text/plain")),
         (&hyper::Method::GET, "/events") => {
             return Ok(text_answer(
@@ -259,9 +269,10 @@ async fn handle(
                 None,
             ))
         }
-    }
+    };
     let authorization = header(&request, "authorization");
-    let pid = query_param_of(&request.uri().to_string(), "pid");
+    let uri = request.uri().to_string();
+    let pid = query_param_of(&uri, "pid");
     let Ok(body) = request.into_body().collect().await.map(|b| b.to_bytes()) else {
         return Err(DropConnection);
     };
@@ -278,7 +289,10 @@ async fn handle(
     let fault = server.faults.for_request(n);
     let note = |status: Option<u16>, events: usize, validate_only: bool, why: &str| {
         if server.config.log_requests {
-            eprintln!("{}", request_line(status, events, validate_only, why));
+            eprintln!(
+                "{}",
+                request_line(&path, status, events, validate_only, why)
+            );
         }
         if let Some(r) = server.record().requests.get_mut(n as usize) {
             *r = RequestRecord {
@@ -313,14 +327,33 @@ async fn handle(
         _ => {}
     }
     let config = &server.config;
-    let rules = Rules {
-        api_key: &config.api_key,
-        pixel_id: &config.pixel_id,
-        now_ms: config.clock.now_ms(),
-        poison_named: &config.poison_named,
-        poison_unnamed: &config.poison_unnamed,
+    let now_ms = config.clock.now_ms();
+    let verdict = match wire {
+        Wire::OpenAi => Rules {
+            api_key: &config.api_key,
+            pixel_id: &config.pixel_id,
+            now_ms,
+            poison_named: &config.poison_named,
+            poison_unnamed: &config.poison_unnamed,
+        }
+        .judge(authorization.as_deref(), pid.as_deref(), &body),
+        Wire::Meta => {
+            let poison = |id: &str| (config.poison_named)(id) || (config.poison_unnamed)(id);
+            meta::MetaRules {
+                access_token: &config.api_key,
+                pixel_id: &config.pixel_id,
+                now_ms,
+                poison: &poison,
+            }
+            .judge(
+                meta::pixel_of(&path).unwrap_or_default(),
+                query_param_of(&uri, "access_token").as_deref(),
+                authorization.as_deref().and_then(|a| a.strip_prefix("Bearer ")),
+                &body,
+            )
+        }
     };
-    match rules.judge(authorization.as_deref(), pid.as_deref(), &body) {
+    match verdict {
         Verdict::Refuse { status, body } => {
             note(Some(status), 0, false, &refusal_reason(&body));
             Ok(answer(status, &body, None))
@@ -338,7 +371,10 @@ async fn handle(
                 let mut record = server.record();
                 for event in events {
                     let text = |k: &str| event[k].as_str().unwrap_or_default().to_string();
-                    let (id, event_type) = (text("id"), text("type"));
+                    let (id, event_type) = match wire {
+                        Wire::OpenAi => (text("id"), text("type")),
+                        Wire::Meta => (text("event_id"), text("event_name")),
+                    };
                     let counts = if validate_only {
                         &mut record.validated
                     } else {
@@ -371,15 +407,27 @@ async fn handle(
                 Some(Fault::Slow { delay, .. }) => tokio::time::sleep(delay).await,
                 _ => {}
             }
-            Ok(answer(200, &json!({"accepted_events": accepted}), None))
+            let body = match wire {
+                Wire::OpenAi => json!({"accepted_events": accepted}),
+                Wire::Meta => meta::accepted(accepted),
+            };
+            Ok(answer(200, &body, None))
         }
     }
 }
 
+/// Which destination's wire a request speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    OpenAi,
+    Meta,
+}
+
 /// What `GET /` says.
-const INDEX: &str = "eventmap-mock-capi: a mock OpenAI Ads Conversions API\n\n\
-POST /v1/events?pid=PIXEL   the API (Authorization: Bearer KEY)\n\
-GET  /events                the events it recorded, one JSON line each, in arrival order\n";
+const INDEX: &str = "eventmap-mock-capi: a mock of each destination's Conversions API\n\n\
+POST /v1/events?pid=PIXEL          OpenAI (Authorization: Bearer KEY)\n\
+POST /VERSION/PIXEL/events         Meta (access_token in the body; test_event_code: test mode)\n\
+GET  /events                       the events it recorded, one JSON line each, in arrival order\n";
 
 impl Server {
     fn accepted_ndjson(&self) -> String {
@@ -394,7 +442,13 @@ impl Server {
 }
 
 /// One line a person reads per request: the answer, the events, and why.
-fn request_line(status: Option<u16>, events: usize, validate_only: bool, why: &str) -> String {
+fn request_line(
+    path: &str,
+    status: Option<u16>,
+    events: usize,
+    validate_only: bool,
+    why: &str,
+) -> String {
     let status = status.map_or("dropped".to_string(), |s| s.to_string());
     let what = match (events, validate_only) {
         (0, _) => String::new(),
@@ -406,13 +460,16 @@ fn request_line(status: Option<u16>, events: usize, validate_only: bool, why: &s
     } else {
         format!(": {why}")
     };
-    format!("POST /v1/events -> {status}{what}{why}")
+    format!("POST {path} -> {status}{what}{why}")
 }
 
 /// The message of a refusal body, with the first listed error.
 fn refusal_reason(body: &Value) -> String {
     let error = &body["error"];
     let message = error["message"].as_str().unwrap_or("refused");
+    if let Some(code) = error["code"].as_i64() {
+        return format!("code {code}: {message}");
+    }
     match error["errors"][0]["message"].as_str() {
         Some(detail) => format!("{message} {detail}"),
         None => message.to_string(),
@@ -457,22 +514,22 @@ mod tests {
     #[test]
     fn a_request_line_says_the_answer_the_events_and_why() {
         assert_eq!(
-            request_line(Some(200), 25, false, ""),
+            request_line("/v1/events", Some(200), 25, false, ""),
             "POST /v1/events -> 200: 25 event(s) recorded"
         );
         assert_eq!(
-            request_line(Some(200), 1, true, ""),
+            request_line("/v1/events", Some(200), 1, true, ""),
             "POST /v1/events -> 200: 1 event(s) validated (test mode, nothing recorded)"
         );
         let body = json!({"error": {"message": "Invalid event at events[1]. See errors for details.",
             "errors": [{"message": "events[1].data.type must be a supported data type."}]}});
         assert_eq!(
-            request_line(Some(400), 0, false, &refusal_reason(&body)),
+            request_line("/v1/events", Some(400), 0, false, &refusal_reason(&body)),
             "POST /v1/events -> 400: Invalid event at events[1]. See errors for details. \
              events[1].data.type must be a supported data type."
         );
         assert_eq!(
-            request_line(None, 0, false, "an injected fault (connection dropped)"),
+            request_line("/v1/events", None, 0, false, "an injected fault (connection dropped)"),
             "POST /v1/events -> dropped: an injected fault (connection dropped)"
         );
     }

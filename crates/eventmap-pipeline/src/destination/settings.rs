@@ -61,6 +61,11 @@ impl Setting {
         self
     }
 
+    /// Whether `name` is this setting's name or its flag.
+    fn is_called(&self, name: &str) -> bool {
+        self.name == name || self.flag == Some(name)
+    }
+
     /// How a user gives it: `set OPENAI_CAPI_KEY (or pass --api-key)`.
     fn how_to_set(&self) -> String {
         match self.flag {
@@ -122,7 +127,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Resolves `specs` from `given` (`(name, value)` from flags, which win), then
+    /// Resolves `specs` from `given` (`(name or flag, value)` from the command line, which
+    /// win: `("--api-key", …)` sets the setting whose `flag` that is), then
     /// `env`, then each default. A name in `given` that is no setting of the
     /// destination, a required setting left empty, or a secret with whitespace inside is
     /// an error; the first one in the destination's order is reported.
@@ -134,7 +140,7 @@ impl Settings {
     ) -> Result<Self, SettingsError> {
         if let Some((name, _)) = given
             .iter()
-            .find(|(name, _)| !specs.iter().any(|s| s.name == name))
+            .find(|(name, _)| !specs.iter().any(|s| s.is_called(name)))
         {
             return Err(SettingsError::Unknown {
                 destination,
@@ -147,7 +153,7 @@ impl Settings {
             let value = given
                 .iter()
                 .rev()
-                .find(|(name, _)| name == spec.name)
+                .find(|(name, _)| spec.is_called(name))
                 .map(|(_, v)| v.clone())
                 .or_else(|| env(spec.env))
                 .or_else(|| spec.default.map(str::to_string))

@@ -64,10 +64,16 @@ pub struct Transform {
 pub(crate) struct FieldReads(&'static [(usize, &'static str)]);
 
 /// Built-ins that read only some fields of their input.
-const FIELD_READS: &[(&str, FieldReads)] = &[(
-    "total_minor_units",
-    FieldReads(&[(1, "price"), (2, "quantity")]),
-)];
+const FIELD_READS: &[(&str, FieldReads)] = &[
+    (
+        "total_minor_units",
+        FieldReads(&[(1, "price"), (2, "quantity")]),
+    ),
+    (
+        "total_major_units",
+        FieldReads(&[(1, "price"), (2, "quantity")]),
+    ),
+];
 
 impl Transform {
     pub(crate) fn new(
@@ -272,6 +278,18 @@ fn builtins() -> Vec<Builtin> {
             Arc::new(money::total_minor_units_transform),
         ),
         (
+            "major_units",
+            1..=1,
+            "decimal amount rounded to the currency's minor unit, as a number in its major unit (19.99, not 1999)",
+            Arc::new(money::major_units_transform),
+        ),
+        (
+            "total_major_units",
+            1..=3,
+            "sum of price x quantity over a list, exact, as a number in the currency's major unit; optional price and quantity field names",
+            Arc::new(money::total_major_units_transform),
+        ),
+        (
             "currency_code",
             0..=0,
             "ISO 4217 currency code, trimmed and uppercased; error when unknown",
@@ -321,6 +339,12 @@ fn builtins() -> Vec<Builtin> {
             Arc::new(text::snake_case),
         ),
         ("lower", 0..=0, "lowercase (Unicode)", Arc::new(text::lower)),
+        (
+            "alnum",
+            0..=0,
+            "letters and digits only (spaces, punctuation and symbols removed)",
+            Arc::new(text::alnum),
+        ),
         ("upper", 0..=0, "uppercase (Unicode)", Arc::new(text::upper)),
         (
             "lookup",

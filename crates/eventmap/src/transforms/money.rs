@@ -171,6 +171,45 @@ pub fn total_minor_units(
     to_minor(total, currency).map(Some)
 }
 
+/// Integer minor units as a number in the major unit: `5997` USD is `59.97`. The
+/// quotient of two exact integers, correctly rounded, is the double nearest the decimal,
+/// so it is written as that decimal (no float drift); a whole amount is an integer.
+fn minor_to_major(minor: i64, currency_code: &Value) -> Result<Value, TransformError> {
+    let exp = exponent(currency(currency_code)?)?;
+    let scale = 10_i64.pow(exp);
+    if minor % scale == 0 {
+        // A whole amount is written as one: 10, not 10.0.
+        return Ok(Value::from(minor / scale));
+    }
+    #[allow(clippy::cast_precision_loss)] // |minor| < 2^53 for any real amount; checked below
+    let major = minor as f64 / scale as f64;
+    if minor.unsigned_abs() > (1 << 53) {
+        return Err(out_of_range(&"amount"));
+    }
+    Ok(Value::from(major))
+}
+
+pub(crate) fn major_units_transform(
+    value: &Value,
+    args: &[Value],
+) -> Result<Option<Value>, TransformError> {
+    let code = args
+        .first()
+        .ok_or_else(|| TransformError::new("major_units needs a currency argument"))?;
+    minor_to_major(minor_units(value, code)?, code).map(Some)
+}
+
+pub(crate) fn total_major_units_transform(
+    value: &Value,
+    args: &[Value],
+) -> Result<Option<Value>, TransformError> {
+    let Some(Value::Number(minor)) = total_minor_units_transform(value, args)? else {
+        return Ok(None);
+    };
+    let code = args.first().unwrap_or(&Value::Null);
+    minor_to_major(minor.as_i64().unwrap_or_default(), code).map(Some)
+}
+
 pub(crate) fn minor_units_transform(
     value: &Value,
     args: &[Value],
@@ -299,6 +338,23 @@ mod tests {
         assert_eq!(
             total_minor_units(&items, &json!("USD"), "price", "quantity").unwrap(),
             Some(30)
+        );
+    }
+
+    #[test]
+    fn major_units_are_exact_decimals() {
+        let products = json!([{"price": 19.99, "quantity": 3}, {"price": "0.1"}]);
+        let total = total_major_units_transform(&products, &[json!("USD")]).unwrap();
+        assert_eq!(total.unwrap().to_string(), "60.07");
+        let one = major_units_transform(&json!(19.99), &[json!("usd")]).unwrap();
+        assert_eq!(one.unwrap().to_string(), "19.99");
+        let yen = major_units_transform(&json!(1000.4), &[json!("JPY")]).unwrap();
+        assert_eq!(yen.unwrap().to_string(), "1000");
+        let dinar = total_major_units_transform(&json!([{"price": 1.2345}]), &[json!("KWD")]);
+        assert_eq!(dinar.unwrap().unwrap().to_string(), "1.235");
+        assert_eq!(
+            total_major_units_transform(&json!([]), &[json!("USD")]).unwrap(),
+            None
         );
     }
 

@@ -8,11 +8,33 @@ use serde_json::Value;
 use crate::{eventmap_env, Run, Scratch};
 
 pub const MAPPING: &str = "mappings/openai.yaml";
+/// The same Segment events to Meta: tests of delivery run for both destinations.
+pub const META_MAPPING: &str = "mappings/meta.yaml";
+/// Every destination's mapping, for the tests that run once for each.
+pub const MAPPINGS: [&str; 2] = [MAPPING, META_MAPPING];
 pub const EXAMPLES: &str = "mappings/examples/segment-events.ndjson";
 pub const NOW: &str = "2026-11-21T12:00:00Z";
 pub const NOW_MS: i64 = 1_795_262_400_000;
 pub const KEY: &str = "sk-conv-e2e-secret-7f3a";
 pub const PIXEL: &str = "px_e2e";
+
+/// Both destinations' credentials for the mock (which takes one key and one pixel id on
+/// both wires): a test process gets them all and its mapping picks its destination.
+pub const CREDENTIALS: [(&str, &str); 4] = [
+    ("OPENAI_CAPI_KEY", KEY),
+    ("OPENAI_PIXEL_ID", PIXEL),
+    ("META_ACCESS_TOKEN", KEY),
+    ("META_PIXEL_ID", PIXEL),
+];
+
+/// What the mock records as the type of a mapped order (`order_created`, `Purchase`).
+pub fn purchase_type(mapping: &str) -> &'static str {
+    if mapping == META_MAPPING {
+        "Purchase"
+    } else {
+        "order_created"
+    }
+}
 
 /// A mock whose clock reads NOW, like the client's with `--now NOW`.
 pub fn mock(configure: impl FnOnce(&mut MockConfig)) -> MockCapi {
@@ -32,10 +54,13 @@ pub fn send_args(mock: &MockCapi, dir: &Scratch, extra: &[&str]) -> Vec<String> 
         ("--read-timeout", "300ms".to_string()),
         ("--linger", "20ms".to_string()),
     ];
-    let mut args: Vec<String> = ["send", "--mapping", MAPPING, "--now", NOW]
+    let mut args: Vec<String> = ["send", "--now", NOW]
         .iter()
         .map(|a| a.to_string())
         .collect();
+    if !extra.contains(&"--mapping") {
+        args.extend(["--mapping".to_string(), MAPPING.to_string()]);
+    }
     for (flag, value) in defaults {
         if !extra.contains(&flag) {
             args.push(flag.to_string());
@@ -54,7 +79,12 @@ pub fn send(mock: &MockCapi, dir: &Scratch, key: &str, extra: &[&str], inputs: &
     eventmap_env(
         &args,
         "",
-        &[("OPENAI_CAPI_KEY", key), ("OPENAI_PIXEL_ID", PIXEL)],
+        &[
+            ("OPENAI_CAPI_KEY", key),
+            ("OPENAI_PIXEL_ID", PIXEL),
+            ("META_ACCESS_TOKEN", key),
+            ("META_PIXEL_ID", PIXEL),
+        ],
     )
 }
 
@@ -114,8 +144,7 @@ pub fn spawn_send(mock: &MockCapi, dir: &Scratch, extra: &[&str]) -> std::proces
     std::process::Command::new(crate::binary())
         .args(send_args(mock, dir, extra))
         .current_dir(crate::repo())
-        .env("OPENAI_CAPI_KEY", KEY)
-        .env("OPENAI_PIXEL_ID", PIXEL)
+        .envs(CREDENTIALS)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

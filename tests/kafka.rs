@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig};
-use eventmap_tests::delivery::{KEY, PIXEL};
+use eventmap_tests::delivery::{KEY, MAPPINGS, PIXEL};
 use eventmap_tests::kafka::{wait_for, wait_for_with_logs, Broker, Consumer};
 use eventmap_tests::serve::{order, order_batch, Server};
 use serde_json::json;
@@ -98,11 +98,18 @@ fn two_consumers_in_a_group_split_the_partitions_and_deliver_every_event_once() 
 
 #[test]
 fn a_member_killed_with_sigkill_loses_nothing_its_partitions_move_on() {
+    for mapping in MAPPINGS {
+        member_killed_loses_nothing(mapping);
+    }
+}
+
+fn member_killed_loses_nothing(mapping: &str) {
     let broker = Broker::start();
     let mock = mock();
     broker.create_topic("orders", 4);
-    let survivor = Consumer::start(&broker, "orders", "g-kill", &mock.endpoint(), &[]);
-    let victim = Consumer::start(&broker, "orders", "g-kill", &mock.endpoint(), &[]);
+    let survivor =
+        Consumer::start_with(mapping, &broker, "orders", "g-kill", &mock.endpoint(), &[]);
+    let victim = Consumer::start_with(mapping, &broker, "orders", "g-kill", &mock.endpoint(), &[]);
     wait_for(
         "both members to own partitions",
         Duration::from_secs(60),
@@ -121,14 +128,15 @@ fn a_member_killed_with_sigkill_loses_nothing_its_partitions_move_on() {
     // dead member without starting a new generation, so the old assignment is handed
     // out again: docs/scaling.md); a supervisor restarting the member is that change.
     std::thread::sleep(Duration::from_secs(7));
-    let replacement = Consumer::start(&broker, "orders", "g-kill", &mock.endpoint(), &[]);
+    let replacement =
+        Consumer::start_with(mapping, &broker, "orders", "g-kill", &mock.endpoint(), &[]);
     let mut ids = ids_of(&first);
     ids.extend(ids_of(&second));
     let started = std::time::Instant::now();
     while !all_delivered(&mock, &ids) {
         assert!(
             started.elapsed() < Duration::from_secs(90),
-            "not all 600 delivered ({} delivered):\n{}\n{}",
+            "{mapping}: not all 600 delivered ({} delivered):\n{}\n{}",
             receipts(&mock).len(),
             survivor.log(),
             replacement.log()

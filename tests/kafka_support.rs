@@ -17,7 +17,7 @@ use rdkafka::TopicPartitionList;
 use serde_json::Value;
 
 use crate::capture_lines as capture;
-use crate::delivery::{KEY, MAPPING, PIXEL};
+use crate::delivery::{CREDENTIALS, MAPPING};
 use crate::serve::free_port;
 
 /// The tansu binary: `$TANSU`, else `tansu` on the PATH or in ~/.cargo/bin. The tests
@@ -258,6 +258,18 @@ impl Consumer {
         endpoint: &str,
         extra: &[&str],
     ) -> Self {
+        Self::start_with(MAPPING, broker, topic, group, endpoint, extra)
+    }
+
+    /// [`Consumer::start`] with another mapping (another destination).
+    pub fn start_with(
+        mapping: &str,
+        broker: &Broker,
+        topic: &str,
+        group: &str,
+        endpoint: &str,
+        extra: &[&str],
+    ) -> Self {
         let metrics_addr = format!("127.0.0.1:{}", free_port());
         let mut child = Command::new(crate::binary())
             .args([
@@ -271,7 +283,7 @@ impl Consumer {
                 "--dead-letter-topic",
                 &format!("{topic}-dead"),
                 "--mapping",
-                MAPPING,
+                mapping,
                 "--endpoint",
                 endpoint,
                 "--metrics-listen",
@@ -289,8 +301,7 @@ impl Consumer {
             ])
             .args(extra)
             .current_dir(crate::repo())
-            .env("OPENAI_CAPI_KEY", KEY)
-            .env("OPENAI_PIXEL_ID", PIXEL)
+            .envs(CREDENTIALS)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

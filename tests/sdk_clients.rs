@@ -9,7 +9,7 @@
 use std::process::Command;
 
 use eventmap_mock_capi::{MockCapi, MockConfig};
-use eventmap_tests::delivery::{KEY, PIXEL};
+use eventmap_tests::delivery::{KEY, MAPPING, META_MAPPING, PIXEL};
 use eventmap_tests::serve::{wait_until, Server, WRITE_KEY};
 use eventmap_tests::{repo, Scratch};
 use serde_json::json;
@@ -40,7 +40,7 @@ fn post_through(sdk: &str, server: &Server, prefix: &str, count: usize) {
     );
 }
 
-fn assert_orders_arrived(mock: &MockCapi, prefix: &str, count: usize) {
+fn assert_orders_arrived(mock: &MockCapi, mapping: &str, prefix: &str, count: usize) {
     let ids: Vec<String> = (0..count).map(|i| format!("{prefix}-{i}")).collect();
     wait_until(&format!("{prefix} events at the mock"), || {
         let record = mock.record();
@@ -50,6 +50,10 @@ fn assert_orders_arrived(mock: &MockCapi, prefix: &str, count: usize) {
     for id in &ids {
         assert_eq!(record.delivered[id], 1, "{id}");
         let event = &record.events[id];
+        if mapping == META_MAPPING {
+            assert_meta_order(event);
+            continue;
+        }
         assert_eq!(event["type"], "order_created", "{event}");
         assert_eq!(
             event["data"],
@@ -63,15 +67,40 @@ fn assert_orders_arrived(mock: &MockCapi, prefix: &str, count: usize) {
     }
 }
 
+/// The same order as Meta takes it: seconds, major units, `website`, `user_data`.
+fn assert_meta_order(event: &serde_json::Value) {
+    assert_eq!(event["event_name"], "Purchase", "{event}");
+    assert_eq!(
+        event["custom_data"]["contents"],
+        json!([{"id": "kettle-01", "quantity": 2, "item_price": 19.99}]),
+        "{event}"
+    );
+    assert_eq!(event["custom_data"]["value"], json!(39.98), "{event}");
+    assert_eq!(event["custom_data"]["currency"], "EUR");
+    assert_eq!(event["event_source_url"], "https://shop.example/checkout");
+    assert_eq!(event["user_data"]["client_ip_address"], "203.0.113.9");
+    assert_eq!(event["action_source"], "website");
+    assert!(
+        event["event_time"].as_i64().unwrap_or(0) < 10_000_000_000,
+        "{event}"
+    );
+}
+
 #[test]
 fn segment_and_rudderstack_sdks_deliver_every_event_through_serve() {
+    for mapping in [MAPPING, META_MAPPING] {
+        sdks_deliver_through_serve(mapping);
+    }
+}
+
+fn sdks_deliver_through_serve(mapping: &str) {
     let mock = MockCapi::start(MockConfig::new(KEY, PIXEL)).expect("mock starts");
     let dir = Scratch::new("serve-sdks");
-    let server = Server::start(&dir.0.join("spool"), &mock.endpoint(), &[]);
+    let server = Server::start_with(mapping, &dir.0.join("spool"), &mock.endpoint(), &[]);
     post_through("segment", &server, "segment", 120);
     post_through("rudderstack", &server, "rudder", 120);
-    assert_orders_arrived(&mock, "segment", 120);
-    assert_orders_arrived(&mock, "rudder", 120);
+    assert_orders_arrived(&mock, mapping, "segment", 120);
+    assert_orders_arrived(&mock, mapping, "rudder", 120);
     assert_eq!(mock.record().delivered.len(), 240);
     let page = server.request("GET", "/metrics", &[], b"").body;
     assert!(

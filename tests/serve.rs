@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig};
-use eventmap_tests::delivery::{KEY, PIXEL};
+use eventmap_tests::delivery::{purchase_type, KEY, MAPPINGS, PIXEL};
 use eventmap_tests::serve::*;
 use eventmap_tests::{eventmap, Scratch};
 use serde_json::{json, Value};
@@ -33,9 +33,15 @@ fn assert_each_delivered(mock: &MockCapi, ids: &[String], may_repeat: &dyn Fn(&s
 
 #[test]
 fn a_batch_is_answered_once_durable_and_delivered_with_its_content() {
+    for mapping in MAPPINGS {
+        answered_once_durable_and_delivered(mapping);
+    }
+}
+
+fn answered_once_durable_and_delivered(mapping: &str) {
     let mock = live_mock(|_| {});
     let dir = Scratch::new("serve-basic");
-    let server = Server::start(&dir.0.join("spool"), &mock.endpoint(), &[]);
+    let server = Server::start_with(mapping, &dir.0.join("spool"), &mock.endpoint(), &[]);
     let (mut batch, ids) = order_batch("basic", 3);
     let identify = json!({"type": "identify", "messageId": "basic-identify", "userId": "u1",
         "traits": {"email": "jane@example.com"}});
@@ -46,7 +52,7 @@ fn a_batch_is_answered_once_durable_and_delivered_with_its_content() {
     assert_each_delivered(&mock, &ids, &|_| false);
     let record = mock.record();
     for id in &ids {
-        assert_eq!(record.types[id], "order_created");
+        assert_eq!(record.types[id], purchase_type(mapping));
     }
     wait_until("the skip counted", || {
         server.metric("eventmap_skipped_total") == 1.0
@@ -75,11 +81,17 @@ fn a_batch_is_answered_once_durable_and_delivered_with_its_content() {
 
 #[test]
 fn acknowledged_events_survive_kill_9_while_the_destination_is_down() {
+    for mapping in MAPPINGS {
+        survive_kill_9_while_down(mapping);
+    }
+}
+
+fn survive_kill_9_while_down(mapping: &str) {
     let port = free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let dir = Scratch::new("serve-crash-down");
     let spool = dir.0.join("spool");
-    let server = Server::start(&spool, &endpoint, &[]);
+    let server = Server::start_with(mapping, &spool, &endpoint, &[]);
     let mut all = Vec::new();
     for b in 0..5 {
         let (batch, ids) = order_batch(&format!("down{b}"), 20);
@@ -90,7 +102,7 @@ fn acknowledged_events_survive_kill_9_while_the_destination_is_down() {
     server.wait_for_log("destination_down");
     server.kill_9();
     let mock = MockCapi::start_on(MockConfig::new(KEY, PIXEL), port).expect("mock on the port");
-    let restarted = Server::start(&spool, &endpoint, &[]);
+    let restarted = Server::start_with(mapping, &spool, &endpoint, &[]);
     assert_each_delivered(&mock, &all, &|_| false);
     wait_until("the spool emptied", || {
         restarted.metric("eventmap_spool_depth") == 0.0
@@ -99,6 +111,12 @@ fn acknowledged_events_survive_kill_9_while_the_destination_is_down() {
 
 #[test]
 fn kill_9_mid_delivery_loses_nothing_and_resends_only_what_was_in_flight() {
+    for mapping in MAPPINGS {
+        kill_9_mid_delivery(mapping);
+    }
+}
+
+fn kill_9_mid_delivery(mapping: &str) {
     // The first request is recorded, then held 3 s: the server is killed while waiting.
     let mock = live_mock(|config| {
         config.faults = FaultPlan::Script(vec![Some(Fault::Slow {
@@ -116,7 +134,7 @@ fn kill_9_mid_delivery_loses_nothing_and_resends_only_what_was_in_flight() {
         "--read-timeout",
         "20s",
     ];
-    let server = Server::start(&spool, &mock.endpoint(), &flags);
+    let server = Server::start_with(mapping, &spool, &mock.endpoint(), &flags);
     let (batch, ids) = order_batch("mid", 30);
     assert_eq!(server.post("/v1/batch", &batch).status, 200);
     // The mock records a request as it arrives and its events a moment later, once the
@@ -127,7 +145,7 @@ fn kill_9_mid_delivery_loses_nothing_and_resends_only_what_was_in_flight() {
     let in_flight: Vec<String> = mock.record().delivered.keys().cloned().collect();
     assert_eq!(in_flight.len(), 10, "one batch was in flight");
     server.kill_9();
-    let _restarted = Server::start(&spool, &mock.endpoint(), &flags);
+    let _restarted = Server::start_with(mapping, &spool, &mock.endpoint(), &flags);
     assert_each_delivered(&mock, &ids, &|id| in_flight.iter().any(|f| f == id));
     let record = mock.record();
     let repeated = ids.iter().filter(|id| record.delivered[*id] > 1).count();

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig};
-use eventmap_tests::delivery::{KEY, MAPPING, PIXEL};
+use eventmap_tests::delivery::{KEY, MAPPING, MAPPINGS, PIXEL};
 use eventmap_tests::serve::*;
 use eventmap_tests::Scratch;
 
@@ -26,12 +26,18 @@ fn post_orders(server: &Server, prefix: &str, batches: usize) -> Vec<String> {
     all
 }
 
-/// `serve` with only the flags a user must give (the delivery defaults are the server's).
-fn server_with_defaults(spool: &std::path::Path, endpoint: &str, extra: &[&str]) -> Server {
+/// `serve` with `mapping` and only the flags a user must give (the delivery defaults are
+/// the server's).
+fn server_with_defaults(
+    mapping: &str,
+    spool: &std::path::Path,
+    endpoint: &str,
+    extra: &[&str],
+) -> Server {
     let spool = spool.display().to_string();
     let mut args = vec![
         "--mapping",
-        MAPPING,
+        mapping,
         "--spool",
         &spool,
         "--endpoint",
@@ -66,6 +72,12 @@ fn stop_within_bound(server: Server, drain: Duration, acknowledged: usize) -> St
 
 #[test]
 fn sigterm_under_a_destination_answering_in_25_s_returns_within_the_drain_bound() {
+    for mapping in MAPPINGS {
+        sigterm_under_a_slow_destination(mapping);
+    }
+}
+
+fn sigterm_under_a_slow_destination(mapping: &str) {
     let mock = MockCapi::start({
         let mut config = MockConfig::new(KEY, PIXEL);
         config.faults = FaultPlan::Random {
@@ -85,7 +97,12 @@ fn sigterm_under_a_destination_answering_in_25_s_returns_within_the_drain_bound(
     let spool = dir.0.join("spool");
     // More events than the delivery queue holds: the reader waits for room when the stop
     // comes.
-    let server = server_with_defaults(&spool, &mock.endpoint(), &["--drain-timeout", "2s"]);
+    let server = server_with_defaults(
+        mapping,
+        &spool,
+        &mock.endpoint(),
+        &["--drain-timeout", "2s"],
+    );
     let ids = post_orders(&server, "slow", 50);
     wait_until("requests at the slow mock", || {
         !mock.record().requests.is_empty()
@@ -95,6 +112,12 @@ fn sigterm_under_a_destination_answering_in_25_s_returns_within_the_drain_bound(
 
 #[test]
 fn sigterm_during_an_outage_returns_within_the_drain_bound() {
+    for mapping in MAPPINGS {
+        sigterm_during_an_outage(mapping);
+    }
+}
+
+fn sigterm_during_an_outage(mapping: &str) {
     let endpoint = format!("http://127.0.0.1:{}", free_port());
     let dir = Scratch::new("faults-down-stop");
     let spool = dir.0.join("spool");
@@ -108,7 +131,7 @@ fn sigterm_during_an_outage_returns_within_the_drain_bound() {
         "--max-retry-time",
         "1h",
     ];
-    let server = server_with_defaults(&spool, &endpoint, &flags);
+    let server = server_with_defaults(mapping, &spool, &endpoint, &flags);
     let ids = post_orders(&server, "down", 50);
     server.wait_for_log("destination_down");
     stop_within_bound(server, Duration::from_secs(2), ids.len());
@@ -116,36 +139,53 @@ fn sigterm_during_an_outage_returns_within_the_drain_bound() {
 
 #[test]
 fn a_60_second_outage_with_default_flags_dead_letters_nothing() {
-    let port = free_port();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    // One server per destination, through the same minute of outage.
     let dir = Scratch::new("faults-outage");
-    let spool = dir.0.join("spool");
-    let server = server_with_defaults(&spool, &endpoint, &[]);
-    let ids = post_orders(&server, "outage", 3);
-    server.wait_for_log("destination_down");
+    let servers: Vec<(u16, Server, Vec<String>)> = MAPPINGS
+        .iter()
+        .enumerate()
+        .map(|(i, mapping)| {
+            let port = free_port();
+            let endpoint = format!("http://127.0.0.1:{port}");
+            let server =
+                server_with_defaults(mapping, &dir.0.join(format!("spool{i}")), &endpoint, &[]);
+            let ids = post_orders(&server, &format!("outage{i}-"), 3);
+            server.wait_for_log("destination_down");
+            (port, server, ids)
+        })
+        .collect();
     std::thread::sleep(Duration::from_secs(60));
-    assert!(
-        !server.log().contains("\"dead_letter\""),
-        "{}",
-        server.log()
-    );
-    assert_eq!(server.metric("eventmap_spool_depth"), ids.len() as f64);
-    let mock = MockCapi::start_on(MockConfig::new(KEY, PIXEL), port).expect("mock on the port");
-    // The backoff is capped at 30 s by default: the next attempt comes within that.
-    let started = Instant::now();
-    while mock.delivered_count() < ids.len() {
+    for (_, server, ids) in &servers {
         assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "delivered {} of {} after the outage:\n{}",
-            mock.delivered_count(),
-            ids.len(),
+            !server.log().contains("\"dead_letter\""),
+            "{}",
             server.log()
         );
-        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(server.metric("eventmap_spool_depth"), ids.len() as f64);
     }
-    let record = mock.record();
-    assert!(ids.iter().all(|id| record.delivered.contains_key(id)));
-    assert!(!server.log().contains("\"dead_letter\""));
+    let mocks: Vec<MockCapi> = servers
+        .iter()
+        .map(|(port, _, _)| {
+            MockCapi::start_on(MockConfig::new(KEY, PIXEL), *port).expect("mock on the port")
+        })
+        .collect();
+    // The backoff is capped at 30 s by default: the next attempt comes within that.
+    let started = Instant::now();
+    for ((_, server, ids), mock) in servers.iter().zip(&mocks) {
+        while mock.delivered_count() < ids.len() {
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "delivered {} of {} after the outage:\n{}",
+                mock.delivered_count(),
+                ids.len(),
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let record = mock.record();
+        assert!(ids.iter().all(|id| record.delivered.contains_key(id)));
+        assert!(!server.log().contains("\"dead_letter\""));
+    }
 }
 
 #[test]

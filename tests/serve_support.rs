@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::delivery::{KEY, MAPPING, PIXEL};
+use crate::delivery::{CREDENTIALS, MAPPING};
 
 /// The write key the test servers accept.
 pub const WRITE_KEY: &str = "wk-test-4c1d";
@@ -82,8 +82,7 @@ impl Server {
             .args(["serve", "--listen", &addr, "--write-key", WRITE_KEY])
             .args(args)
             .current_dir(crate::repo())
-            .env("OPENAI_CAPI_KEY", KEY)
-            .env("OPENAI_PIXEL_ID", PIXEL)
+            .envs(CREDENTIALS)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

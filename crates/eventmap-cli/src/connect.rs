@@ -58,9 +58,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     Ok(match verdict {
         ConnectionVerdict::Connected => exit::OK,
         // Not connected as far as a user can tell: events like it would be refused too.
-        ConnectionVerdict::EventRefused(_) => {
-            exit::EVENTS_FAILED
-        }
+        ConnectionVerdict::EventRefused(_) => exit::EVENTS_FAILED,
         ConnectionVerdict::Refused(_) => exit::CREDENTIALS,
         ConnectionVerdict::Unreachable(_) => exit::UNREACHABLE,
     })

@@ -144,7 +144,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
                 .with_context(|| format!("cannot listen on {addr}"))?;
             tokio::spawn(serve_metrics(listener, metrics.clone()));
         }
-        let sink = sinks.make().context("cannot set up the destination's sink")?;
+        let sink = sinks
+            .make()
+            .context("cannot set up the destination's sink")?;
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(stop_on_signals(stop));
         let report =

@@ -75,10 +75,14 @@ pub const SETTINGS: &[Setting] = &[
         .default(delivery::DEFAULT_ENDPOINT),
     Setting::new("api_version", "META_API_VERSION", "Graph API version")
         .default(delivery::DEFAULT_API_VERSION),
-    Setting::new("access_token", "META_ACCESS_TOKEN", "Conversions API access token")
-        .flag("--api-key")
-        .secret()
-        .required(),
+    Setting::new(
+        "access_token",
+        "META_ACCESS_TOKEN",
+        "Conversions API access token",
+    )
+    .flag("--api-key")
+    .secret()
+    .required(),
     Setting::new("pixel_id", "META_PIXEL_ID", "pixel (dataset) id")
         .flag("--pixel-id")
         .required(),

@@ -77,6 +77,11 @@ impl Validator for MetaValidator {
         crate::NAME
     }
 
+    /// With `event_name`, Meta deduplicates on `event_id`.
+    fn id_key(&self) -> &str {
+        "event_id"
+    }
+
     fn validate_node(&self, event: Node<'_>, now_ms: i64) -> Vec<Violation> {
         let value = event.to_value();
         let mut check = Check {

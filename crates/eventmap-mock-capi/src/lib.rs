@@ -348,7 +348,9 @@ async fn handle(
             .judge(
                 meta::pixel_of(&path).unwrap_or_default(),
                 query_param_of(&uri, "access_token").as_deref(),
-                authorization.as_deref().and_then(|a| a.strip_prefix("Bearer ")),
+                authorization
+                    .as_deref()
+                    .and_then(|a| a.strip_prefix("Bearer ")),
                 &body,
             )
         }
@@ -529,7 +531,13 @@ mod tests {
              events[1].data.type must be a supported data type."
         );
         assert_eq!(
-            request_line("/v1/events", None, 0, false, "an injected fault (connection dropped)"),
+            request_line(
+                "/v1/events",
+                None,
+                0,
+                false,
+                "an injected fault (connection dropped)"
+            ),
             "POST /v1/events -> dropped: an injected fault (connection dropped)"
         );
     }

@@ -11,15 +11,17 @@ use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(about = "A mock OpenAI Conversions API on 127.0.0.1 (for local trials and tests)")]
+#[command(
+    about = "A mock of the OpenAI and Meta Conversions APIs on 127.0.0.1 (for local trials and tests)"
+)]
 struct Args {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 8787)]
     port: u16,
-    /// The conversions key the mock accepts.
+    /// The key the mock accepts: OpenAI's conversions key and Meta's access token.
     #[arg(long, default_value = "test-key")]
     api_key: String,
-    /// The pixel id the mock accepts.
+    /// The pixel id the mock accepts (on both wires).
     #[arg(long, default_value = "test-pixel")]
     pixel_id: String,
     /// Per-mille of requests answered 503 (a transient failure the client retries).

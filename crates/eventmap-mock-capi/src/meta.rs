@@ -67,15 +67,18 @@ impl MetaRules<'_> {
         let test = match request.get("test_event_code") {
             None => false,
             Some(Value::String(code)) if !code.is_empty() => true,
-            Some(_) => {
-                return graph_error(400, 100, None, "Invalid parameter: test_event_code")
-            }
+            Some(_) => return graph_error(400, 100, None, "Invalid parameter: test_event_code"),
         };
         let Some(events) = request.get("data").and_then(Value::as_array) else {
             return graph_error(400, 100, None, "The parameter data is required");
         };
         if events.is_empty() || events.len() > 1000 {
-            return graph_error(400, 100, None, "Invalid parameter: 1 to 1000 events in data");
+            return graph_error(
+                400,
+                100,
+                None,
+                "Invalid parameter: 1 to 1000 events in data",
+            );
         }
         for (i, event) in events.iter().enumerate() {
             if event["event_id"].as_str().is_some_and(self.poison) {
@@ -142,9 +145,10 @@ mod tests {
 
     fn judge(pixel: &str, body: Value) -> (u16, Value) {
         match rules().judge(pixel, None, None, body.to_string().as_bytes()) {
-            Verdict::Accept { events, validate_only } => {
-                (200, json!({"n": events.len(), "test": validate_only}))
-            }
+            Verdict::Accept {
+                events,
+                validate_only,
+            } => (200, json!({"n": events.len(), "test": validate_only})),
             Verdict::Refuse { status, body } => (status, body),
         }
     }
@@ -161,9 +165,15 @@ mod tests {
     fn the_documented_answers() {
         let now_s = NOW / 1000;
         let ok = json!({"data": [event("a", now_s)], "access_token": "tok"});
-        assert_eq!(judge("123", ok.clone()), (200, json!({"n": 1, "test": false})));
+        assert_eq!(
+            judge("123", ok.clone()),
+            (200, json!({"n": 1, "test": false}))
+        );
         let (status, body) = judge("999", ok);
-        assert_eq!((status, body["error"]["error_subcode"].as_i64()), (400, Some(33)));
+        assert_eq!(
+            (status, body["error"]["error_subcode"].as_i64()),
+            (400, Some(33))
+        );
         let bad_token = json!({"data": [event("a", now_s)], "access_token": "nope"});
         assert_eq!(judge("123", bad_token).1["error"]["code"], 190);
         let test = json!({"data": [event("a", now_s)], "access_token": "tok",

@@ -63,9 +63,13 @@ impl eventmap_pipeline::destination::Destination for OpenAi {
 
 /// What the OpenAI sink reads, each from a flag or its environment variable.
 pub const SETTINGS: &[Setting] = &[
-    Setting::new("endpoint", "OPENAI_CAPI_ENDPOINT", "Conversions API base URL")
-        .flag("--endpoint")
-        .default(delivery::DEFAULT_ENDPOINT),
+    Setting::new(
+        "endpoint",
+        "OPENAI_CAPI_ENDPOINT",
+        "Conversions API base URL",
+    )
+    .flag("--endpoint")
+    .default(delivery::DEFAULT_ENDPOINT),
     Setting::new("api_key", "OPENAI_CAPI_KEY", "conversions API key")
         .flag("--api-key")
         .secret()

@@ -211,9 +211,10 @@ impl Processor<'_> {
         let (processed, id) = match outcome {
             Outcome::Mapped(event) => {
                 let root = event.root();
+                let id_key = self.validator.map_or("id", |v| v.id_key());
                 let id = root
                     .as_object()
-                    .and_then(|fields| fields.get("id"))
+                    .and_then(|fields| fields.get(id_key))
                     .and_then(|id| id.as_str())
                     .map(str::to_string)
                     .or(id);

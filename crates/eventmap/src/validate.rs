@@ -67,6 +67,12 @@ pub trait Validator: Send + Sync {
     /// The name mappings use in `destination:` (e.g. `openai`).
     fn destination(&self) -> &str;
 
+    /// The output key that holds the event's deduplication id (OpenAI's `id`, Meta's
+    /// `event_id`): delivery, reports and dead letters name an event by it.
+    fn id_key(&self) -> &str {
+        "id"
+    }
+
     /// Every reason `event` is invalid, judged at `now_ms` (epoch milliseconds: some rules
     /// are time windows). Empty when the event is valid. The event is read where the
     /// mapping left it ([`Output::root`](crate::Output::root)), or from JSON.

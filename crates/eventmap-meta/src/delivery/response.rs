@@ -125,7 +125,11 @@ mod tests {
 
     #[test]
     fn a_refused_token_or_pixel_stops_delivery() {
-        for outcome in [error(400, 190, Some(463)), error(401, 1, None), error(403, 200, None)] {
+        for outcome in [
+            error(400, 190, Some(463)),
+            error(401, 1, None),
+            error(403, 200, None),
+        ] {
             let BatchOutcome::Fatal(fatal) = outcome else {
                 panic!("{outcome:?}")
             };
@@ -141,8 +145,15 @@ mod tests {
 
     #[test]
     fn rate_limits_and_server_errors_are_retried() {
-        for outcome in [error(400, 4, None), error(400, 613, None), error(500, 2, None)] {
-            assert!(matches!(outcome, BatchOutcome::RetryLater(_)), "{outcome:?}");
+        for outcome in [
+            error(400, 4, None),
+            error(400, 613, None),
+            error(500, 2, None),
+        ] {
+            assert!(
+                matches!(outcome, BatchOutcome::RetryLater(_)),
+                "{outcome:?}"
+            );
         }
         let outcome = classify(503, Some(Duration::from_secs(3)), b"<html>");
         let BatchOutcome::RetryLater(t) = outcome else {
@@ -156,7 +167,8 @@ mod tests {
     fn an_invalid_parameter_refuses_the_batch_without_naming_an_event() {
         let body = json!({"error": {"message": "Invalid parameter", "code": 100,
             "error_subcode": 2804019, "error_user_msg": "The parameter event_name is required."}});
-        let BatchOutcome::RejectedUnattributed(r) = classify(400, None, body.to_string().as_bytes())
+        let BatchOutcome::RejectedUnattributed(r) =
+            classify(400, None, body.to_string().as_bytes())
         else {
             panic!()
         };

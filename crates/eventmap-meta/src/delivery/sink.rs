@@ -58,9 +58,10 @@ impl MetaSinkConfig {
     /// without the code the events would count as real ones.
     pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
         let required = |name: &str| {
-            settings.get(name).map(str::to_string).ok_or_else(|| {
-                SettingsError::Invalid(format!("the `{name}` setting is needed"))
-            })
+            settings
+                .get(name)
+                .map(str::to_string)
+                .ok_or_else(|| SettingsError::Invalid(format!("the `{name}` setting is needed")))
         };
         let config = Self {
             endpoint: settings
@@ -198,7 +199,9 @@ fn events_url(endpoint: &str, version: &str, pixel_id: &str) -> Result<Url, Sett
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
     {
-        return Err(bad("the pixel id must be letters, digits, `_` or `-` (Meta's are digits)"));
+        return Err(bad(
+            "the pixel id must be letters, digits, `_` or `-` (Meta's are digits)",
+        ));
     }
     url.path_segments_mut()
         .map_err(|()| bad("the endpoint is not an http(s) URL with a host"))?
@@ -268,7 +271,9 @@ mod tests {
         let sink = MetaSink::new(&config()).unwrap();
         let now_ms = 1_800_000_000_000i64;
         let event = |t: i64| OutgoingEvent::new("e", json!({"event_time": t}), false);
-        assert!(sink.check_before_send(&event(now_ms / 1000 - 60), now_ms).is_ok());
+        assert!(sink
+            .check_before_send(&event(now_ms / 1000 - 60), now_ms)
+            .is_ok());
         let old = sink
             .check_before_send(&event(now_ms / 1000 - MAX_AGE_SECS - 1), now_ms)
             .unwrap_err();

@@ -21,7 +21,11 @@ pub fn test_event(now_ms: i64) -> Value {
 
 /// The test event as the sink sends it.
 pub fn test_outgoing(now_ms: i64) -> OutgoingEvent {
-    OutgoingEvent::new(format!("eventmap-connect-{now_ms}"), test_event(now_ms), true)
+    OutgoingEvent::new(
+        format!("eventmap-connect-{now_ms}"),
+        test_event(now_ms),
+        true,
+    )
 }
 
 /// Sends one test request and says what it shows.

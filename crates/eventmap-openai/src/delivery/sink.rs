@@ -1,11 +1,9 @@
 //! [`OpenAiSink`]: one batch, one `POST {endpoint}/v1/events?pid=…`.
 
-use eventmap_pipeline::delivery::{
-    BatchOutcome, DeadReason, OutgoingEvent, Rejection, Sink,
-};
+use eventmap_pipeline::delivery::http;
+use eventmap_pipeline::delivery::{BatchOutcome, DeadReason, OutgoingEvent, Rejection, Sink};
 pub use eventmap_pipeline::destination::Timeouts;
 use eventmap_pipeline::destination::{Settings, SettingsError};
-use eventmap_pipeline::delivery::http;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Url;
 

@@ -56,7 +56,9 @@ pub async fn check_connection(sink: &impl Sink, event: OutgoingEvent) -> Connect
         BatchOutcome::PerEvent(statuses) => {
             for status in statuses {
                 match status {
-                    EventStatus::DeadLetter(r) => return ConnectionVerdict::EventRefused(r.message),
+                    EventStatus::DeadLetter(r) => {
+                        return ConnectionVerdict::EventRefused(r.message)
+                    }
                     EventStatus::RetryLater(t) => return ConnectionVerdict::Unreachable(t.message),
                     EventStatus::Delivered | EventStatus::ResendNow => {}
                 }

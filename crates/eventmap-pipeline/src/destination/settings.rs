@@ -101,7 +101,9 @@ impl Default for Timeouts {
 pub enum SettingsError {
     #[error("no {what}: {how}")]
     Missing { what: &'static str, how: String },
-    #[error("the {what} contains whitespace or control characters (was it pasted with a line break?)")]
+    #[error(
+        "the {what} contains whitespace or control characters (was it pasted with a line break?)"
+    )]
     Malformed { what: &'static str },
     #[error("`{destination}` has no setting `{name}` (its settings: {known})")]
     Unknown {
@@ -242,8 +244,13 @@ mod tests {
     #[test]
     fn flags_win_over_the_environment_and_defaults_fill_in() {
         let given = vec![("pixel_id".to_string(), " px ".to_string())];
-        let s = Settings::resolve("x", SPECS, &given, env(&[("X_KEY", "k1"), ("X_PIXEL", "no")]))
-            .unwrap();
+        let s = Settings::resolve(
+            "x",
+            SPECS,
+            &given,
+            env(&[("X_KEY", "k1"), ("X_PIXEL", "no")]),
+        )
+        .unwrap();
         assert_eq!(s.get("pixel_id"), Some("px"));
         assert_eq!(s.get("api_key"), Some("k1"));
         assert_eq!(s.get("endpoint"), Some("https://x.example"));
@@ -269,13 +276,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(!broken.to_string().contains("sec"), "{broken}");
-        let unknown = Settings::resolve(
-            "x",
-            SPECS,
-            &[("colour".into(), "blue".into())],
-            env(&[]),
-        )
-        .unwrap_err();
+        let unknown = Settings::resolve("x", SPECS, &[("colour".into(), "blue".into())], env(&[]))
+            .unwrap_err();
         assert_eq!(
             unknown.to_string(),
             "`x` has no setting `colour` (its settings: endpoint, api_key, pixel_id)"
@@ -284,8 +286,13 @@ mod tests {
 
     #[test]
     fn secrets_never_show_in_debug_output() {
-        let s = Settings::resolve("x", SPECS, &[], env(&[("X_KEY", "sk-secret"), ("X_PIXEL", "p")]))
-            .unwrap();
+        let s = Settings::resolve(
+            "x",
+            SPECS,
+            &[],
+            env(&[("X_KEY", "sk-secret"), ("X_PIXEL", "p")]),
+        )
+        .unwrap();
         let shown = format!("{s:?}");
         assert!(!shown.contains("sk-secret"), "{shown}");
         assert!(shown.contains("\"p\""), "{shown}");

@@ -23,7 +23,9 @@ pub(crate) fn upper(value: &Value, _: &[Value]) -> Result<Option<Value>, Transfo
 /// Letters and digits only (Unicode): spaces, punctuation and symbols removed, as
 /// ad platforms normalize cities, states and zip codes before hashing them.
 pub(crate) fn alnum(value: &Value, _: &[Value]) -> Result<Option<Value>, TransformError> {
-    map_str(value, |s| s.chars().filter(|c| c.is_alphanumeric()).collect())
+    map_str(value, |s| {
+        s.chars().filter(|c| c.is_alphanumeric()).collect()
+    })
 }
 
 pub(crate) fn to_string(value: &Value, _: &[Value]) -> Result<Option<Value>, TransformError> {

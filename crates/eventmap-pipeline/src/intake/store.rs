@@ -32,10 +32,7 @@ impl EventStore for Spool {
     fn append(&self, events: Vec<Enriched>, now_ms: i64) -> Appending<'_> {
         let events = events
             .into_iter()
-            .map(|e| Incoming {
-                dedup_id: e.dedup_id,
-                json: e.json,
-            })
+            .map(|e| Incoming::new(e.dedup_id, e.json))
             .collect();
         Box::pin(async move {
             Spool::append(self, events, now_ms)

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::files::{self, io_error};
 use super::frame;
 use super::logfile::{self, LogFile};
-use super::records::{self, DeadRecord};
+use super::records::{self, DeadRecord, SettleKey};
 use super::SpoolError;
 use crate::delivery::DeadLetter;
 
@@ -58,15 +58,15 @@ impl DeadLog {
         ))
     }
 
-    /// Frames `letter` (for event `seq`) into `out`, numbering it.
-    pub fn encode(&mut self, seq: u64, now_ms: u64, letter: &DeadLetter, out: &mut Vec<u8>) {
+    /// Frames `letter` (for the event and lane of `key`) into `out`, numbering it.
+    pub fn encode(&mut self, key: SettleKey, now_ms: u64, letter: &DeadLetter, out: &mut Vec<u8>) {
         let json = letter.to_json().to_string();
         let mut payload = Vec::with_capacity(json.len() + 24);
         records::encode_dead(
             &DeadRecord {
                 number: self.next_number,
                 at_ms: now_ms,
-                seq,
+                key,
                 json: json.as_bytes(),
             },
             &mut payload,
@@ -130,15 +130,23 @@ fn exported_through(dir: &Path) -> Result<Option<u64>, SpoolError> {
 }
 
 /// The dead letters kept in the spool in `dir`, oldest first, with their numbers:
-/// readable while `serve` runs.
+/// readable while `serve` runs. A letter of a route says which (`"route": NAME`).
 pub fn read_dead_letters(dir: &Path) -> Result<Vec<(u64, Value)>, SpoolError> {
     let scan = logfile::scan(logfile::read_all(&dir.join(files::DEAD))?);
     let exported = exported_through(dir)?;
+    let lanes = super::lanes::Lanes::read(dir)?;
     Ok(scan
         .payloads()
         .filter_map(records::decode_dead)
         .filter(|r| exported.is_none_or(|through| r.number > through))
-        .filter_map(|r| Some((r.number, serde_json::from_slice(r.json).ok()?)))
+        .filter_map(|r| {
+            let mut letter: Value = serde_json::from_slice(r.json).ok()?;
+            let route = r.key.lane.and_then(|lane| lanes.name_of(lane));
+            if let (Some(route), Some(fields)) = (route, letter.as_object_mut()) {
+                fields.insert("route".into(), Value::from(route));
+            }
+            Some((r.number, letter))
+        })
         .collect())
 }
 

@@ -17,6 +17,8 @@ pub(super) const ACKS: &str = "acks.log";
 pub(super) const DEAD: &str = "dead.log";
 /// The highest dead-letter number an export removed (text).
 pub(super) const DEAD_EXPORTED: &str = "dead.exported";
+/// The lanes' route names, one `NUMBER NAME` a line (text).
+pub(super) const LANES: &str = "lanes";
 /// Message ids of settled events still within the dedup window.
 pub(super) const SEEN: &str = "seen.log";
 /// Held (flock) by the one process using the spool.

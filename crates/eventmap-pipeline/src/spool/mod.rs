@@ -21,6 +21,7 @@
 mod dead;
 mod files;
 mod frame;
+mod lanes;
 mod logfile;
 mod records;
 mod recover;
@@ -40,6 +41,7 @@ use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
 pub use dead::{read_dead_letters, remove_dead_letters_through};
+pub use lanes::{DEFAULT_ROUTE, MAX_LANES};
 pub use salvage::{export_pending, Salvaged};
 
 use crate::delivery::DeadLetter;
@@ -119,6 +121,20 @@ pub struct Incoming {
     pub dedup_id: Option<String>,
     /// The event as JSON text, enriched by the intake.
     pub json: Vec<u8>,
+    /// Bit `l`: the event goes to lane (route) `l` ([`Spool::lane`]); lane 0 alone
+    /// for a spool without routes.
+    pub lanes: u64,
+}
+
+impl Incoming {
+    /// An event for lane 0 (a spool without routes).
+    pub fn new(dedup_id: Option<String>, json: Vec<u8>) -> Self {
+        Self {
+            dedup_id,
+            json,
+            lanes: records::LANE_0,
+        }
+    }
 }
 
 /// What became of an append.
@@ -180,6 +196,8 @@ struct Shared {
 
 struct Inner {
     shared: Arc<Shared>,
+    /// Route names by lane (see [`Spool::lane`]).
+    lanes: Mutex<lanes::Lanes>,
     ops: mpsc::Sender<writer::Op>,
     /// Where the last read ended: the next event's number, segment and offset.
     read_hint: Mutex<Option<(u64, u64, u64)>>,
@@ -219,6 +237,7 @@ impl Spool {
         let now_ms = crate::delivery::Clock::system().now_ms().max(0) as u64;
         let recovered = recover::recover(&dir, &config, now_ms)?;
         let (dead, dead_repairs) = dead::DeadLog::open(&dir)?;
+        let lanes = lanes::Lanes::read(&dir)?;
         for repair in recovered.repairs.iter().chain(&dead_repairs) {
             crate::log::line("spool_repaired", serde_json::json!({"detail": repair}));
         }
@@ -277,6 +296,7 @@ impl Spool {
         Ok(Self {
             inner: Arc::new(Inner {
                 shared,
+                lanes: Mutex::new(lanes),
                 ops,
                 read_hint: Mutex::new(None),
                 writer: Some(writer),
@@ -307,16 +327,80 @@ impl Spool {
         answer.await.map_err(|_| SpoolError::Stopped)?
     }
 
-    /// Settles events. They are not read again from the moment the writer takes them;
-    /// `Ok` once the settles are on disk. On a full disk the spool keeps them and writes
-    /// them when it can (an `Err` says so): nothing to retry here.
+    /// The lane of route `name`, given one (and written down) if it is new: events for
+    /// it are appended with its bit in [`Incoming::lanes`], read with [`Spool::read_lane`]
+    /// and settled with [`Spool::settle_on`]. Lane 0 is [`DEFAULT_ROUTE`].
+    pub fn lane(&self, name: &str) -> Result<u8, SpoolError> {
+        self.inner
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .assign(&self.inner.shared.dir, name)
+    }
+
+    /// The route name of `lane`.
+    pub fn lane_name(&self, lane: u8) -> Option<String> {
+        self.inner
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .name_of(lane)
+            .map(str::to_string)
+    }
+
+    /// The lanes with events waiting, with how many each.
+    pub fn waiting_lanes(&self) -> Vec<(u8, u64)> {
+        let state = self
+            .inner
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut lanes: Vec<u8> = state
+            .segments
+            .values()
+            .flat_map(|s| s.waiting_lanes())
+            .collect();
+        lanes.sort_unstable();
+        lanes.dedup();
+        lanes
+            .into_iter()
+            .map(|lane| (lane, state.lane_depth(lane)))
+            .collect()
+    }
+
+    /// Events waiting on `lane`.
+    pub fn lane_depth(&self, lane: u8) -> u64 {
+        self.inner
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .lane_depth(lane)
+    }
+
+    /// Settles events on lane 0 (a spool without routes); see [`Spool::settle_on`].
     pub async fn settle(&self, settled: Vec<Settle>, now_ms: i64) -> Result<(), SpoolError> {
+        self.settle_on(0, settled, now_ms).await
+    }
+
+    /// Settles events on `lane`: an event leaves the spool once every lane it goes to
+    /// settled it. They are not read again on that lane from the moment the writer takes
+    /// them; `Ok` once the settles are on disk. On a full disk the spool keeps them and
+    /// writes them when it can (an `Err` says so): nothing to retry here.
+    pub async fn settle_on(
+        &self,
+        lane: u8,
+        settled: Vec<Settle>,
+        now_ms: i64,
+    ) -> Result<(), SpoolError> {
         if settled.is_empty() {
             return Ok(());
         }
         let (reply, answer) = oneshot::channel();
         let op = writer::Op::Settle {
             settled,
+            lane: Some(lane),
             now_ms: u64::try_from(now_ms).unwrap_or(0),
             reply,
         };
@@ -324,10 +408,20 @@ impl Spool {
         answer.await.map_err(|_| SpoolError::Stopped)?
     }
 
-    /// Up to `limit` unsettled events after sequence number `after` (from the start for
-    /// `None`), in the order they were accepted. An event that fails its checksum is
-    /// dead-lettered `corrupt` here, never returned.
+    /// [`Spool::read_lane`] of lane 0 (a spool without routes).
     pub fn read_after(&self, after: Option<u64>, limit: usize) -> Result<ReadBatch, SpoolError> {
+        self.read_lane(0, after, limit)
+    }
+
+    /// Up to `limit` events of `lane` not settled on it, after sequence number `after`
+    /// (from the start for `None`), in the order they were accepted. An event that fails
+    /// its checksum is dead-lettered `corrupt` (on every lane) here, never returned.
+    pub fn read_lane(
+        &self,
+        lane: u8,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<ReadBatch, SpoolError> {
         let mut batch = ReadBatch {
             events: Vec::new(),
             through: after,
@@ -341,7 +435,8 @@ impl Spool {
             if target >= end {
                 break;
             }
-            let read = self.read_segment(start, end, len, target, limit - batch.events.len())?;
+            let wanted = limit - batch.events.len();
+            let read = self.read_segment(lane, (start, end, len), target, wanted)?;
             batch.events.extend(read.events);
             if let Some(through) = read.through {
                 batch.through = Some(through);
@@ -371,12 +466,12 @@ impl Spool {
         Some((holding.start, holding.end, holding.len))
     }
 
-    /// Reads events `from..end` of the segment starting at `start`, up to `limit`.
+    /// Reads the events of `lane` from `from` on of the segment `(start, end, len)`, up
+    /// to `limit`.
     fn read_segment(
         &self,
-        start: u64,
-        end: u64,
-        len: u64,
+        lane: u8,
+        (start, end, len): (u64, u64, u64),
         from: u64,
         limit: usize,
     ) -> Result<SegmentRead, SpoolError> {
@@ -419,7 +514,7 @@ impl Spool {
                     Frame::Sound { payload, next } => {
                         let record = records::decode_event(payload);
                         if let Some(record) = record.filter(|r| r.seq == seq) {
-                            if seq >= from && !self.is_settled(seq) {
+                            if seq >= from && !self.is_settled_on(seq, lane) {
                                 out.events.push(Spooled {
                                     seq,
                                     received_ms: i64::try_from(record.received_ms)
@@ -492,6 +587,15 @@ impl Spool {
             .is_settled(seq)
     }
 
+    fn is_settled_on(&self, seq: u64, lane: u8) -> bool {
+        self.inner
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_settled_on(seq, lane)
+    }
+
     /// Hands events found damaged to the writer, which dead-letters them `corrupt`.
     fn dead_letter_damaged(&self, damaged: Vec<(u64, Option<String>)>) {
         let letters = damaged
@@ -505,6 +609,7 @@ impl Spool {
         let now_ms = crate::delivery::Clock::system().now_ms();
         let _ = self.inner.ops.send(writer::Op::Settle {
             settled: letters,
+            lane: None,
             now_ms: u64::try_from(now_ms).unwrap_or(0),
             reply,
         });

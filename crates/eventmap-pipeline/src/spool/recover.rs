@@ -81,8 +81,8 @@ pub(super) fn recover(
         state.segments.insert(next_seq, Segment::new(next_seq));
     }
     let acks = logfile::scan(logfile::read_all(&dir.join(files::ACKS))?);
-    for seq in acks.payloads().flat_map(records::decode_seqs) {
-        state.settle(seq);
+    for key in acks.payloads().flat_map(records::decode_keys) {
+        state.settle(key);
     }
     note_damage(&mut repairs, files::ACKS, &acks);
     let seen_scan = logfile::scan(logfile::read_all(&dir.join(files::SEEN))?);
@@ -159,7 +159,7 @@ pub(super) fn read_segment(
                 if !event.dedup_id.is_empty() {
                     ids.push((records::id_key(event.dedup_id), event.received_ms));
                 }
-                segment.extend(1, next as u64, event.received_ms);
+                segment.extend(1, next as u64, event.received_ms, event.lanes);
                 at = next;
             }
             Frame::Damaged { payload, next } => {
@@ -167,7 +167,8 @@ pub(super) fn read_segment(
                     seq: segment.end,
                     id: damaged_id(payload),
                 });
-                segment.extend(1, next as u64, 0);
+                // Its lanes are unknown: it is dead-lettered on all of them at open.
+                segment.extend(1, next as u64, 0, records::LANE_0);
                 at = next;
             }
             Frame::Broken => {

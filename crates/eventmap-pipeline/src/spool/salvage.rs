@@ -2,7 +2,7 @@
 //! `eventmap send` takes, from a spool that may be damaged past opening. It only reads:
 //! it works beside a running server (a snapshot) and on a copy taken off a failed disk.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -30,7 +30,19 @@ pub struct Salvaged {
 /// order they were accepted.
 pub fn export_pending(dir: &Path, out: &mut dyn Write) -> Result<Salvaged, SpoolError> {
     let acks = logfile::scan(logfile::read_all(&dir.join(files::ACKS))?);
-    let settled: HashSet<u64> = acks.payloads().flat_map(records::decode_seqs).collect();
+    // Per event, the lanes it was settled on (`None`: all of them).
+    let mut settled: HashMap<u64, Vec<Option<u8>>> = HashMap::new();
+    for key in acks.payloads().flat_map(records::decode_keys) {
+        settled.entry(key.seq).or_default().push(key.lane);
+    }
+    let is_settled = |seq: u64, lanes: u64| {
+        settled.get(&seq).is_some_and(|on| {
+            on.contains(&None)
+                || (0..64u8)
+                    .filter(|l| lanes & (1 << l) != 0)
+                    .all(|l| on.contains(&Some(l)))
+        })
+    };
     let mut found = Salvaged::default();
     let stdout = |e| SpoolError::Io {
         path: "the export's output".into(),
@@ -44,7 +56,7 @@ pub fn export_pending(dir: &Path, out: &mut dyn Write) -> Result<Salvaged, Spool
             match frame::read(&bytes, at) {
                 Frame::Sound { payload, next } => {
                     match records::decode_event(payload) {
-                        Some(event) if settled.contains(&event.seq) => found.settled += 1,
+                        Some(event) if is_settled(event.seq, event.lanes) => found.settled += 1,
                         Some(event) => {
                             out.write_all(event.json).map_err(stdout)?;
                             out.write_all(b"\n").map_err(stdout)?;

@@ -14,10 +14,10 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn incoming(id: &str) -> Incoming {
-    Incoming {
-        dedup_id: Some(id.to_string()),
-        json: format!("{{\"messageId\":\"{id}\"}}").into_bytes(),
-    }
+    Incoming::new(
+        Some(id.to_string()),
+        format!("{{\"messageId\":\"{id}\"}}").into_bytes(),
+    )
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -112,10 +112,7 @@ fn a_message_id_seen_within_the_window_is_not_spooled_again() {
         }
     );
     // Ids the intake made up are never checked.
-    let anonymous = Incoming {
-        dedup_id: None,
-        json: b"{}".to_vec(),
-    };
+    let anonymous = Incoming::new(None, b"{}".to_vec());
     let twice = vec![anonymous.clone(), anonymous];
     let made_up = rt.block_on(spool.append(twice, NOW + 62_000)).unwrap();
     assert_eq!(
@@ -315,10 +312,12 @@ fn a_zeroed_page_refuses_to_open_without_panicking_and_export_salvages_the_rest(
     {
         let spool = Spool::open(&dir, SpoolConfig::default()).unwrap();
         let events: Vec<Incoming> = (0..200)
-            .map(|i| Incoming {
-                dedup_id: Some(format!("z{i}")),
-                json: format!("{{\"messageId\":\"z{i}\",\"pad\":\"{}\"}}", "x".repeat(60))
-                    .into_bytes(),
+            .map(|i| {
+                Incoming::new(
+                    Some(format!("z{i}")),
+                    format!("{{\"messageId\":\"z{i}\",\"pad\":\"{}\"}}", "x".repeat(60))
+                        .into_bytes(),
+                )
             })
             .collect();
         rt.block_on(spool.append(events, NOW)).unwrap();
@@ -467,4 +466,69 @@ fn a_second_process_cannot_open_a_spool_in_use() {
     let _spool = Spool::open(&dir, SpoolConfig::default()).unwrap();
     let second = Spool::open(&dir, SpoolConfig::default());
     assert!(matches!(second, Err(SpoolError::Locked { .. })));
+}
+
+#[test]
+fn an_event_for_two_lanes_is_written_once_and_leaves_when_both_settled_it() {
+    let dir = scratch("lanes");
+    let rt = runtime();
+    let ids = ["a", "b", "c", "d"];
+    {
+        let spool = Spool::open(&dir, SpoolConfig::default()).unwrap();
+        let (openai, meta) = (spool.lane("openai").unwrap(), spool.lane("meta").unwrap());
+        assert_eq!((openai, meta), (1, 2), "lane 0 is the default route");
+        assert_eq!(spool.lane("openai").unwrap(), 1, "a name keeps its lane");
+        let both = (1 << openai) | (1 << meta);
+        let mut events: Vec<Incoming> = ids.iter().map(|id| incoming(id)).collect();
+        for event in &mut events {
+            event.lanes = both;
+        }
+        // One more for Meta only.
+        let mut meta_only = incoming("e");
+        meta_only.lanes = 1 << meta;
+        events.push(meta_only);
+        rt.block_on(spool.append(events, NOW)).unwrap();
+        assert_eq!(spool.read_lane(openai, None, 10).unwrap().events.len(), 4);
+        assert_eq!(spool.read_lane(meta, None, 10).unwrap().events.len(), 5);
+        assert!(spool.read_after(None, 10).unwrap().events.is_empty());
+        // OpenAI delivers all of its four; one of them is dead on Meta.
+        let done = (0..4).map(Settle::Done).collect();
+        rt.block_on(spool.settle_on(openai, done, NOW)).unwrap();
+        let letter = DeadLetter {
+            id: Some("b".into()),
+            reason: DeadReason::Rejected,
+            status: Some(400),
+            code: None,
+            message: "refused".into(),
+            attempts: 1,
+            at_ms: NOW,
+            payload: DeadPayload::Line("{}".into()),
+        };
+        rt.block_on(spool.settle_on(meta, vec![Settle::Dead { seq: 1, letter }], NOW))
+            .unwrap();
+        assert_eq!(spool.lane_depth(openai), 0);
+        assert_eq!(spool.lane_depth(meta), 4);
+        assert_eq!(spool.depth(), 4, "each waits for Meta");
+        assert_eq!(spool.waiting_lanes(), [(meta, 4)]);
+    }
+    // After a restart (as after a kill -9: the settles are on disk), each lane reads
+    // only what it still owes.
+    let spool = Spool::open(&dir, SpoolConfig::default()).unwrap();
+    let (openai, meta) = (spool.lane("openai").unwrap(), spool.lane("meta").unwrap());
+    assert!(spool.read_lane(openai, None, 10).unwrap().events.is_empty());
+    let owed: Vec<u64> = spool
+        .read_lane(meta, None, 10)
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(owed, [0, 2, 3, 4]);
+    let letters = spool.dead_letters().unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0]["route"], "meta");
+    let done = owed.into_iter().map(Settle::Done).collect();
+    rt.block_on(spool.settle_on(meta, done, NOW)).unwrap();
+    assert_eq!(spool.depth(), 0);
+    assert_eq!(spool.lane_name(meta).as_deref(), Some("meta"));
 }

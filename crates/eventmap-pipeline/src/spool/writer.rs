@@ -19,7 +19,7 @@ use super::dead::DeadLog;
 use super::files::{self, segment_path};
 use super::frame;
 use super::logfile::{self, LogFile};
-use super::records::{self, EventRecord};
+use super::records::{self, EventRecord, SettleKey};
 use super::seen::Seen;
 use super::state::{Segment, State};
 use super::{Admission, Incoming, Settle, Shared, SpoolConfig, SpoolError};
@@ -44,6 +44,8 @@ pub(super) enum Op {
     },
     Settle {
         settled: Vec<Settle>,
+        /// The lane they are settled on; `None`: every lane (damaged events).
+        lane: Option<u8>,
         now_ms: u64,
         reply: oneshot::Sender<Result<(), SpoolError>>,
     },
@@ -70,7 +72,7 @@ pub(super) struct Writer {
     pub dead: DeadLog,
     pub next_seq: u64,
     /// Settles and dead letters a failed write kept from disk, written with the next.
-    pub deferred_acks: Vec<u64>,
+    pub deferred_acks: Vec<SettleKey>,
     pub deferred_dead: Vec<u8>,
     /// The clock of the latest work, for pruning (tests run with fixed clocks).
     pub clock_ms: u64,
@@ -146,8 +148,13 @@ impl Writer {
                     now_ms,
                     reply,
                 } => appends.push((events, now_ms, reply)),
-                Op::Settle { settled, reply, .. } => {
-                    settles.extend(settled);
+                Op::Settle {
+                    settled,
+                    lane,
+                    reply,
+                    ..
+                } => {
+                    settles.extend(settled.into_iter().map(|s| (lane, s)));
                     replies.push(Reply::Settle(reply));
                 }
             }
@@ -192,10 +199,12 @@ impl Writer {
         let mut seq = self.next_seq;
         let mut held = self.shared.counters.bytes.load(Ordering::Relaxed);
         let mut pending = Vec::with_capacity(appends.len());
+        // `(lanes, count)`: events in a row going to the same lanes.
+        let mut runs: Vec<(u64, u64)> = Vec::new();
         for (events, now_ms, reply) in appends {
             let size: u64 = events
                 .iter()
-                .map(|e| (frame::HEADER + records::event_payload_len("", &e.json)) as u64)
+                .map(|e| (frame::HEADER + records::event_payload_len("", e.lanes, &e.json)) as u64)
                 .sum();
             if held + size > self.config.max_bytes {
                 pending.push((reply, Ok(Admission::Full)));
@@ -217,10 +226,15 @@ impl Writer {
                     seq,
                     received_ms: now_ms,
                     dedup_id: id,
+                    lanes: event.lanes,
                     json: &event.json,
                 };
                 records::encode_event(&record, &mut payload);
                 frame::encode(&payload, &mut frames);
+                match runs.last_mut() {
+                    Some((lanes, count)) if *lanes == event.lanes => *count += 1,
+                    _ => runs.push((event.lanes, 1)),
+                }
                 seq += 1;
                 spooled += 1;
             }
@@ -245,7 +259,9 @@ impl Writer {
                 if count > 0 {
                     let (len, newest) = (self.active.len, self.clock_ms);
                     if let Some(active) = self.state().active_mut() {
-                        active.extend(count, len, newest);
+                        for (lanes, run) in runs {
+                            active.extend(run, len, newest, lanes);
+                        }
                     }
                     self.next_seq = seq;
                     for (key, at_ms) in keys {
@@ -298,7 +314,7 @@ impl Writer {
     /// the dead letters and the settles. What a full disk keeps from disk is kept for the
     /// next commit; until then a restart would deliver those events again, under the
     /// same ids, which the API deduplicates on.
-    fn settle(&mut self, settles: Vec<Settle>, now_ms: u64) -> Result<(), String> {
+    fn settle(&mut self, settles: Vec<(Option<u8>, Settle)>, now_ms: u64) -> Result<(), String> {
         let mut acks = std::mem::take(&mut self.deferred_acks);
         let mut letters = std::mem::take(&mut self.deferred_dead);
         let mut state = self
@@ -306,17 +322,18 @@ impl Writer {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        for item in settles {
+        for (lane, item) in settles {
             let (seq, letter) = match item {
                 Settle::Done(seq) => (seq, None),
                 Settle::Dead { seq, letter } => (seq, Some(letter)),
             };
-            if !state.settle(seq) {
+            let key = SettleKey::new(seq, lane);
+            if !state.settle(key) {
                 continue; // Settled before (a resend after a restart, say).
             }
-            acks.push(seq);
+            acks.push(key);
             if let Some(letter) = letter {
-                self.dead.encode(seq, now_ms, &letter, &mut letters);
+                self.dead.encode(key, now_ms, &letter, &mut letters);
             }
         }
         drop(state);
@@ -332,7 +349,7 @@ impl Writer {
         }
         let mut frames = Vec::new();
         let mut payload = Vec::new();
-        records::encode_seqs(&acks, &mut payload);
+        records::encode_keys(&acks, &mut payload);
         frame::encode(&payload, &mut frames);
         if let Err(e) = self.acks.append(&frames) {
             self.deferred_acks = acks;
@@ -498,8 +515,8 @@ impl Writer {
             {
                 let state = self.state();
                 for segment in state.segments.values() {
-                    let seqs: Vec<u64> = segment.settled_seqs().collect();
-                    records::encode_seqs(&seqs, &mut payload);
+                    let keys: Vec<SettleKey> = segment.settled_keys().collect();
+                    records::encode_keys(&keys, &mut payload);
                 }
             }
             let mut frames = Vec::new();
@@ -549,9 +566,9 @@ impl Writer {
         };
         let settles = damaged
             .into_iter()
-            .map(|(seq, id)| Settle::Dead {
-                seq,
-                letter: corrupt_letter(seq, id),
+            .map(|(seq, id)| {
+                let letter = corrupt_letter(seq, id);
+                (None, Settle::Dead { seq, letter })
             })
             .collect();
         if let Err(e) = self.settle(settles, now_ms) {

@@ -410,6 +410,8 @@ fn local_delivery(
     Ok(Ok(LocalDelivery {
         forwarding: Forwarding {
             spool,
+            route: eventmap_pipeline::spool::DEFAULT_ROUTE.to_string(),
+            lane: 0,
             mapping: Arc::clone(&slot),
             metrics: metrics.clone(),
             clock,

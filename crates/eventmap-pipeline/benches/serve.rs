@@ -146,6 +146,8 @@ async fn start_server(spool: &Spool, endpoint: &str) -> (String, watch::Sender<b
         clock,
     });
     let forwarding = Forwarding {
+        route: eventmap_pipeline::spool::DEFAULT_ROUTE.to_string(),
+        lane: 0,
         spool: spool.clone(),
         mapping: Arc::new(RwLock::new(Arc::new(compiled))),
         metrics,

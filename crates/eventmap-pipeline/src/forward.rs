@@ -2,6 +2,9 @@
 //! and validation) and the same [`Delivery`] as `eventmap send`, and leaves the spool
 //! only once it is delivered, skipped with a reason, or dead-lettered.
 //!
+//! Each route forwards on its own spool lane: it reads the events that go to it, and
+//! settles them there; an event leaves the spool once every route it goes to settled it.
+//!
 //! Events dead-lettered because delivery was *stopped* (an interrupt at shutdown, refused
 //! credentials) are not settled: they stay in the spool for the next start, which reads
 //! the spool from its beginning again. Sends after a crash reuse the event ids, which
@@ -21,7 +24,7 @@ use crate::delivery::{
     Fatal, OutgoingEvent, RetryNotice, Sink,
 };
 use crate::log;
-use crate::metrics::{Metrics, ReasonLabel};
+use crate::metrics::Metrics;
 use crate::process::{Next, Processor};
 use crate::spool::{Settle, Spool, Spooled};
 
@@ -41,6 +44,11 @@ const READ_AHEAD: usize = 256;
 #[derive(Clone)]
 pub struct Forwarding {
     pub spool: Spool,
+    /// The route's name (`default` without a pipeline file): log lines, metrics and
+    /// dead letters carry it.
+    pub route: String,
+    /// The route's lane in the spool ([`Spool::lane`]).
+    pub lane: u8,
     pub mapping: MappingSlot,
     pub metrics: Metrics,
     pub clock: Clock,
@@ -64,9 +72,10 @@ pub enum Ended {
 /// Forwards from the spool until `stop` turns true or the destination refuses us.
 pub async fn forward<S: Sink>(f: &Forwarding, sink: S, mut stop: watch::Receiver<bool>) -> Ended {
     let (settles, settled) = mpsc::unbounded_channel();
-    let settler = tokio::spawn(settle(f.spool.clone(), settled, f.clock));
+    let settler = tokio::spawn(settle(f.spool.clone(), f.lane, settled, f.clock));
     let observer = Arc::new(SpoolObserver {
         settles: settles.clone(),
+        route: f.route.clone(),
         metrics: f.metrics.clone(),
         clock: f.clock,
         received: Mutex::new(HashMap::new()),
@@ -80,10 +89,13 @@ pub async fn forward<S: Sink>(f: &Forwarding, sink: S, mut stop: watch::Receiver
     );
     let mut cursor = None;
     'reading: while !*stop.borrow() && delivery.stopped().is_none() {
-        let batch = match f.spool.read_after(cursor, READ_AHEAD) {
+        let batch = match f.spool.read_lane(f.lane, cursor, READ_AHEAD) {
             Ok(batch) => batch,
             Err(e) => {
-                log::line("spool_read_failed", json!({"error": e.to_string()}));
+                log::line(
+                    "spool_read_failed",
+                    json!({"route": f.route, "error": e.to_string()}),
+                );
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -165,7 +177,7 @@ fn route(
             Some(event.with_tag(seq).with_source(spooled.json))
         }
         Next::Skip { .. } => {
-            f.metrics.skipped.inc();
+            f.metrics.skipped(&f.route);
             let _ = settles.send(Settle::Done(seq));
             None
         }
@@ -181,12 +193,17 @@ fn route(
 /// The spool marks them settled at once and, when a full disk keeps the settles off
 /// disk, writes them as soon as it can: nothing to retry here, and nothing for a
 /// shutdown to wait on.
-async fn settle(spool: Spool, mut settled: mpsc::UnboundedReceiver<Settle>, clock: Clock) {
+async fn settle(
+    spool: Spool,
+    lane: u8,
+    mut settled: mpsc::UnboundedReceiver<Settle>,
+    clock: Clock,
+) {
     let mut group = Vec::new();
     let mut deferred = false;
     while settled.recv_many(&mut group, 4096).await > 0 {
         let items = std::mem::take(&mut group);
-        match spool.settle(items, clock.now_ms()).await {
+        match spool.settle_on(lane, items, clock.now_ms()).await {
             Ok(()) => deferred = false,
             Err(e) if !deferred => {
                 // Logged once a run of failures: a full disk must not flood the log.
@@ -205,6 +222,7 @@ async fn settle(spool: Spool, mut settled: mpsc::UnboundedReceiver<Settle>, cloc
 /// Turns what the delivery reports into settles, metrics and log lines.
 struct SpoolObserver {
     settles: mpsc::UnboundedSender<Settle>,
+    route: String,
     metrics: Metrics,
     clock: Clock,
     /// When each event in delivery was received, for the latency histogram.
@@ -223,16 +241,12 @@ impl SpoolObserver {
 
     fn record_dead(&self, letter: &DeadLetter) {
         self.metrics
-            .dead_lettered
-            .get_or_create(&ReasonLabel {
-                reason: letter.reason.as_str(),
-            })
-            .inc();
+            .dead_lettered(&self.route, letter.reason.as_str());
         // The id and why; never the event's data.
         log::line(
             "dead_letter",
-            json!({"id": letter.id, "reason": letter.reason.as_str(), "message": letter.message,
-                "status": letter.status, "attempts": letter.attempts}),
+            json!({"route": self.route, "id": letter.id, "reason": letter.reason.as_str(),
+                "message": letter.message, "status": letter.status, "attempts": letter.attempts}),
         );
     }
 }
@@ -249,9 +263,9 @@ impl DeliveryObserver for SpoolObserver {
             let _ = self.settles.send(Settle::Done(event.tag));
         }
         drop(received);
-        self.metrics.delivered.inc_by(events.len() as u64);
+        self.metrics.delivered(&self.route, events.len() as u64);
         if self.down.swap(false, Ordering::SeqCst) {
-            log::line("destination_up", json!({}));
+            log::line("destination_up", json!({"route": self.route}));
         }
     }
 
@@ -275,11 +289,12 @@ impl DeliveryObserver for SpoolObserver {
     }
 
     fn retrying(&self, notice: &RetryNotice) {
-        self.metrics.retries.inc();
+        self.metrics.retried(&self.route);
         if !self.down.swap(true, Ordering::SeqCst) {
             log::line(
                 "destination_down",
-                json!({"error": notice.error.message, "status": notice.error.status}),
+                json!({"route": self.route, "error": notice.error.message,
+                    "status": notice.error.status}),
             );
         }
     }

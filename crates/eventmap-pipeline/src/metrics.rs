@@ -1,6 +1,7 @@
 //! What `eventmap serve` counts, in the Prometheus text format (`GET /metrics`), through
-//! `prometheus-client`. Labels are closed sets (answers, outcomes, reasons): never an id,
-//! never data.
+//! `prometheus-client`. Labels are closed sets (answers, outcomes, reasons, the routes of
+//! the pipeline file): never an id, never data. The delivery counters exist as totals and,
+//! labelled `route`, per route.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -26,6 +27,18 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    /// A route of the pipeline file (`default` without one).
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteReasonLabel {
+    pub route: String,
+    pub reason: &'static str,
+}
+
 /// Every metric of the server; clone freely (they share their values).
 #[derive(Clone)]
 pub struct Metrics {
@@ -48,6 +61,12 @@ pub struct Metrics {
     pub connection_limit_reached: Counter,
     /// URL fields cut to the intake's limit (`segment::MAX_URL_BYTES`).
     pub urls_cut: Counter,
+    pub route_delivered: Family<RouteLabel, Counter>,
+    pub route_skipped: Family<RouteLabel, Counter>,
+    pub route_dead_lettered: Family<RouteReasonLabel, Counter>,
+    pub route_retries: Family<RouteLabel, Counter>,
+    /// Events waiting for each route.
+    pub route_depth: Family<RouteLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -70,6 +89,11 @@ impl Default for Metrics {
             reloads: Family::default(),
             connection_limit_reached: Counter::default(),
             urls_cut: Counter::default(),
+            route_delivered: Family::default(),
+            route_skipped: Family::default(),
+            route_dead_lettered: Family::default(),
+            route_retries: Family::default(),
+            route_depth: Family::default(),
         }
     }
 }
@@ -149,11 +173,64 @@ impl Metrics {
             self.connection_limit_reached.clone(),
         );
         r.register(
+            "route_delivered",
+            "Events the destination of each route accepted",
+            self.route_delivered.clone(),
+        );
+        r.register(
+            "route_skipped",
+            "Events each route's mapping skipped",
+            self.route_skipped.clone(),
+        );
+        r.register(
+            "route_dead_lettered",
+            "Events dead-lettered, by route and reason",
+            self.route_dead_lettered.clone(),
+        );
+        r.register(
+            "route_retries",
+            "Batches each route retried",
+            self.route_retries.clone(),
+        );
+        r.register(
+            "route_depth",
+            "Events waiting in the spool for each route",
+            self.route_depth.clone(),
+        );
+        r.register(
             "urls_cut",
             "URL fields longer than 2,048 bytes cut to that at intake (docs/serve.md)",
             self.urls_cut.clone(),
         );
         r
+    }
+
+    /// The delivery counters of `route`: its own and the totals.
+    pub fn delivered(&self, route: &str, n: u64) {
+        self.delivered.inc_by(n);
+        self.route_delivered.get_or_create(&label(route)).inc_by(n);
+    }
+
+    pub fn skipped(&self, route: &str) {
+        self.skipped.inc();
+        self.route_skipped.get_or_create(&label(route)).inc();
+    }
+
+    pub fn dead_lettered(&self, route: &str, reason: &'static str) {
+        self.dead_lettered
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+        self.route_dead_lettered
+            .get_or_create(&RouteReasonLabel {
+                route: route.to_string(),
+                reason,
+            })
+            .inc();
+    }
+
+    pub fn retried(&self, route: &str) {
+        self.retries.inc();
+        self.route_retries.get_or_create(&label(route)).inc();
     }
 
     /// The text exposition.
@@ -162,5 +239,11 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry());
         text
+    }
+}
+
+fn label(route: &str) -> RouteLabel {
+    RouteLabel {
+        route: route.to_string(),
     }
 }

@@ -270,7 +270,7 @@ impl Intake {
                 return refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &e.to_string())
             }
         };
-        match header_key.as_ref().or(payload.write_key.as_ref()) {
+        let lanes = match header_key.as_ref().or(payload.write_key.as_ref()) {
             None => {
                 return refusal(
                     StatusCode::UNAUTHORIZED,
@@ -278,17 +278,19 @@ impl Intake {
                     "no write key: send it as the Basic user name or as `writeKey`",
                 )
             }
-            Some(key) if !self.config.write_keys.contains(key) => {
-                return refusal(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "unknown write key",
-                )
-            }
-            Some(_) => {}
-        }
+            Some(key) => match self.config.write_keys.lanes_of(key) {
+                Some(lanes) => lanes,
+                None => {
+                    return refusal(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "unknown write key",
+                    )
+                }
+            },
+        };
         let now_ms = self.clock.now_ms();
-        let enriched = match payload.enrich(now_ms) {
+        let enriched = match payload.enrich(now_ms, lanes) {
             Ok(enriched) => enriched,
             Err(e) => return refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &e.to_string()),
         };

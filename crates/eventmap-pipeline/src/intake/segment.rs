@@ -164,13 +164,15 @@ pub struct Enriched {
     pub partition_key: Option<String>,
     /// URL fields cut to [`MAX_URL_BYTES`] on the way in.
     pub urls_cut: u32,
+    /// The spool lanes (routes) it goes to: those of the write key it came with.
+    pub lanes: u64,
 }
 
 impl Payload {
     /// Adds what the intake owes each event: batch-level fields, a `messageId` when
     /// missing, `receivedAt`, and the skew-corrected `timestamp`. An event that is then
     /// over the size limit refuses the request (measured once, on the JSON spooled).
-    pub fn enrich(self, received_at_ms: i64) -> Result<Vec<Enriched>, PayloadError> {
+    pub fn enrich(self, received_at_ms: i64, lanes: u64) -> Result<Vec<Enriched>, PayloadError> {
         let Payload {
             events,
             sent_at,
@@ -218,6 +220,7 @@ impl Payload {
                     dedup_id,
                     partition_key,
                     urls_cut,
+                    lanes,
                 })
             })
             .collect()
@@ -377,7 +380,7 @@ mod tests {
             &Limits::default(),
         )
         .expect("parses");
-        let enriched = payload.enrich(0).expect("cut to fit, not refused");
+        let enriched = payload.enrich(0, 1).expect("cut to fit, not refused");
         let event: Value = serde_json::from_slice(&enriched[0].json).expect("json");
         for path in [
             "/context/page/url",
@@ -415,7 +418,7 @@ mod tests {
     fn enriched(endpoint: Endpoint, body: Value) -> Vec<Value> {
         let payload = parse(endpoint, body.to_string().as_bytes(), &Limits::default()).unwrap();
         payload
-            .enrich(RECEIVED)
+            .enrich(RECEIVED, 1)
             .unwrap()
             .into_iter()
             .map(|e| serde_json::from_slice(&e.json).unwrap())
@@ -485,7 +488,7 @@ mod tests {
             max_batch_bytes: 1000,
         };
         let refuse = |endpoint, body: &str| match parse(endpoint, body.as_bytes(), &limits) {
-            Ok(payload) => payload.enrich(RECEIVED).map(|_| ()).unwrap_err(),
+            Ok(payload) => payload.enrich(RECEIVED, 1).map(|_| ()).unwrap_err(),
             Err(e) => e,
         };
         assert!(

@@ -32,7 +32,11 @@ impl EventStore for Spool {
     fn append(&self, events: Vec<Enriched>, now_ms: i64) -> Appending<'_> {
         let events = events
             .into_iter()
-            .map(|e| Incoming::new(e.dedup_id, e.json))
+            .map(|e| Incoming {
+                dedup_id: e.dedup_id,
+                json: e.json,
+                lanes: e.lanes,
+            })
             .collect();
         Box::pin(async move {
             Spool::append(self, events, now_ms)
@@ -47,6 +51,17 @@ impl EventStore for Spool {
 
     fn observe(&self, m: &Metrics) {
         m.spool_depth.set(self.depth() as i64);
+        // Every route known to have had events, at 0 once drained.
+        for lane in 0..crate::spool::MAX_LANES as u8 {
+            let Some(route) = self.lane_name(lane) else {
+                continue;
+            };
+            let label = crate::metrics::RouteLabel { route };
+            let depth = self.lane_depth(lane) as i64;
+            if depth > 0 || m.route_depth.get(&label).is_some() {
+                m.route_depth.get_or_create(&label).set(depth);
+            }
+        }
         m.spool_bytes.set(self.bytes() as i64);
         m.dead_letters_kept.set(self.dead() as i64);
         m.spool_commits.set(self.commits() as i64);

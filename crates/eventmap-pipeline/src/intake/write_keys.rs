@@ -6,39 +6,75 @@
 //! in constant time and none cut short, so the time an answer takes says nothing about how
 //! close the key came (nor how long the real keys are).
 
-use sha2::{Digest, Sha256};
-use subtle::{Choice, ConstantTimeEq};
+//!
+//! Each key belongs to a source, which sends its events to some routes: a key is kept
+//! with the spool lanes of those routes, and the lookup that finds it gives them.
 
-/// A set of write keys; no key is kept in the clear.
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+
+/// Lane 0 alone: where a server without routes sends every event.
+const DEFAULT_LANES: u64 = 1;
+
+/// A set of write keys, each with the lanes its events go to; no key is kept in the
+/// clear.
 #[derive(Clone, Default)]
 pub struct WriteKeys {
-    digests: Vec<[u8; 32]>,
+    digests: Vec<([u8; 32], u64)>,
 }
 
 impl WriteKeys {
-    /// The keys, blank ones left out, each once.
+    /// The keys of a server without routes (lane 0), blank ones left out, each once.
     pub fn new<I, S>(keys: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut digests: Vec<[u8; 32]> = keys
-            .into_iter()
-            .filter(|k| !k.as_ref().is_empty())
-            .map(|k| digest(k.as_ref()))
-            .collect();
+        Self::with_lanes(keys.into_iter().map(|k| (k, DEFAULT_LANES)))
+    }
+
+    /// Keys with the lanes (a bit each) their events go to; blank keys left out. A key
+    /// given twice goes to the lanes of both.
+    pub fn with_lanes<I, S>(keys: I) -> Self
+    where
+        I: IntoIterator<Item = (S, u64)>,
+        S: AsRef<str>,
+    {
+        let mut digests: Vec<([u8; 32], u64)> = Vec::new();
+        for (key, lanes) in keys {
+            if key.as_ref().is_empty() {
+                continue;
+            }
+            let digest = digest(key.as_ref());
+            match digests.iter_mut().find(|(d, _)| *d == digest) {
+                Some((_, known)) => *known |= lanes,
+                None => digests.push((digest, lanes)),
+            }
+        }
         digests.sort_unstable();
-        digests.dedup();
         Self { digests }
     }
 
     /// Whether `key` is one of the keys.
     pub fn contains(&self, key: &str) -> bool {
+        self.lanes_of(key).is_some()
+    }
+
+    /// The lanes of `key`'s events, when it is one of the keys. Every stored key is
+    /// compared, in constant time, whichever matches.
+    pub fn lanes_of(&self, key: &str) -> Option<u64> {
         let presented = digest(key);
-        let found = self.digests.iter().fold(Choice::from(0), |found, stored| {
-            found | stored.ct_eq(&presented)
-        });
-        found.into()
+        let (found, lanes) = self.digests.iter().fold(
+            (Choice::from(0), 0u64),
+            |(found, lanes), (stored, stored_lanes)| {
+                let here = stored.ct_eq(&presented);
+                (
+                    found | here,
+                    u64::conditional_select(&lanes, stored_lanes, here),
+                )
+            },
+        );
+        bool::from(found).then_some(lanes)
     }
 
     pub fn len(&self) -> usize {
@@ -72,6 +108,15 @@ pub fn parse_keys_file(text: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_gives_the_lanes_of_its_source() {
+        let keys = WriteKeys::with_lanes([("wk_brand_a", 0b01), ("wk_brand_b", 0b10)]);
+        assert_eq!(keys.lanes_of("wk_brand_a"), Some(0b01));
+        assert_eq!(keys.lanes_of("wk_brand_b"), Some(0b10));
+        assert_eq!(keys.lanes_of("wk_brand_c"), None);
+        assert_eq!(WriteKeys::new(["k"]).lanes_of("k"), Some(1));
+    }
 
     #[test]
     fn only_the_keys_themselves_are_accepted() {

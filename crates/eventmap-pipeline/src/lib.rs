@@ -7,12 +7,15 @@
 //!   what a dead letter keeps when it cannot go on.
 //! - [`spool`]: the durable, group-committed queue of `eventmap serve`.
 //! - [`intake`]: Segment's HTTP tracking API in front of the spool.
+//! - [`config`]: the pipeline file (routes, sources, listener, spool), checked with
+//!   located errors.
 //! - [`forward`]: delivery from the spool through the processor and [`delivery`].
 //! - [`metrics`]: what the server counts, for `/metrics`; [`log`]: its JSON log lines.
 //!
 //! The core `eventmap` crate stays pure mapping: a host that only maps pulls no async
 //! runtime.
 
+pub mod config;
 pub mod delivery;
 pub mod destination;
 pub mod forward;
@@ -21,3 +24,4 @@ pub mod log;
 pub mod metrics;
 pub mod process;
 pub mod spool;
+pub mod units;

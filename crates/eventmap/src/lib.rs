@@ -53,7 +53,7 @@ mod types;
 mod validate;
 mod value;
 mod view;
-mod yaml;
+pub mod yaml;
 
 #[cfg(test)]
 #[path = "../benches/corpus.rs"]

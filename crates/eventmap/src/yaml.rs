@@ -1,4 +1,6 @@
-//! The mapping file as a tree of located YAML nodes.
+//! A YAML file as a tree of located nodes: the mapping compiler's input, and the pipeline
+//! file's (`eventmap_pipeline::config`), so that both report every mistake at its
+//! `FILE:LINE:COL`.
 //!
 //! serde-saphyr gives a line:column for every key and value through `Spanned<T>`; we keep
 //! the whole file as a generic tree so the compiler can walk it once, report every problem
@@ -16,7 +18,7 @@ use crate::diagnostics::{Diagnostic, Location};
 /// How a scalar was written, so that positions inside it (a Rhai error at line 2 of an
 /// expression) can be turned into positions in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ScalarStyle {
+pub enum ScalarStyle {
     Plain,
     Quoted,
     /// `|` or `>`: the text starts on the line after the indicator.
@@ -24,7 +26,7 @@ pub(crate) enum ScalarStyle {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum NodeKind {
+pub enum NodeKind {
     Null,
     Bool(bool),
     Int(i64),
@@ -35,13 +37,13 @@ pub(crate) enum NodeKind {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Node {
+pub struct Node {
     pub kind: NodeKind,
     pub location: Location,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Key {
+pub struct Key {
     pub name: String,
     pub location: Location,
 }
@@ -95,7 +97,7 @@ impl Node {
 }
 
 /// Parses a mapping file. A syntax error is returned located at the offending character.
-pub(crate) fn parse(source: &str, file: &Arc<str>) -> Result<Node, Diagnostic> {
+pub fn parse(source: &str, file: &Arc<str>) -> Result<Node, Diagnostic> {
     let options = serde_saphyr::options! {
         // `country: NO` must stay the string "NO" (YAML 1.1 would read it as false).
         strict_booleans: true,

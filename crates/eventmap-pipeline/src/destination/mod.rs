@@ -258,3 +258,36 @@ impl Registry {
             .map_err(|e| format!("{}: {e}", mapping.file()))
     }
 }
+
+/// A destination for the pipeline layer's own tests: a secret key and a pixel id.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::{Destination, Setting};
+
+    pub struct Secretive;
+
+    const SETTINGS: &[Setting] = &[
+        Setting::new("api_key", "SECRETIVE_KEY", "API key")
+            .secret()
+            .required(),
+        Setting::new("pixel_id", "SECRETIVE_PIXEL", "pixel id").required(),
+    ];
+
+    impl Destination for Secretive {
+        fn name(&self) -> &'static str {
+            "secretive"
+        }
+
+        fn validator(&self, _relax: &[&str]) -> Result<Box<dyn eventmap::Validator>, String> {
+            Err("no validator".into())
+        }
+
+        fn rules(&self) -> Vec<(&'static str, &'static str)> {
+            Vec::new()
+        }
+
+        fn settings(&self) -> &'static [Setting] {
+            SETTINGS
+        }
+    }
+}

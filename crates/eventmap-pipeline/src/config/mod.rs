@@ -1,0 +1,273 @@
+//! The pipeline file (`eventmap serve --config pipeline.yaml`): the routes (each a
+//! mapping, whose `destination:` says where it goes, its settings by environment variable
+//! and its delivery), the sources (write keys, CORS origins, the routes their events go
+//! to), the listener and the spool.
+//!
+//! It is read like a mapping: every mistake at its `FILE:LINE:COL`, with a suggestion,
+//! all of them at once ([`PipelineConfig::load`]). What needs the mappings compiled (a
+//! route's settings against its destination's) is checked by [`RouteConfig::check_settings`]
+//! once the host has compiled them. The format is in docs/serve.md; its JSON Schema is
+//! [`schema`].
+
+mod parse;
+mod schema;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventmap::{Diagnostic, Location};
+
+use crate::destination::{Destination, SettingsError};
+
+pub use schema::{pipeline_schema, PIPELINE_SCHEMA_ID};
+
+/// The whole pipeline file, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineConfig {
+    pub file: PathBuf,
+    pub listen: Option<SocketAddr>,
+    pub spool: SpoolSection,
+    pub limits: LimitsSection,
+    pub routes: Vec<RouteConfig>,
+    pub sources: Vec<SourceConfig>,
+}
+
+/// `spool:`; what it leaves out takes the `serve` flags' defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpoolSection {
+    pub dir: Option<PathBuf>,
+    pub max_bytes: Option<u64>,
+    pub dedup_window: Option<Duration>,
+    pub dedup_max_ids: Option<u64>,
+    pub dead_letter_retention: Option<Duration>,
+}
+
+/// `limits:` of the listener.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LimitsSection {
+    pub max_event_bytes: Option<u64>,
+    pub max_request_bytes: Option<u64>,
+}
+
+/// One route: a mapping, its destination's settings and its delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteConfig {
+    pub name: String,
+    /// Where the route's name is written.
+    pub location: Location,
+    pub mapping: PathBuf,
+    pub mapping_location: Location,
+    /// Mapping parameters, as `--param KEY=VALUE` gives them.
+    pub params: Vec<(String, String)>,
+    pub settings: Vec<RouteSetting>,
+    pub delivery: RouteDelivery,
+}
+
+/// One setting of a route's destination.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteSetting {
+    pub name: String,
+    pub value: SettingValue,
+    pub location: Location,
+}
+
+/// Where a setting's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingValue {
+    /// `{ env: NAME }`: the environment variable (the only form a secret may take).
+    Env(String),
+    /// A value written in the file (not for secrets).
+    Literal(String),
+}
+
+/// `delivery:` of a route; what it leaves out takes the `serve` defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RouteDelivery {
+    pub batch_size: Option<usize>,
+    pub max_batch_bytes: Option<usize>,
+    pub concurrency: Option<usize>,
+    pub max_attempts: Option<u32>,
+    pub max_retry_time: Option<Duration>,
+    pub retry_delay: Option<Duration>,
+    pub max_retry_delay: Option<Duration>,
+    pub linger: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub test_mode: bool,
+}
+
+/// One source: the clients posting with its write keys, and the routes their events go to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceConfig {
+    pub name: String,
+    pub location: Location,
+    pub write_keys: Vec<KeySource>,
+    pub cors_origins: Vec<String>,
+    pub routes: Vec<String>,
+}
+
+/// Where a source's write keys are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `{ env: NAME }`: comma-separated keys in the variable.
+    Env(String),
+    /// `{ file: PATH }`: one key a line (`#` starts a comment line).
+    File(PathBuf),
+}
+
+/// A setting or key that cannot be read at start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct StartError {
+    pub location: Location,
+    pub message: String,
+}
+
+impl PipelineConfig {
+    /// Reads and checks the file: every mistake, located, at once. Relative paths in it
+    /// are relative to the file's directory.
+    pub fn load(path: &Path) -> Result<Self, Vec<Diagnostic>> {
+        let file: Arc<str> = Arc::from(path.display().to_string());
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![Diagnostic {
+                location: Location::new(file.clone(), 1, 1),
+                message: format!("cannot read the pipeline file: {e}"),
+            }]
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// [`PipelineConfig::load`] of `text`, as if read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, Vec<Diagnostic>> {
+        let file: Arc<str> = Arc::from(path.display().to_string());
+        let root = eventmap::yaml::parse(text, &file).map_err(|d| vec![d])?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        parse::config(&root, path, base)
+    }
+
+    pub fn route(&self, name: &str) -> Option<&RouteConfig> {
+        self.routes.iter().find(|r| r.name == name)
+    }
+
+    /// The names of the routes, in file order.
+    pub fn route_names(&self) -> Vec<&str> {
+        self.routes.iter().map(|r| r.name.as_str()).collect()
+    }
+}
+
+impl RouteConfig {
+    /// Its settings checked against its destination's: each a setting the destination
+    /// has (with a suggestion), and a secret never written in the file.
+    pub fn check_settings(&self, destination: &dyn Destination) -> Vec<Diagnostic> {
+        let specs = destination.settings();
+        let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+        let mut errors = Vec::new();
+        for setting in &self.settings {
+            let Some(spec) = specs.iter().find(|s| s.name == setting.name) else {
+                errors.push(Diagnostic {
+                    location: setting.location.clone(),
+                    message: format!(
+                        "`{}` has no setting `{}` (its settings: {}){}",
+                        destination.name(),
+                        setting.name,
+                        names.join(", "),
+                        eventmap::suggestion(&setting.name, names.iter().copied())
+                    ),
+                });
+                continue;
+            };
+            if spec.secret && matches!(setting.value, SettingValue::Literal(_)) {
+                errors.push(Diagnostic {
+                    location: setting.location.clone(),
+                    message: format!(
+                        "`{}` is a secret: name the environment variable that holds it (`{}: {{ env: {} }}`), never the value",
+                        setting.name, setting.name, spec.env
+                    ),
+                });
+            }
+        }
+        errors
+    }
+
+    /// The settings as `(name, value)` pairs for [`Destination::resolve_settings`]: each
+    /// `{ env: NAME }` read from `env`. A variable that is not set is an error at the
+    /// setting's place (naming the variable, never a value).
+    pub fn given_settings(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<(String, String)>, StartError> {
+        self.settings
+            .iter()
+            .map(|setting| {
+                let value = match &setting.value {
+                    SettingValue::Literal(value) => value.clone(),
+                    SettingValue::Env(name) => env(name).ok_or_else(|| StartError {
+                        location: setting.location.clone(),
+                        message: format!(
+                            "route `{}`: the environment variable {name} (for `{}`) is not set",
+                            self.name, setting.name
+                        ),
+                    })?,
+                };
+                Ok((setting.name.clone(), value))
+            })
+            .collect()
+    }
+
+    /// A settings error of this route, where the route is named.
+    pub fn settings_error(&self, error: &SettingsError) -> StartError {
+        StartError {
+            location: self.location.clone(),
+            message: format!("route `{}`: {error}", self.name),
+        }
+    }
+}
+
+impl SourceConfig {
+    /// Its write keys: from each variable (comma-separated) and file. A variable that is
+    /// not set, a file that cannot be read, or no key at all is an error at the source.
+    pub fn keys(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, StartError> {
+        let error = |message: String| StartError {
+            location: self.location.clone(),
+            message: format!("source `{}`: {message}", self.name),
+        };
+        let mut keys = Vec::new();
+        for source in &self.write_keys {
+            match source {
+                KeySource::Env(name) => {
+                    let value = env(name).ok_or_else(|| {
+                        error(format!("the environment variable {name} is not set"))
+                    })?;
+                    keys.extend(
+                        value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|k| !k.is_empty())
+                            .map(str::to_string),
+                    );
+                }
+                KeySource::File(path) => {
+                    let text = std::fs::read_to_string(path).map_err(|e| {
+                        error(format!(
+                            "cannot read write keys from {}: {e}",
+                            path.display()
+                        ))
+                    })?;
+                    keys.extend(
+                        crate::intake::write_keys::parse_keys_file(&text).map(str::to_string),
+                    );
+                }
+            }
+        }
+        if keys.is_empty() {
+            return Err(error("no write key".into()));
+        }
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests;

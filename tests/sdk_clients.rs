@@ -108,3 +108,48 @@ fn sdks_deliver_through_serve(mapping: &str) {
         "{page}"
     );
 }
+
+#[test]
+fn the_sdks_post_through_a_two_route_pipeline_file_to_both_destinations() {
+    let openai = MockCapi::start(MockConfig::new(KEY, PIXEL)).expect("mock starts");
+    let meta = MockCapi::start(MockConfig::new(KEY, PIXEL)).expect("mock starts");
+    let dir = Scratch::new("serve-sdks-routes");
+    let config = dir.write(
+        "pipeline.yaml",
+        &format!(
+            "version: 1
+spool: {{ dir: {} }}
+routes:
+  openai:
+    mapping: {}
+    settings: {{ endpoint: '{}' }}
+  meta:
+    mapping: {}
+    settings: {{ endpoint: '{}' }}
+sources:
+  backend:
+    write_keys: {{ env: BACKEND_KEYS }}
+    routes: [openai, meta]
+",
+            dir.0.join("spool").display(),
+            repo().join(MAPPING).display(),
+            openai.endpoint(),
+            repo().join(META_MAPPING).display(),
+            meta.endpoint()
+        ),
+    );
+    let server = Server::with_config(
+        std::path::Path::new(&config),
+        &[("BACKEND_KEYS", WRITE_KEY)],
+        &["--linger", "20ms"],
+    );
+    post_through("segment", &server, "segment", 60);
+    post_through("rudderstack", &server, "rudder", 60);
+    for prefix in ["segment", "rudder"] {
+        assert_orders_arrived(&openai, MAPPING, prefix, 60);
+        assert_orders_arrived(&meta, META_MAPPING, prefix, 60);
+    }
+    wait_until("the spool emptied", || {
+        server.metric("eventmap_spool_depth") == 0.0
+    });
+}

@@ -76,10 +76,28 @@ impl Server {
         Self::spawn_in(shell, args)
     }
 
-    fn spawn_in(mut command: Command, args: &[&str]) -> Self {
+    /// `eventmap serve --config FILE ARGS` on a free port, once it answers `/healthz`;
+    /// the file's sources read their keys from the variables in `env`.
+    pub fn with_config(config: &Path, env: &[(&str, &str)], args: &[&str]) -> Self {
+        let config = config.display().to_string();
+        let mut command = Command::new(crate::binary());
+        command.envs(env.iter().copied());
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        Self::spawn_keyed(command, None, &all)
+    }
+
+    fn spawn_in(command: Command, args: &[&str]) -> Self {
+        Self::spawn_keyed(command, Some(WRITE_KEY), args)
+    }
+
+    fn spawn_keyed(mut command: Command, key: Option<&str>, args: &[&str]) -> Self {
         let addr = format!("127.0.0.1:{}", free_port());
+        command.args(["serve", "--listen", &addr]);
+        if let Some(key) = key {
+            command.args(["--write-key", key]);
+        }
         let mut child = command
-            .args(["serve", "--listen", &addr, "--write-key", WRITE_KEY])
             .args(args)
             .current_dir(crate::repo())
             .envs(CREDENTIALS)
@@ -152,7 +170,12 @@ impl Server {
 
     /// POSTs `body` (JSON) to `path` with the write key as the Basic user.
     pub fn post(&self, path: &str, body: &Value) -> Answer {
-        let auth = basic(WRITE_KEY);
+        self.post_as(WRITE_KEY, path, body)
+    }
+
+    /// [`Server::post`] with another write key.
+    pub fn post_as(&self, key: &str, path: &str, body: &Value) -> Answer {
+        let auth = basic(key);
         self.request(
             "POST",
             path,

@@ -6,12 +6,13 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use eventmap_pipeline::config::{RouteConfig, RouteDelivery, StartError};
 use eventmap_pipeline::delivery::{DeliveryConfig, RetryPolicy};
 use eventmap_pipeline::destination::{Destination, Settings, SettingsError, Timeouts};
 
 use crate::options::parse_duration;
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub(crate) struct ConnectionArgs {
     /// The destination API's base URL (default: the destination's own; also read from its
     /// environment variable, such as OPENAI_CAPI_ENDPOINT).
@@ -68,16 +69,36 @@ impl ConnectionArgs {
         let env = |name: &str| std::env::var(name).ok();
         Ok(destination
             .resolve_settings(&given, &env)?
-            .with_timeouts(Timeouts {
-                connect: self.connect_timeout,
-                read: self.read_timeout,
-                total: self.timeout,
-            })
+            .with_timeouts(self.timeouts(&RouteDelivery::default()))
             .with_test_mode(test_mode))
+    }
+
+    /// A pipeline file route's settings: its `{ env: NAME }`s read, then the
+    /// destination's own variables and defaults; the route's timeouts over the flags'.
+    pub fn route_settings(
+        &self,
+        destination: &dyn Destination,
+        route: &RouteConfig,
+    ) -> Result<Settings, StartError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let given = route.given_settings(&env)?;
+        Ok(destination
+            .resolve_settings(&given, &env)
+            .map_err(|e| route.settings_error(&e))?
+            .with_timeouts(self.timeouts(&route.delivery))
+            .with_test_mode(route.delivery.test_mode))
+    }
+
+    fn timeouts(&self, route: &RouteDelivery) -> Timeouts {
+        Timeouts {
+            connect: route.connect_timeout.unwrap_or(self.connect_timeout),
+            read: route.read_timeout.unwrap_or(self.read_timeout),
+            total: route.timeout.unwrap_or(self.timeout),
+        }
     }
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub(crate) struct DeliveryArgs {
     /// Events per request, from 1 to the destination's limit (1000 for OpenAI and Meta;
     /// default: the destination's, 10 for both). Small batches limit what one bad event
@@ -145,10 +166,21 @@ impl DeliveryArgs {
         destination: &dyn Destination,
         defaults: RetryDefaults,
     ) -> anyhow::Result<DeliveryConfig> {
+        self.config_for(destination, defaults, &RouteDelivery::default())
+    }
+
+    /// The delivery settings of a route: what its `delivery:` says, else the flags'.
+    pub fn config_for(
+        &self,
+        destination: &dyn Destination,
+        defaults: RetryDefaults,
+        route: &RouteDelivery,
+    ) -> anyhow::Result<DeliveryConfig> {
         let limits = destination.limits();
-        let batch_size = self
+        let batch_size = route
             .batch_size
-            .map_or(limits.default_events, |n| n as usize);
+            .or(self.batch_size.map(|n| n as usize))
+            .unwrap_or(limits.default_events);
         if batch_size > limits.max_events {
             bail!(
                 "--batch-size {batch_size}: `{}` takes at most {} events a request",
@@ -156,17 +188,26 @@ impl DeliveryArgs {
                 limits.max_events
             );
         }
-        let max_batch_bytes = self.max_batch_bytes.unwrap_or(limits.max_bytes);
+        let max_batch_bytes = route
+            .max_batch_bytes
+            .or(self.max_batch_bytes)
+            .unwrap_or(limits.max_bytes);
         Ok(DeliveryConfig {
             batch_size,
             max_batch_bytes,
-            concurrency: usize::from(self.concurrency),
-            linger: self.linger,
+            concurrency: route.concurrency.unwrap_or(usize::from(self.concurrency)),
+            linger: route.linger.unwrap_or(self.linger),
             retry: RetryPolicy {
-                max_attempts: self.max_attempts.unwrap_or(defaults.max_attempts()),
-                base_delay: self.retry_delay,
-                max_delay: self.max_retry_delay,
-                max_elapsed: self.max_retry_time.unwrap_or(defaults.max_retry_time()),
+                max_attempts: route
+                    .max_attempts
+                    .or(self.max_attempts)
+                    .unwrap_or(defaults.max_attempts()),
+                base_delay: route.retry_delay.unwrap_or(self.retry_delay),
+                max_delay: route.max_retry_delay.unwrap_or(self.max_retry_delay),
+                max_elapsed: route
+                    .max_retry_time
+                    .or(self.max_retry_time)
+                    .unwrap_or(defaults.max_retry_time()),
             },
             ..DeliveryConfig::default()
         })

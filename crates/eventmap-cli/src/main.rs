@@ -92,7 +92,7 @@ enum Command {
     Transforms(transforms_cmd::Args),
     /// Print the JSON Schema of mapping files (for yaml-language-server and other
     /// editors; docs/mapping.schema.json is this output).
-    Schema,
+    Schema(schema_cmd::Args),
     /// Print a shell completion script: `eventmap completions bash > /etc/bash_completion.d/eventmap`.
     Completions {
         #[arg(value_enum)]
@@ -151,7 +151,7 @@ fn main() -> ExitCode {
         Command::Test(args) => test_cmd::run(&args),
         Command::Transforms(args) => transforms_cmd::run(&args),
         Command::Destinations(args) => destinations_cmd::run(&args),
-        Command::Schema => schema_cmd::run(),
+        Command::Schema(args) => schema_cmd::run(&args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "eventmap", &mut std::io::stdout());

@@ -19,12 +19,19 @@ pub(crate) struct DeadLetterArgs {
     /// second export does not repeat them.
     #[arg(long)]
     remove: bool,
+    /// Only the letters of this route (of the pipeline file); `default` without one.
+    #[arg(long, value_name = "NAME", conflicts_with = "remove")]
+    route: Option<String>,
 }
 
 pub(crate) fn dead_letters(args: &DeadLetterArgs) -> anyhow::Result<u8> {
     check_spool(&args.spool)?;
-    let letters = spool::read_dead_letters(&args.spool)
+    let mut letters = spool::read_dead_letters(&args.spool)
         .with_context(|| format!("cannot read the dead letters in {}", args.spool.display()))?;
+    if let Some(route) = &args.route {
+        // A letter without a route is of an event damaged on disk: it belongs to none.
+        letters.retain(|(_, letter)| letter["route"].as_str() == Some(route.as_str()));
+    }
     let mut out = std::io::stdout().lock();
     for (_, letter) in &letters {
         writeln!(out, "{letter}")?;

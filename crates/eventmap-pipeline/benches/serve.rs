@@ -137,7 +137,7 @@ async fn start_server(spool: &Spool, endpoint: &str) -> (String, watch::Sender<b
     let clock = Clock::system();
     let intake = Arc::new(Intake {
         config: IntakeConfig {
-            write_keys: WriteKeys::new([WRITE_KEY]),
+            write_keys: WriteKeys::new([WRITE_KEY]).into(),
             ..IntakeConfig::default()
         },
         store: Arc::new(spool.clone()),

@@ -22,7 +22,10 @@ fn shipped_mappings(dir: &Path, out: &mut Vec<PathBuf>) {
             if path.file_name().is_some_and(|n| n != "fixtures") {
                 shipped_mappings(&path, out);
             }
-        } else if path.extension().is_some_and(|e| e == "yaml") {
+        } else if path.extension().is_some_and(|e| e == "yaml")
+            // Pipeline files (`serve --config`) have a schema of their own.
+            && path.file_name().is_none_or(|n| n != "pipeline.yaml")
+        {
             out.push(path);
         }
     }

@@ -130,22 +130,46 @@ impl PipelineConfig {
     /// Reads and checks the file: every mistake, located, at once. Relative paths in it
     /// are relative to the file's directory.
     pub fn load(path: &Path) -> Result<Self, Vec<Diagnostic>> {
+        match Self::load_partly(path) {
+            (Some(config), errors) if errors.is_empty() => Ok(config),
+            (_, errors) => Err(errors),
+        }
+    }
+
+    /// The file as far as it reads (`None` when it cannot be read or is not YAML), with
+    /// every mistake: for a check that also compiles the mappings of the routes that read
+    /// well, so that all mistakes are reported at once.
+    pub fn load_partly(path: &Path) -> (Option<Self>, Vec<Diagnostic>) {
         let file: Arc<str> = Arc::from(path.display().to_string());
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![Diagnostic {
-                location: Location::new(file.clone(), 1, 1),
-                message: format!("cannot read the pipeline file: {e}"),
-            }]
-        })?;
-        Self::parse(&text, path)
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse_partly(&text, path),
+            Err(e) => (
+                None,
+                vec![Diagnostic {
+                    location: Location::new(file, 1, 1),
+                    message: format!("cannot read the pipeline file: {e}"),
+                }],
+            ),
+        }
     }
 
     /// [`PipelineConfig::load`] of `text`, as if read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Self, Vec<Diagnostic>> {
+        match Self::parse_partly(text, path) {
+            (Some(config), errors) if errors.is_empty() => Ok(config),
+            (_, errors) => Err(errors),
+        }
+    }
+
+    fn parse_partly(text: &str, path: &Path) -> (Option<Self>, Vec<Diagnostic>) {
         let file: Arc<str> = Arc::from(path.display().to_string());
-        let root = eventmap::yaml::parse(text, &file).map_err(|d| vec![d])?;
+        let root = match eventmap::yaml::parse(text, &file) {
+            Ok(root) => root,
+            Err(d) => return (None, vec![d]),
+        };
         let base = path.parent().unwrap_or(Path::new("."));
-        parse::config(&root, path, base)
+        let (config, errors) = parse::config(&root, path, base);
+        (Some(config), errors)
     }
 
     pub fn route(&self, name: &str) -> Option<&RouteConfig> {

@@ -242,11 +242,8 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
 }
 
-pub(super) fn config(
-    root: &Node,
-    path: &Path,
-    base: &Path,
-) -> Result<PipelineConfig, Vec<Diagnostic>> {
+/// The file as far as it reads, and every mistake in it.
+pub(super) fn config(root: &Node, path: &Path, base: &Path) -> (PipelineConfig, Vec<Diagnostic>) {
     let mut r = Reader {
         errors: Vec::new(),
         base,
@@ -323,13 +320,9 @@ pub(super) fn config(
             }
         }
     }
-    if r.errors.is_empty() {
-        Ok(config)
-    } else {
-        r.errors
-            .sort_by_key(|d| (d.location.line, d.location.column));
-        Err(r.errors)
-    }
+    r.errors
+        .sort_by_key(|d| (d.location.line, d.location.column));
+    (config, r.errors)
 }
 
 fn spool(r: &mut Reader<'_>, node: &Node) -> SpoolSection {

@@ -131,3 +131,16 @@ fn the_schema_lists_every_key_the_parser_takes() {
         );
     }
 }
+
+#[test]
+fn the_checked_in_schema_is_the_generated_one_and_the_example_reads() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(repo.join("docs/pipeline.schema.json")).unwrap();
+    let checked_in: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        checked_in == pipeline_schema(),
+        "docs/pipeline.schema.json is stale: run `eventmap schema --pipeline > docs/pipeline.schema.json`"
+    );
+    let example = PipelineConfig::load(&repo.join("mappings/examples/pipeline.yaml")).unwrap();
+    assert_eq!(example.route_names(), ["openai", "meta"]);
+}

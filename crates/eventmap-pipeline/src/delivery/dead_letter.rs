@@ -36,10 +36,13 @@ pub enum DeadReason {
     /// The event was damaged where it waited (it failed its checksum in the spool): it
     /// is never sent altered.
     Corrupt,
+    /// Its route left the pipeline file (a reload) while it waited: kept as a dead
+    /// letter of that route, to be replayed where it belongs.
+    RouteRemoved,
 }
 
 impl DeadReason {
-    pub const ALL: [DeadReason; 11] = [
+    pub const ALL: [DeadReason; 12] = [
         DeadReason::Malformed,
         DeadReason::MappingFailed,
         DeadReason::Invalid,
@@ -51,6 +54,7 @@ impl DeadReason {
         DeadReason::Refused,
         DeadReason::Interrupted,
         DeadReason::Corrupt,
+        DeadReason::RouteRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +70,7 @@ impl DeadReason {
             DeadReason::Refused => "refused",
             DeadReason::Interrupted => "interrupted",
             DeadReason::Corrupt => "corrupt",
+            DeadReason::RouteRemoved => "route_removed",
         }
     }
 }

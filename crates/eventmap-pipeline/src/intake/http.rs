@@ -19,7 +19,7 @@ use super::cors;
 use super::idsync::{self, CookieConfig};
 use super::segment::{self, Endpoint, Limits, PayloadError};
 use super::store::EventStore;
-use super::write_keys::WriteKeys;
+use super::write_keys::SharedWriteKeys;
 use crate::delivery::Clock;
 use crate::metrics::{AnswerLabel, Metrics, OutcomeLabel};
 use crate::spool::Admission;
@@ -27,8 +27,9 @@ use crate::spool::Admission;
 /// How the intake answers.
 #[derive(Clone)]
 pub struct IntakeConfig {
-    /// The write keys accepted (as the Basic user name, or `writeKey` in the body).
-    pub write_keys: WriteKeys,
+    /// The write keys accepted (as the Basic user name, or `writeKey` in the body), each
+    /// with the routes (spool lanes) of its source; a reload replaces them.
+    pub write_keys: SharedWriteKeys,
     pub limits: Limits,
     /// Browser origins answered with CORS headers (`*` for any).
     pub cors_origins: Vec<String>,
@@ -45,7 +46,7 @@ pub struct IntakeConfig {
 impl Default for IntakeConfig {
     fn default() -> Self {
         Self {
-            write_keys: WriteKeys::default(),
+            write_keys: SharedWriteKeys::default(),
             limits: Limits::default(),
             cors_origins: Vec::new(),
             body_timeout: Duration::from_secs(10),

@@ -29,7 +29,7 @@ use crate::log;
 pub use http::{Intake, IntakeConfig};
 pub use segment::{Enriched, Limits};
 pub use store::{Appending, EventStore, StoreError};
-pub use write_keys::WriteKeys;
+pub use write_keys::{SharedWriteKeys, WriteKeys};
 
 /// A client that sends no complete request head within this is disconnected.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);

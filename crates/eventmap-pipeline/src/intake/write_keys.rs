@@ -86,6 +86,49 @@ impl WriteKeys {
     }
 }
 
+/// The write keys a running intake checks, replaced whole when the pipeline file is
+/// reloaded; cheap to clone (the clones share them).
+#[derive(Clone, Default, Debug)]
+pub struct SharedWriteKeys(std::sync::Arc<std::sync::RwLock<WriteKeys>>);
+
+impl SharedWriteKeys {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, WriteKeys> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn lanes_of(&self, key: &str) -> Option<u64> {
+        self.read().lanes_of(key)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.read().contains(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    /// From now on, these keys.
+    pub fn replace(&self, keys: WriteKeys) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+    }
+}
+
+impl From<WriteKeys> for SharedWriteKeys {
+    fn from(keys: WriteKeys) -> Self {
+        Self(std::sync::Arc::new(std::sync::RwLock::new(keys)))
+    }
+}
+
 impl std::fmt::Debug for WriteKeys {
     /// Says how many keys there are, never what they are.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,0 +1,494 @@
+//! `eventmap serve`: the Segment-compatible intake in front of the crash-safe spool,
+//! delivering continuously through the same mapping and delivery code as `send`, to
+//! every route of the pipeline file (or the one route the flags make).
+//!
+//! - [`plan`]: the routes and sources to run, from the file or the flags, checked whole;
+//! - [`routes`]: the routes as they run, each on its own spool lane, and their reload.
+
+mod plan;
+mod routes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use eventmap_kafka::{Brokers, KafkaStore};
+use eventmap_pipeline::delivery::Clock;
+use eventmap_pipeline::intake::idsync::CookieConfig;
+use eventmap_pipeline::intake::{self, EventStore, Intake, IntakeConfig, Limits, WriteKeys};
+use eventmap_pipeline::log;
+use eventmap_pipeline::metrics::{Metrics, OutcomeLabel};
+use eventmap_pipeline::spool::{Spool, SpoolConfig};
+use serde_json::json;
+use tokio::sync::{watch, Mutex};
+
+use crate::connection::{ConnectionArgs, DeliveryArgs};
+use crate::exit;
+use crate::options::{parse_bytes, parse_duration};
+pub(crate) use plan::{check_routes, compile, delivering_to, SinkMaker};
+use plan::{Origin, Plan};
+use routes::Running;
+
+#[derive(clap::Args, Clone)]
+pub(crate) struct Args {
+    /// The pipeline file: routes (mappings, their destinations' settings by environment
+    /// variable, delivery), sources (write keys, CORS origins, routes), listener and
+    /// spool (docs/serve.md). SIGHUP reloads it and every mapping. Without it, the flags
+    /// mean a file of one route and one source.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["mapping", "write_keys", "write_keys_file", "cors_origins",
+            "validate_only", "params", "endpoint", "api_key", "pixel_id",
+            "integration_source", "settings", "batch_size", "max_batch_bytes", "max_attempts",
+            "max_retry_time"]
+    )]
+    config: Option<PathBuf>,
+    /// The mapping file; its `destination:` says where events go. SIGHUP reloads it.
+    /// Not used with `--to-kafka` (the consumers map).
+    #[arg(long, short, required_unless_present_any = ["to_kafka", "config"])]
+    mapping: Option<PathBuf>,
+    /// Where to listen. Loopback unless `--allow-remote` says otherwise.
+    #[arg(long, default_value = "127.0.0.1:8088", value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+    /// Listen on an address other machines can reach.
+    #[arg(long)]
+    allow_remote: bool,
+    /// The spool directory (created 0700): accepted events wait here until delivered.
+    #[arg(long, default_value = "spool", value_name = "DIR")]
+    spool: PathBuf,
+    /// A write key clients must present (repeat for several).
+    #[arg(long = "write-key", value_name = "KEY", hide_env_values = true)]
+    write_keys: Vec<String>,
+    /// A file of write keys, one a line (a line starting with `#` is a comment; a `#`
+    /// elsewhere is part of the key).
+    #[arg(long, value_name = "FILE")]
+    write_keys_file: Option<PathBuf>,
+    /// Browser origins allowed to post (CORS), e.g. https://www.shop.example; `*` for any
+    /// (never with cookies; the ID sync answers only origins given by name).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+    /// Largest event accepted, in bytes (Segment: 32 KB).
+    #[arg(long, default_value = "32KiB", value_parser = parse_bytes, value_name = "BYTES")]
+    max_event_bytes: u64,
+    /// Largest request accepted, decompressed, in bytes (Segment: 500 KB a batch).
+    #[arg(long, default_value = "500KiB", value_parser = parse_bytes, value_name = "BYTES")]
+    max_request_bytes: u64,
+    /// The spool holds at most this much; past it, requests get 503 with Retry-After.
+    #[arg(long, default_value = "1GiB", value_parser = parse_bytes, value_name = "BYTES")]
+    max_spool_bytes: u64,
+    /// An event whose messageId was accepted within this window is answered 200 but not
+    /// spooled again (SDK retries after a lost answer).
+    #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    dedup_window: Duration,
+    /// At most this many message ids are remembered for the dedup window (about 40 bytes
+    /// of memory each); past it, the oldest are forgotten first.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    dedup_max_ids: u64,
+    /// Dead letters are kept in the spool this long (export them with `eventmap dead-letters`).
+    #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
+    dead_letter_retention: Duration,
+    /// On SIGTERM or Ctrl-C, how long requests and deliveries in flight may take; what is
+    /// undelivered then stays in the spool.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    drain_timeout: Duration,
+    /// After the destination refuses the credentials, wait this long before trying again
+    /// (events keep arriving in the spool meanwhile).
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    refused_backoff: Duration,
+    /// The ID sync cookie `/v1/idsync` sets (the name OpenAI's pixel uses by default).
+    #[arg(long, default_value = "__oppref", value_name = "NAME")]
+    idsync_cookie: String,
+    /// The ID sync cookie's `Domain`, e.g. shop.example so every subdomain reads it
+    /// (default: the host serve answers on).
+    #[arg(long, value_name = "DOMAIN")]
+    idsync_domain: Option<String>,
+    /// The ID sync cookie's lifetime.
+    #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    idsync_lifetime: Duration,
+    /// Mark the ID sync cookie `Secure` even when no proxy says the request came over https.
+    #[arg(long)]
+    idsync_secure: bool,
+    /// Connections open at once at most; past it, new clients wait to be accepted until
+    /// one closes (keep it under `ulimit -n`, which the spool and delivery also draw on).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// A request body must arrive within this (a client that stalls gets 408).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    body_timeout: Duration,
+    /// Test mode for every event, as the destination defines it (OpenAI validates and
+    /// records nothing; Meta shows the events under Test events, with the
+    /// `test_event_code` setting).
+    #[arg(long, visible_alias = "test-mode")]
+    validate_only: bool,
+    /// Produce accepted events to a Kafka topic (idempotent, acks=all) instead of the
+    /// spool, answering 200 once the broker has them; `eventmap consume` delivers them.
+    #[arg(long, requires_all = ["brokers", "topic"])]
+    to_kafka: bool,
+    /// With `--to-kafka`: the brokers to start from.
+    #[arg(long, value_name = "HOST:PORT[,HOST:PORT…]")]
+    brokers: Option<String>,
+    /// With `--to-kafka`: the topic accepted events go to, keyed by userId (else
+    /// anonymousId) so one user's events stay in order.
+    #[arg(long, value_name = "TOPIC")]
+    topic: Option<String>,
+    /// With `--to-kafka`: a librdkafka property, passed through; repeat for several.
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = crate::consume::key_value)]
+    kafka_options: Vec<(String, String)>,
+    /// Set a mapping parameter; also read from EVENTMAP_PARAM_<KEY>.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
+    let origin = match (&args.config, &args.mapping) {
+        (Some(file), _) => Some(Origin::File(file.clone())),
+        (None, Some(mapping)) if !args.to_kafka => Some(Origin::Flags {
+            mapping: mapping.clone(),
+        }),
+        _ => None,
+    };
+    if args.to_kafka && args.config.is_some() {
+        bail!("--config with --to-kafka is not built yet: give the write keys as flags, and run `eventmap consume` per route");
+    }
+    let plan = match &origin {
+        Some(origin) => match build(args, origin) {
+            Ok(plan) => Some(plan),
+            Err(failure) => {
+                for line in &failure.lines {
+                    eprintln!("{line}");
+                }
+                return Ok(failure.code);
+            }
+        },
+        None => None,
+    };
+    let settings = Effective::of(args, plan.as_ref().and_then(|p| p.config.as_ref()));
+    if !settings.listen.ip().is_loopback() && !args.allow_remote {
+        bail!(
+            "--listen {} is reachable from other machines: add --allow-remote to mean it",
+            settings.listen
+        );
+    }
+    for origin in &args.cors_origins {
+        if let Err(why) = intake::cors::check_origin(origin) {
+            bail!("--cors-origin {why}");
+        }
+    }
+    crate::fd_limit::raise_for(u64::from(args.max_connections));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let metrics = Metrics::default();
+    let clock = Clock::system();
+    runtime.block_on(serve(args, origin, plan, settings, metrics, clock))
+}
+
+/// What the file says of the listener and spool, else the flags.
+struct Effective {
+    listen: SocketAddr,
+    spool: PathBuf,
+    spool_config: SpoolConfig,
+    limits: Limits,
+}
+
+impl Effective {
+    fn of(args: &Args, config: Option<&eventmap_pipeline::config::PipelineConfig>) -> Self {
+        let file = config.cloned();
+        let spool = file.as_ref().map(|c| c.spool.clone()).unwrap_or_default();
+        let limits = file.as_ref().map(|c| c.limits.clone()).unwrap_or_default();
+        let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        Self {
+            listen: file.as_ref().and_then(|c| c.listen).unwrap_or(args.listen),
+            spool: spool.dir.clone().unwrap_or_else(|| args.spool.clone()),
+            spool_config: SpoolConfig {
+                max_bytes: spool.max_bytes.unwrap_or(args.max_spool_bytes),
+                dedup_window: spool.dedup_window.unwrap_or(args.dedup_window),
+                dead_retention: spool
+                    .dead_letter_retention
+                    .unwrap_or(args.dead_letter_retention),
+                dedup_max_ids: size(spool.dedup_max_ids.unwrap_or(args.dedup_max_ids)),
+                ..SpoolConfig::default()
+            },
+            limits: Limits {
+                max_event_bytes: size(limits.max_event_bytes.unwrap_or(args.max_event_bytes)),
+                max_batch_bytes: size(limits.max_request_bytes.unwrap_or(args.max_request_bytes)),
+            },
+        }
+    }
+}
+
+fn build(args: &Args, origin: &Origin) -> Result<Plan, plan::Failure> {
+    match origin {
+        Origin::File(file) => plan::from_file(args, file),
+        Origin::Flags { mapping } => plan::from_flags(args, mapping),
+    }
+}
+
+async fn serve(
+    args: &Args,
+    origin: Option<Origin>,
+    plan: Option<Plan>,
+    settings: Effective,
+    metrics: Metrics,
+    clock: Clock,
+) -> anyhow::Result<u8> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let (stop, stopped) = watch::channel(false);
+    let mut cors_origins = args.cors_origins.clone();
+    let (store, running, spool): (Arc<dyn EventStore>, Option<Arc<Mutex<Running>>>, _) = match plan
+    {
+        None => (kafka_store(args)?, None, None),
+        Some(plan) => {
+            let spool =
+                Spool::open(&settings.spool, settings.spool_config.clone()).with_context(|| {
+                    format!("cannot open the spool in {}", settings.spool.display())
+                })?;
+            cors_origins = plan.cors_origins();
+            let shared = routes::Shared {
+                spool: spool.clone(),
+                metrics: metrics.clone(),
+                clock,
+                drain: args.drain_timeout,
+                refused_backoff: args.refused_backoff,
+                stopped: stopped.clone(),
+            };
+            let running = Running::start(shared, plan)
+                .await
+                .context("cannot set up the routes' spool lanes")?;
+            let store: Arc<dyn EventStore> = Arc::new(spool.clone());
+            (store, Some(Arc::new(Mutex::new(running))), Some(spool))
+        }
+    };
+    let write_keys = match &running {
+        Some(running) => running.lock().await.keys.clone(),
+        None => kafka_write_keys(args)?.into(),
+    };
+    let ready = Arc::new(AtomicBool::new(true));
+    let intake = Arc::new(Intake {
+        config: IntakeConfig {
+            write_keys,
+            limits: settings.limits,
+            cors_origins,
+            body_timeout: args.body_timeout,
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            idsync: CookieConfig {
+                name: args.idsync_cookie.clone(),
+                domain: args.idsync_domain.clone(),
+                lifetime: args.idsync_lifetime,
+                secure: args.idsync_secure,
+            },
+            ..IntakeConfig::default()
+        },
+        store,
+        metrics: metrics.clone(),
+        ready: Arc::clone(&ready),
+        clock,
+    });
+    let reloading = match (&origin, &running) {
+        (Some(origin), Some(running)) => Some(Reloading {
+            origin: origin.clone(),
+            running: Arc::clone(running),
+        }),
+        _ => None,
+    };
+    tokio::spawn(watch_signals(stop, reloading, args.clone(), metrics));
+    let routes = match &running {
+        Some(running) => running.lock().await.names(),
+        None => Vec::new(),
+    };
+    log::line(
+        "start",
+        json!({"listen": listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            "spool": spool.as_ref().map(|_| settings.spool.display().to_string()),
+            "spool_depth": spool.as_ref().map(Spool::depth),
+            "to_kafka": args.topic.as_ref().filter(|_| args.to_kafka),
+            "config": args.config.as_ref().map(|c| c.display().to_string()),
+            "mapping": args.mapping.as_ref().map(|m| m.display().to_string()),
+            "routes": routes,
+            "write_keys": intake.config.write_keys.len(), "validate_only": args.validate_only}),
+    );
+    tokio::spawn(shutdown_watchdog(stopped.clone(), args.drain_timeout));
+    let mut shutdown = stopped.clone();
+    let asked = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    intake::serve(listener, intake, asked, args.drain_timeout).await;
+    ready.store(false, Ordering::SeqCst);
+    if let Some(running) = running {
+        // Every route stops with the server; wait for their last settles.
+        let tasks = running.lock().await.take_tasks();
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+    log::line(
+        "stopped",
+        json!({"spool_depth": spool.as_ref().map(Spool::depth)}),
+    );
+    Ok(exit::OK)
+}
+
+/// How long past `--drain-timeout` a shutdown may take at most: for settles to reach the
+/// spool and its files to close. Documented in docs/serve.md.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The bound on a shutdown: once a stop is asked for, the process exits within
+/// `--drain-timeout` plus [`SHUTDOWN_GRACE`] whatever is stuck (a destination that
+/// never answers, a disk that hangs). Exiting here is safe for the same reason a kill -9
+/// is: nothing is acknowledged before it is on disk, and nothing leaves the spool before
+/// its settle is.
+async fn shutdown_watchdog(mut stop: watch::Receiver<bool>, drain: Duration) {
+    if stop.wait_for(|stop| *stop).await.is_err() {
+        return;
+    }
+    tokio::time::sleep(drain + SHUTDOWN_GRACE).await;
+    log::line(
+        "stopped",
+        json!({"forced": true, "after_s": (drain + SHUTDOWN_GRACE).as_secs_f64(),
+            "note": "undelivered events stay in the spool"}),
+    );
+    std::process::exit(i32::from(exit::OK));
+}
+
+/// What a SIGHUP reloads: the pipeline file and every mapping (or, from flags, the
+/// mapping), into the running routes, only when all of it is sound.
+struct Reloading {
+    origin: Origin,
+    running: Arc<Mutex<Running>>,
+}
+
+/// SIGTERM / Ctrl-C stop the server; SIGHUP reloads.
+async fn watch_signals(
+    stop: watch::Sender<bool>,
+    reloading: Option<Reloading>,
+    args: Args,
+    metrics: Metrics,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            log::line("signals_unavailable", json!({}));
+            return;
+        };
+        loop {
+            let name = tokio::select! {
+                Some(()) = term.recv() => "SIGTERM",
+                Some(()) = int.recv() => "SIGINT",
+                Some(()) = hup.recv() => {
+                    match &reloading {
+                        Some(r) => reload(r, &args, &metrics).await,
+                        None => log::line("reload_ignored", json!({"note": "with --to-kafka there is no mapping here; reload the consumers"})),
+                    }
+                    continue;
+                }
+                else => return,
+            };
+            log::line("stopping", json!({"signal": name}));
+            stop.send_replace(true);
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (reloading, args, metrics);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            log::line("stopping", json!({"signal": "Ctrl-C"}));
+            stop.send_replace(true);
+        }
+    }
+}
+
+async fn reload(reloading: &Reloading, args: &Args, metrics: &Metrics) {
+    let (what, plan) = match &reloading.origin {
+        Origin::File(file) => (
+            json!({"config": file.display().to_string()}),
+            plan::from_file(args, file),
+        ),
+        Origin::Flags { mapping } => (
+            json!({"mapping": mapping.display().to_string()}),
+            plan::from_flags(args, mapping),
+        ),
+    };
+    let outcome = match plan {
+        Ok(plan) => {
+            let mut running = reloading.running.lock().await;
+            match running.apply(plan).await {
+                Ok(()) => {
+                    log::line("reloaded", json!({"what": what, "routes": running.names()}));
+                    "reloaded"
+                }
+                Err(e) => {
+                    log::line(
+                        "reload_refused",
+                        json!({"what": what, "errors": [e.to_string()],
+                            "note": "the running routes stay"}),
+                    );
+                    "refused"
+                }
+            }
+        }
+        Err(failure) => {
+            log::line(
+                "reload_refused",
+                json!({"what": what, "errors": failure.lines,
+                    "note": "nothing changed: the running routes and mappings stay"}),
+            );
+            "refused"
+        }
+    };
+    metrics
+        .reloads
+        .get_or_create(&OutcomeLabel { outcome })
+        .inc();
+}
+
+/// The Kafka producer behind `--to-kafka`.
+fn kafka_store(args: &Args) -> anyhow::Result<Arc<dyn EventStore>> {
+    let (Some(brokers), Some(topic)) = (&args.brokers, &args.topic) else {
+        bail!("--to-kafka needs --brokers and --topic");
+    };
+    let brokers = Brokers {
+        bootstrap: brokers.clone(),
+        options: args.kafka_options.clone(),
+    };
+    let producer = brokers
+        .durable_producer()
+        .context("cannot set up the Kafka producer")?;
+    Ok(Arc::new(KafkaStore {
+        producer,
+        topic: topic.clone(),
+    }))
+}
+
+/// The write keys of `--to-kafka` (from the flags).
+fn kafka_write_keys(args: &Args) -> anyhow::Result<WriteKeys> {
+    let mut keys: Vec<String> = args.write_keys.clone();
+    if let Some(file) = &args.write_keys_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read write keys from {}", file.display()))?;
+        keys.extend(intake::write_keys::parse_keys_file(&text).map(str::to_string));
+    }
+    if let Ok(env) = std::env::var("EVENTMAP_WRITE_KEYS") {
+        keys.extend(env.split(',').map(str::trim).map(str::to_string));
+    }
+    let keys = WriteKeys::new(keys);
+    if keys.is_empty() {
+        bail!("no write key: give --write-key, --write-keys-file or EVENTMAP_WRITE_KEYS");
+    }
+    Ok(keys)
+}

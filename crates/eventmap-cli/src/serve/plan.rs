@@ -1,0 +1,363 @@
+//! What `serve` runs, built from a pipeline file or from the flags: the routes (each a
+//! compiled mapping, its destination's sink and its delivery) and the sources (write keys
+//! and the routes their events go to). The flags build exactly a file with one route and
+//! one source, both named `default` (docs/serve.md shows that file).
+//!
+//! Everything that can be wrong is found here, before anything runs or changes: at start,
+//! and again at each reload, whose plan replaces the running one only when it is whole.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use eventmap::LoadError;
+use eventmap_pipeline::config::{PipelineConfig, RouteConfig};
+use eventmap_pipeline::delivery::DeliveryConfig;
+use eventmap_pipeline::destination::{BoxSink, Destination, Settings, SettingsError};
+use eventmap_pipeline::forward::Compiled;
+use eventmap_pipeline::intake::write_keys::parse_keys_file;
+use eventmap_pipeline::spool::DEFAULT_ROUTE;
+
+use super::Args;
+use crate::connection::{ConnectionArgs, RetryDefaults};
+use crate::exit;
+use crate::options::compile_options;
+
+/// One route, ready to run.
+pub(crate) struct RoutePlan {
+    pub name: String,
+    pub compiled: Compiled,
+    pub sinks: SinkMaker,
+    pub delivery: DeliveryConfig,
+    /// Test mode for every event of the route.
+    pub test_mode: bool,
+    /// The route as written, but for its mapping's content: when it differs at a reload,
+    /// the route's delivery restarts (new settings, a new destination); when only the
+    /// mapping changed, the new one is swapped in.
+    pub fingerprint: String,
+}
+
+/// One source: its write keys and the routes their events go to.
+pub(crate) struct SourcePlan {
+    pub name: String,
+    pub keys: Vec<String>,
+    pub routes: Vec<String>,
+    pub cors_origins: Vec<String>,
+}
+
+pub(crate) struct Plan {
+    pub routes: Vec<RoutePlan>,
+    pub sources: Vec<SourcePlan>,
+    /// The pipeline file, when there is one.
+    pub config: Option<PipelineConfig>,
+}
+
+impl Plan {
+    /// Every source's CORS origins, once each: the listener answers them all.
+    pub fn cors_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self
+            .sources
+            .iter()
+            .flat_map(|s| s.cors_origins.iter().cloned())
+            .collect();
+        origins.sort();
+        origins.dedup();
+        origins
+    }
+}
+
+/// Why a plan could not be made: every message, and the exit status.
+pub(crate) struct Failure {
+    pub lines: Vec<String>,
+    pub code: u8,
+}
+
+impl Failure {
+    fn of(code: u8, lines: Vec<String>) -> Self {
+        Self { lines, code }
+    }
+}
+
+/// Builds the destination's sink from its settings: once at start, and afresh (a new
+/// client) after each refusal.
+pub(crate) struct SinkMaker {
+    pub destination: Arc<dyn Destination>,
+    pub settings: Settings,
+}
+
+impl SinkMaker {
+    /// The destination with its settings from the flags and environment; the sink is
+    /// built once here so that a wrong setting stops the start.
+    pub fn new(
+        destination: Arc<dyn Destination>,
+        connection: &ConnectionArgs,
+        test_mode: bool,
+    ) -> Result<Self, SettingsError> {
+        let settings = connection.settings(destination.as_ref(), test_mode)?;
+        Self::with(destination, settings)
+    }
+
+    pub fn with(
+        destination: Arc<dyn Destination>,
+        settings: Settings,
+    ) -> Result<Self, SettingsError> {
+        destination.sink(&settings)?;
+        Ok(Self {
+            destination,
+            settings,
+        })
+    }
+
+    pub fn make(&self) -> Result<BoxSink, SettingsError> {
+        self.destination.sink(&self.settings)
+    }
+}
+
+/// Compiles the mapping and picks its validator; errors as `FILE:LINE:COL: message`.
+pub(crate) fn compile(path: &Path, params: &[String]) -> Result<Compiled, Vec<String>> {
+    let options = compile_options(params).map_err(|e| vec![format!("{e:#}")])?;
+    let mapping = match eventmap::Mapping::from_file(path, &options) {
+        Ok(mapping) => mapping,
+        Err(LoadError::Compile(err)) => {
+            return Err(err.diagnostics.iter().map(ToString::to_string).collect())
+        }
+        Err(e) => return Err(vec![e.to_string()]),
+    };
+    let validator =
+        eventmap_cli::destinations::validator_for(&mapping).map_err(|e| vec![format!("{e:#}")])?;
+    Ok(Compiled { mapping, validator })
+}
+
+/// The destination the compiled mapping delivers to (see `Registry::delivering_to`).
+pub(crate) fn delivering_to(compiled: &Compiled) -> Result<Arc<dyn Destination>, String> {
+    let registry = eventmap_cli::destinations::registry();
+    let name = registry.delivering_to(&compiled.mapping)?.name();
+    registry
+        .shared(name)
+        .ok_or_else(|| format!("unknown destination `{name}`"))
+}
+
+/// The plan the flags mean: one route and one source, both `default`.
+pub(crate) fn from_flags(args: &Args, mapping: &Path) -> Result<Plan, Failure> {
+    let compiled = compile(mapping, &args.params).map_err(|e| Failure::of(exit::ERROR, e))?;
+    let destination = delivering_to(&compiled).map_err(|e| Failure::of(exit::ERROR, vec![e]))?;
+    let delivery = args
+        .delivery
+        .config(destination.as_ref(), RetryDefaults::Server)
+        .map_err(|e| Failure::of(exit::ERROR, vec![format!("eventmap: error: {e:#}")]))?;
+    let sinks = SinkMaker::new(destination, &args.connection, args.validate_only)
+        .map_err(|e| Failure::of(exit::CREDENTIALS, vec![format!("eventmap: error: {e}")]))?;
+    let keys = flag_write_keys(args).map_err(|e| Failure::of(exit::ERROR, vec![e]))?;
+    Ok(Plan {
+        routes: vec![RoutePlan {
+            name: DEFAULT_ROUTE.to_string(),
+            fingerprint: format!("{}|{:?}", mapping.display(), sinks.settings),
+            compiled,
+            sinks,
+            delivery,
+            test_mode: args.validate_only,
+        }],
+        sources: vec![SourcePlan {
+            name: DEFAULT_ROUTE.to_string(),
+            keys,
+            routes: vec![DEFAULT_ROUTE.to_string()],
+            cors_origins: args.cors_origins.clone(),
+        }],
+        config: None,
+    })
+}
+
+/// Write keys from the flags, a file and `EVENTMAP_WRITE_KEYS` (comma-separated).
+fn flag_write_keys(args: &Args) -> Result<Vec<String>, String> {
+    let mut keys: Vec<String> = args.write_keys.clone();
+    if let Some(file) = &args.write_keys_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read write keys from {}: {e}", file.display()))?;
+        keys.extend(parse_keys_file(&text).map(str::to_string));
+    }
+    if let Ok(env) = std::env::var("EVENTMAP_WRITE_KEYS") {
+        keys.extend(env.split(',').map(str::trim).map(str::to_string));
+    }
+    keys.retain(|k| !k.is_empty());
+    if keys.is_empty() {
+        return Err(
+            "eventmap: error: no write key: give --write-key, --write-keys-file or EVENTMAP_WRITE_KEYS"
+                .into(),
+        );
+    }
+    Ok(keys)
+}
+
+/// A route of the file compiled and checked against its destination, before anything
+/// is read from the environment (what `check --config` reports).
+pub(crate) struct CheckedRoute<'a> {
+    pub route: &'a RouteConfig,
+    pub compiled: Compiled,
+    pub destination: Arc<dyn Destination>,
+}
+
+/// Compiles every route's mapping and checks every route's settings against its
+/// destination: all the mistakes, each with its own location.
+pub(crate) fn check_routes(config: &PipelineConfig) -> Result<Vec<CheckedRoute<'_>>, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut checked = Vec::new();
+    for route in &config.routes {
+        let params: Vec<String> = route
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let compiled = match compile(&route.mapping, &params) {
+            Ok(compiled) => compiled,
+            Err(lines) => {
+                errors.push(format!(
+                    "{}: route `{}`: its mapping {} does not compile:",
+                    route.mapping_location,
+                    route.name,
+                    route.mapping.display()
+                ));
+                errors.extend(lines.into_iter().map(|l| format!("  {l}")));
+                continue;
+            }
+        };
+        let destination = match delivering_to(&compiled) {
+            Ok(destination) => destination,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let mistakes = route.check_settings(destination.as_ref());
+        if !mistakes.is_empty() {
+            errors.extend(mistakes.iter().map(ToString::to_string));
+            continue;
+        }
+        checked.push(CheckedRoute {
+            route,
+            compiled,
+            destination,
+        });
+    }
+    if errors.is_empty() {
+        Ok(checked)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The plan a pipeline file means, with its settings and write keys read from the
+/// environment: every mistake at once.
+pub(crate) fn from_file(args: &Args, path: &Path) -> Result<Plan, Failure> {
+    let config = PipelineConfig::load(path).map_err(|diagnostics| {
+        Failure::of(
+            exit::ERROR,
+            diagnostics.iter().map(ToString::to_string).collect(),
+        )
+    })?;
+    let checked = check_routes(&config).map_err(|e| Failure::of(exit::ERROR, e))?;
+    let mut errors = Vec::new();
+    let mut credentials = false;
+    let mut routes = Vec::new();
+    for CheckedRoute {
+        route,
+        compiled,
+        destination,
+    } in checked
+    {
+        let delivery = match args.delivery.config_for(
+            destination.as_ref(),
+            RetryDefaults::Server,
+            &route.delivery,
+        ) {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                errors.push(format!("{}: route `{}`: {e:#}", route.location, route.name));
+                continue;
+            }
+        };
+        let sinks = args
+            .connection
+            .route_settings(destination.as_ref(), route)
+            .and_then(|settings| {
+                SinkMaker::with(destination, settings).map_err(|e| route.settings_error(&e))
+            });
+        let sinks = match sinks {
+            Ok(sinks) => sinks,
+            Err(e) => {
+                credentials = true;
+                errors.push(e.to_string());
+                continue;
+            }
+        };
+        routes.push(RoutePlan {
+            name: route.name.clone(),
+            fingerprint: format!(
+                "{}|{:?}|{:?}|{:?}",
+                route.mapping.display(),
+                route.params,
+                route.settings,
+                route.delivery
+            ),
+            compiled,
+            sinks,
+            delivery,
+            test_mode: route.delivery.test_mode,
+        });
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    let mut sources = Vec::new();
+    for source in &config.sources {
+        match source.keys(&env) {
+            Ok(keys) => sources.push(SourcePlan {
+                name: source.name.clone(),
+                keys,
+                routes: source.routes.clone(),
+                cors_origins: source.cors_origins.clone(),
+            }),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if config.sources.is_empty() && !args.to_kafka {
+        errors.push(format!(
+            "{}: the pipeline file has no `sources`: `serve` needs at least one (its write keys and routes)",
+            path.display()
+        ));
+    }
+    errors.extend(shared_keys(&sources));
+    if !errors.is_empty() {
+        let code = if credentials {
+            exit::CREDENTIALS
+        } else {
+            exit::ERROR
+        };
+        return Err(Failure::of(code, errors));
+    }
+    Ok(Plan {
+        routes,
+        sources,
+        config: Some(config),
+    })
+}
+
+/// A key of two sources would send its events to both sources' routes: refused, naming
+/// the sources (never the key).
+fn shared_keys(sources: &[SourcePlan]) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (i, a) in sources.iter().enumerate() {
+        for b in &sources[i + 1..] {
+            if a.keys.iter().any(|k| b.keys.contains(k)) {
+                errors.push(format!(
+                    "sources `{}` and `{}` share a write key: each key must belong to one source",
+                    a.name, b.name
+                ));
+            }
+        }
+    }
+    errors
+}
+
+/// Where the plan comes from: what a reload reads again.
+#[derive(Clone)]
+pub(crate) enum Origin {
+    Flags { mapping: PathBuf },
+    File(PathBuf),
+}

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use eventmap_mock_capi::{Fault, FaultPlan, MockCapi, MockConfig};
-use eventmap_tests::delivery::{KEY, MAPPINGS, PIXEL};
+use eventmap_tests::delivery::{KEY, MAPPING, MAPPINGS, META_MAPPING, PIXEL};
 use eventmap_tests::kafka::{wait_for, wait_for_with_logs, Broker, Consumer};
 use eventmap_tests::serve::{order, order_batch, Server};
 use serde_json::json;
@@ -531,5 +531,93 @@ fn posts_of_100_through_serve_survive_a_member_joining_and_one_killed() {
     assert!(
         !pages.contains("eventmap_consume_offset_gaps_total{"),
         "{pages}"
+    );
+}
+
+#[test]
+fn with_routes_each_event_is_produced_once_and_each_route_has_its_own_group() {
+    let broker = Broker::start();
+    let openai = mock();
+    let meta = mock();
+    broker.create_topic("routed", 2);
+    let dir = eventmap_tests::Scratch::new("kafka-routes");
+    let config = dir.write(
+        "pipeline.yaml",
+        &format!(
+            "version: 1
+routes:
+  openai:
+    mapping: {}
+    settings: {{ endpoint: '{}' }}
+  meta:
+    mapping: {}
+    settings: {{ endpoint: '{}' }}
+sources:
+  shop:
+    write_keys: {{ env: SHOP_KEYS }}
+    routes: [openai, meta]
+  partner:
+    write_keys: {{ env: PARTNER_KEYS }}
+    routes: [openai]
+",
+            eventmap_tests::repo().join(MAPPING).display(),
+            openai.endpoint(),
+            eventmap_tests::repo().join(META_MAPPING).display(),
+            meta.endpoint()
+        ),
+    );
+    let server = Server::with_config(
+        std::path::Path::new(&config),
+        &[("SHOP_KEYS", "wk-shop"), ("PARTNER_KEYS", "wk-partner")],
+        &[
+            "--to-kafka",
+            "--brokers",
+            &broker.bootstrap,
+            "--topic",
+            "routed",
+        ],
+    );
+    let (shop, shop_ids) = order_batch("shop", 40);
+    let (partner, partner_ids) = order_batch("partner", 20);
+    assert_eq!(server.post_as("wk-shop", "/v1/batch", &shop).status, 200);
+    assert_eq!(
+        server.post_as("wk-partner", "/v1/batch", &partner).status,
+        200
+    );
+    // Each event once on the topic, naming its routes.
+    let on_topic = broker.read_all("routed", 60);
+    assert_eq!(on_topic.len(), 60);
+    // A consumer group per route: each destination scales and lags on its own.
+    let to_openai = Consumer::start_route(&broker, "routed", &config, "openai");
+    let to_meta = Consumer::start_route(&broker, "routed", &config, "meta");
+    let mut for_openai = shop_ids.clone();
+    for_openai.extend(partner_ids.iter().cloned());
+    wait_for_with_logs(
+        "the openai route's events",
+        Duration::from_secs(60),
+        &[&to_openai],
+        || all_delivered(&openai, &for_openai),
+    );
+    wait_for_with_logs(
+        "the meta route's events",
+        Duration::from_secs(60),
+        &[&to_meta],
+        || all_delivered(&meta, &shop_ids),
+    );
+    // The partner's events never reach Meta, and nothing is sent twice.
+    let (seen_openai, seen_meta) = (openai.record(), meta.record());
+    assert_eq!(seen_meta.delivered.len(), 40);
+    assert!(partner_ids
+        .iter()
+        .all(|id| !seen_meta.delivered.contains_key(id)));
+    assert!(seen_openai.delivered.values().all(|n| *n == 1));
+    assert_eq!(seen_meta.events["shop-0"]["event_name"], "Purchase");
+    assert!(
+        to_meta
+            .logged("consumer_started")
+            .iter()
+            .any(|l| l["group"] == "eventmap-meta"),
+        "{}",
+        to_meta.log()
     );
 }

@@ -270,6 +270,25 @@ impl Consumer {
         endpoint: &str,
         extra: &[&str],
     ) -> Self {
+        let mut own = vec![
+            "--group",
+            group,
+            "--mapping",
+            mapping,
+            "--endpoint",
+            endpoint,
+        ];
+        own.extend_from_slice(extra);
+        Self::spawn(broker, topic, &own)
+    }
+
+    /// `eventmap consume --config FILE --route NAME` of `topic` (its own group,
+    /// `eventmap-NAME`; the route's endpoint from the file).
+    pub fn start_route(broker: &Broker, topic: &str, config: &str, route: &str) -> Self {
+        Self::spawn(broker, topic, &["--config", config, "--route", route])
+    }
+
+    fn spawn(broker: &Broker, topic: &str, own: &[&str]) -> Self {
         let metrics_addr = format!("127.0.0.1:{}", free_port());
         let mut child = Command::new(crate::binary())
             .args([
@@ -278,14 +297,8 @@ impl Consumer {
                 &broker.bootstrap,
                 "--topic",
                 topic,
-                "--group",
-                group,
                 "--dead-letter-topic",
                 &format!("{topic}-dead"),
-                "--mapping",
-                mapping,
-                "--endpoint",
-                endpoint,
                 "--metrics-listen",
                 &metrics_addr,
                 "--session-timeout",
@@ -299,7 +312,7 @@ impl Consumer {
                 "--max-retry-delay",
                 "200ms",
             ])
-            .args(extra)
+            .args(own)
             .current_dir(crate::repo())
             .envs(CREDENTIALS)
             .stdin(Stdio::null())

@@ -14,10 +14,10 @@ use eventmap_pipeline::log;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::connection::{ConnectionArgs, DeliveryArgs, RetryDefaults};
+use crate::connection::{ConnectionArgs, DeliveryArgs};
 use crate::exit;
 use crate::options::{parse_bytes, parse_duration};
-use crate::serve::{compile, delivering_to, SinkMaker};
+use crate::serve::{flag_route, route_of_file, Failure, RoutePlan};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -28,14 +28,30 @@ pub(crate) struct Args {
     #[arg(long = "topic", value_name = "TOPIC", required = true)]
     topics: Vec<String>,
     /// The consumer group: processes in one group share the topics' partitions.
-    #[arg(long, value_name = "GROUP")]
-    group: String,
+    /// Default with `--route`: `eventmap-ROUTE`, a group per route, so that each
+    /// destination scales and lags on its own.
+    #[arg(long, value_name = "GROUP", required_unless_present = "route")]
+    group: Option<String>,
     /// Where records that can never be delivered go, with their reason and source.
     #[arg(long, value_name = "TOPIC")]
     dead_letter_topic: String,
     /// The mapping file; its `destination:` says where the events go.
-    #[arg(long, short)]
-    mapping: PathBuf,
+    #[arg(long, short, required_unless_present = "config")]
+    mapping: Option<PathBuf>,
+    /// A pipeline file: deliver its route `--route` (its mapping, settings and delivery),
+    /// taking the records `serve --to-kafka --config` produced for that route.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "route",
+        conflicts_with_all = ["mapping", "params", "endpoint", "api_key", "pixel_id",
+            "integration_source", "settings", "batch_size", "max_batch_bytes", "max_attempts",
+            "max_retry_time", "validate_only"]
+    )]
+    config: Option<PathBuf>,
+    /// The route of `--config` this consumer delivers.
+    #[arg(long, value_name = "NAME", requires = "config")]
+    route: Option<String>,
     /// A record larger than this is dead-lettered unread.
     #[arg(long, default_value = "1MiB", value_parser = parse_bytes, value_name = "BYTES")]
     max_record_bytes: u64,
@@ -90,31 +106,21 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             args.dead_letter_topic
         );
     }
-    let compiled = match compile(&args.mapping, &args.params) {
-        Ok(compiled) => Arc::new(compiled),
-        Err(errors) => {
-            for line in &errors {
+    let route = match setup(args) {
+        Ok(route) => route,
+        Err(failure) => {
+            for line in &failure.lines {
                 eprintln!("{line}");
             }
-            return Ok(exit::ERROR);
+            return Ok(failure.code);
         }
     };
-    let destination = match delivering_to(&compiled) {
-        Ok(destination) => destination,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(exit::ERROR);
-        }
-    };
-    let delivery = args
-        .delivery
-        .config(destination.as_ref(), RetryDefaults::Server)?;
-    let sinks = match SinkMaker::new(destination, &args.connection, args.validate_only) {
-        Ok(sinks) => sinks,
-        Err(e) => {
-            eprintln!("eventmap: error: {e}");
-            return Ok(exit::CREDENTIALS);
-        }
+    let compiled = Arc::new(route.compiled);
+    let (delivery, sinks, validate_only) = (route.delivery, route.sinks, route.test_mode);
+    let group = match (&args.group, &args.route) {
+        (Some(group), _) => group.clone(),
+        (None, Some(route)) => format!("eventmap-{route}"),
+        (None, None) => bail!("--group is needed"),
     };
     let config = ConsumeConfig {
         brokers: Brokers {
@@ -122,15 +128,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             options: args.kafka_options.clone(),
         },
         topics: args.topics.clone(),
-        group: args.group.clone(),
+        group,
         dead_letter_topic: args.dead_letter_topic.clone(),
         max_record_bytes: usize::try_from(args.max_record_bytes).unwrap_or(usize::MAX),
         session_timeout: args.session_timeout,
         commit_interval: args.commit_interval,
         revoke_timeout: args.revoke_timeout,
         drain: args.drain_timeout,
-        validate_only: args.validate_only,
+        validate_only,
         delivery,
+        route: args.route.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -207,5 +214,25 @@ async fn stop_on_signals(stop: watch::Sender<bool>) {
             log::line("stopping", json!({"signal": "Ctrl-C"}));
             stop.send_replace(true);
         }
+    }
+}
+
+/// The route this consumer delivers: of the pipeline file, or the one the flags make.
+fn setup(args: &Args) -> Result<RoutePlan, Failure> {
+    match (&args.config, &args.route, &args.mapping) {
+        (Some(file), Some(route), _) => {
+            route_of_file(&args.connection, &args.delivery, file, route)
+        }
+        (_, _, Some(mapping)) => flag_route(
+            &args.connection,
+            &args.delivery,
+            mapping,
+            &args.params,
+            args.validate_only,
+        ),
+        _ => Err(Failure {
+            lines: vec!["eventmap: error: give --mapping, or --config with --route".into()],
+            code: exit::ERROR,
+        }),
     }
 }

@@ -28,7 +28,7 @@ use tokio::sync::{watch, Mutex};
 use crate::connection::{ConnectionArgs, DeliveryArgs};
 use crate::exit;
 use crate::options::{parse_bytes, parse_duration};
-pub(crate) use plan::{check_routes, compile, delivering_to, SinkMaker};
+pub(crate) use plan::{check_routes, flag_route, route_of_file, Failure, RoutePlan};
 use plan::{Origin, Plan};
 use routes::Running;
 
@@ -149,15 +149,14 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let origin = match (&args.config, &args.mapping) {
+        // With --to-kafka the consumers map and deliver: nothing to plan here.
+        _ if args.to_kafka => None,
         (Some(file), _) => Some(Origin::File(file.clone())),
         (None, Some(mapping)) if !args.to_kafka => Some(Origin::Flags {
             mapping: mapping.clone(),
         }),
         _ => None,
     };
-    if args.to_kafka && args.config.is_some() {
-        bail!("--config with --to-kafka is not built yet: give the write keys as flags, and run `eventmap consume` per route");
-    }
     let plan = match &origin {
         Some(origin) => match build(args, origin) {
             Ok(plan) => Some(plan),
@@ -170,7 +169,25 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         },
         None => None,
     };
-    let settings = Effective::of(args, plan.as_ref().and_then(|p| p.config.as_ref()));
+    // With --to-kafka the file gives the sources (keys, origins, routes) and listener.
+    let kafka_config = match (&args.config, args.to_kafka) {
+        (Some(file), true) => match eventmap_pipeline::config::PipelineConfig::load(file) {
+            Ok(config) => Some(config),
+            Err(diagnostics) => {
+                for diagnostic in &diagnostics {
+                    eprintln!("{diagnostic}");
+                }
+                return Ok(exit::ERROR);
+            }
+        },
+        _ => None,
+    };
+    let settings = Effective::of(
+        args,
+        plan.as_ref()
+            .and_then(|p| p.config.as_ref())
+            .or(kafka_config.as_ref()),
+    );
     if !settings.listen.ip().is_loopback() && !args.allow_remote {
         bail!(
             "--listen {} is reachable from other machines: add --allow-remote to mean it",
@@ -189,7 +206,15 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         .context("cannot start the async runtime")?;
     let metrics = Metrics::default();
     let clock = Clock::system();
-    runtime.block_on(serve(args, origin, plan, settings, metrics, clock))
+    runtime.block_on(serve(
+        args,
+        origin,
+        plan,
+        kafka_config,
+        settings,
+        metrics,
+        clock,
+    ))
 }
 
 /// What the file says of the listener and spool, else the flags.
@@ -237,6 +262,7 @@ async fn serve(
     args: &Args,
     origin: Option<Origin>,
     plan: Option<Plan>,
+    kafka_config: Option<eventmap_pipeline::config::PipelineConfig>,
     settings: Effective,
     metrics: Metrics,
     clock: Clock,
@@ -248,7 +274,13 @@ async fn serve(
     let mut cors_origins = args.cors_origins.clone();
     let (store, running, spool): (Arc<dyn EventStore>, Option<Arc<Mutex<Running>>>, _) = match plan
     {
-        None => (kafka_store(args)?, None, None),
+        None => {
+            let routes = kafka_config
+                .as_ref()
+                .map(|c| c.route_names().iter().map(|r| r.to_string()).collect())
+                .unwrap_or_default();
+            (kafka_store(args, routes)?, None, None)
+        }
         Some(plan) => {
             let spool =
                 Spool::open(&settings.spool, settings.spool_config.clone()).with_context(|| {
@@ -272,7 +304,14 @@ async fn serve(
     };
     let write_keys = match &running {
         Some(running) => running.lock().await.keys.clone(),
-        None => kafka_write_keys(args)?.into(),
+        None => match &kafka_config {
+            Some(config) => {
+                let (keys, origins) = kafka_sources(config)?;
+                cors_origins = origins;
+                keys.into()
+            }
+            None => kafka_write_keys(args)?.into(),
+        },
     };
     let ready = Arc::new(AtomicBool::new(true));
     let intake = Arc::new(Intake {
@@ -457,8 +496,36 @@ async fn reload(reloading: &Reloading, args: &Args, metrics: &Metrics) {
         .inc();
 }
 
+/// The write keys and CORS origins of the file's sources for `--to-kafka`: route `i` of
+/// the file is lane `i`, which the producer writes as the route's name in each record's
+/// routes header.
+fn kafka_sources(
+    config: &eventmap_pipeline::config::PipelineConfig,
+) -> anyhow::Result<(WriteKeys, Vec<String>)> {
+    let env = |name: &str| std::env::var(name).ok();
+    let names = config.route_names();
+    let mut keyed = Vec::new();
+    let mut origins = Vec::new();
+    for source in &config.sources {
+        let keys = source.keys(&env).map_err(anyhow::Error::msg)?;
+        let lanes = source
+            .routes
+            .iter()
+            .filter_map(|r| names.iter().position(|n| n == r))
+            .fold(0u64, |lanes, i| lanes | (1 << i));
+        keyed.extend(keys.into_iter().map(|k| (k, lanes)));
+        origins.extend(source.cors_origins.iter().cloned());
+    }
+    if keyed.is_empty() {
+        bail!("the pipeline file has no `sources`: `serve` needs at least one");
+    }
+    origins.sort();
+    origins.dedup();
+    Ok((WriteKeys::with_lanes(keyed), origins))
+}
+
 /// The Kafka producer behind `--to-kafka`.
-fn kafka_store(args: &Args) -> anyhow::Result<Arc<dyn EventStore>> {
+fn kafka_store(args: &Args, routes: Vec<String>) -> anyhow::Result<Arc<dyn EventStore>> {
     let (Some(brokers), Some(topic)) = (&args.brokers, &args.topic) else {
         bail!("--to-kafka needs --brokers and --topic");
     };
@@ -472,6 +539,7 @@ fn kafka_store(args: &Args) -> anyhow::Result<Arc<dyn EventStore>> {
     Ok(Arc::new(KafkaStore {
         producer,
         topic: topic.clone(),
+        routes,
     }))
 }
 

@@ -18,7 +18,7 @@ use eventmap_pipeline::intake::write_keys::parse_keys_file;
 use eventmap_pipeline::spool::DEFAULT_ROUTE;
 
 use super::Args;
-use crate::connection::{ConnectionArgs, RetryDefaults};
+use crate::connection::{ConnectionArgs, DeliveryArgs, RetryDefaults};
 use crate::exit;
 use crate::options::compile_options;
 
@@ -136,26 +136,43 @@ pub(crate) fn delivering_to(compiled: &Compiled) -> Result<Arc<dyn Destination>,
         .ok_or_else(|| format!("unknown destination `{name}`"))
 }
 
-/// The plan the flags mean: one route and one source, both `default`.
-pub(crate) fn from_flags(args: &Args, mapping: &Path) -> Result<Plan, Failure> {
-    let compiled = compile(mapping, &args.params).map_err(|e| Failure::of(exit::ERROR, e))?;
+/// The route the flags make (`serve`, `consume`): `default`.
+pub(crate) fn flag_route(
+    connection: &ConnectionArgs,
+    delivery: &DeliveryArgs,
+    mapping: &Path,
+    params: &[String],
+    test_mode: bool,
+) -> Result<RoutePlan, Failure> {
+    let compiled = compile(mapping, params).map_err(|e| Failure::of(exit::ERROR, e))?;
     let destination = delivering_to(&compiled).map_err(|e| Failure::of(exit::ERROR, vec![e]))?;
-    let delivery = args
-        .delivery
+    let delivery = delivery
         .config(destination.as_ref(), RetryDefaults::Server)
         .map_err(|e| Failure::of(exit::ERROR, vec![format!("eventmap: error: {e:#}")]))?;
-    let sinks = SinkMaker::new(destination, &args.connection, args.validate_only)
+    let sinks = SinkMaker::new(destination, connection, test_mode)
         .map_err(|e| Failure::of(exit::CREDENTIALS, vec![format!("eventmap: error: {e}")]))?;
+    Ok(RoutePlan {
+        name: DEFAULT_ROUTE.to_string(),
+        fingerprint: format!("{}|{:?}", mapping.display(), sinks.settings),
+        compiled,
+        sinks,
+        delivery,
+        test_mode,
+    })
+}
+
+/// The plan the flags mean: one route and one source, both `default`.
+pub(crate) fn from_flags(args: &Args, mapping: &Path) -> Result<Plan, Failure> {
+    let route = flag_route(
+        &args.connection,
+        &args.delivery,
+        mapping,
+        &args.params,
+        args.validate_only,
+    )?;
     let keys = flag_write_keys(args).map_err(|e| Failure::of(exit::ERROR, vec![e]))?;
     Ok(Plan {
-        routes: vec![RoutePlan {
-            name: DEFAULT_ROUTE.to_string(),
-            fingerprint: format!("{}|{:?}", mapping.display(), sinks.settings),
-            compiled,
-            sinks,
-            delivery,
-            test_mode: args.validate_only,
-        }],
+        routes: vec![route],
         sources: vec![SourcePlan {
             name: DEFAULT_ROUTE.to_string(),
             keys,
@@ -257,51 +274,14 @@ pub(crate) fn from_file(args: &Args, path: &Path) -> Result<Plan, Failure> {
     let mut errors = Vec::new();
     let mut credentials = false;
     let mut routes = Vec::new();
-    for CheckedRoute {
-        route,
-        compiled,
-        destination,
-    } in checked
-    {
-        let delivery = match args.delivery.config_for(
-            destination.as_ref(),
-            RetryDefaults::Server,
-            &route.delivery,
-        ) {
-            Ok(delivery) => delivery,
-            Err(e) => {
-                errors.push(format!("{}: route `{}`: {e:#}", route.location, route.name));
-                continue;
+    for checked in checked {
+        match file_route(&args.connection, &args.delivery, checked) {
+            Ok(route) => routes.push(route),
+            Err((message, refused)) => {
+                credentials |= refused;
+                errors.push(message);
             }
-        };
-        let sinks = args
-            .connection
-            .route_settings(destination.as_ref(), route)
-            .and_then(|settings| {
-                SinkMaker::with(destination, settings).map_err(|e| route.settings_error(&e))
-            });
-        let sinks = match sinks {
-            Ok(sinks) => sinks,
-            Err(e) => {
-                credentials = true;
-                errors.push(e.to_string());
-                continue;
-            }
-        };
-        routes.push(RoutePlan {
-            name: route.name.clone(),
-            fingerprint: format!(
-                "{}|{:?}|{:?}|{:?}",
-                route.mapping.display(),
-                route.params,
-                route.settings,
-                route.delivery
-            ),
-            compiled,
-            sinks,
-            delivery,
-            test_mode: route.delivery.test_mode,
-        });
+        }
     }
     let env = |name: &str| std::env::var(name).ok();
     let mut sources = Vec::new();
@@ -335,6 +315,88 @@ pub(crate) fn from_file(args: &Args, path: &Path) -> Result<Plan, Failure> {
         routes,
         sources,
         config: Some(config),
+    })
+}
+
+/// A checked route of the file, with its settings read from the environment and its
+/// delivery from the file over the flags. `Err((message, credentials))`.
+fn file_route(
+    connection: &ConnectionArgs,
+    delivery: &DeliveryArgs,
+    checked: CheckedRoute<'_>,
+) -> Result<RoutePlan, (String, bool)> {
+    let CheckedRoute {
+        route,
+        compiled,
+        destination,
+    } = checked;
+    let delivery = delivery
+        .config_for(destination.as_ref(), RetryDefaults::Server, &route.delivery)
+        .map_err(|e| {
+            (
+                format!("{}: route `{}`: {e:#}", route.location, route.name),
+                false,
+            )
+        })?;
+    let sinks = connection
+        .route_settings(destination.as_ref(), route)
+        .and_then(|settings| {
+            SinkMaker::with(destination, settings).map_err(|e| route.settings_error(&e))
+        })
+        .map_err(|e| (e.to_string(), true))?;
+    Ok(RoutePlan {
+        name: route.name.clone(),
+        fingerprint: format!(
+            "{}|{:?}|{:?}|{:?}",
+            route.mapping.display(),
+            route.params,
+            route.settings,
+            route.delivery
+        ),
+        compiled,
+        sinks,
+        delivery,
+        test_mode: route.delivery.test_mode,
+    })
+}
+
+/// Route `name` of the pipeline file `file`, ready to deliver (`consume --route`).
+pub(crate) fn route_of_file(
+    connection: &ConnectionArgs,
+    delivery: &DeliveryArgs,
+    file: &Path,
+    name: &str,
+) -> Result<RoutePlan, Failure> {
+    let mut config = PipelineConfig::load(file).map_err(|diagnostics| {
+        Failure::of(
+            exit::ERROR,
+            diagnostics.iter().map(ToString::to_string).collect(),
+        )
+    })?;
+    let names = config.route_names().join(", ");
+    if config.route(name).is_none() {
+        let known: Vec<&str> = config.route_names();
+        return Err(Failure::of(
+            exit::ERROR,
+            vec![format!(
+                "{}: no route `{name}` (its routes: {names}){}",
+                file.display(),
+                eventmap::suggestion(name, known)
+            )],
+        ));
+    }
+    config.routes.retain(|r| r.name == name);
+    let mut checked = check_routes(&config).map_err(|e| Failure::of(exit::ERROR, e))?;
+    let Some(route) = checked.pop() else {
+        return Err(Failure::of(exit::ERROR, vec![format!("no route `{name}`")]));
+    };
+    file_route(connection, delivery, route).map_err(|(message, refused)| {
+        let code = if refused {
+            exit::CREDENTIALS
+        } else {
+            exit::ERROR
+        };
+        Failure::of(code, vec![message])
     })
 }
 

@@ -53,6 +53,9 @@ pub struct ConsumeConfig {
     pub drain: Duration,
     pub validate_only: bool,
     pub delivery: DeliveryConfig,
+    /// The route this consumer delivers (`consume --config … --route NAME`): records
+    /// whose routes header does not name it are passed over (committed, not delivered).
+    pub route: Option<String>,
 }
 
 /// What one consumer did, from its start to its stop.
@@ -61,6 +64,8 @@ pub struct ConsumeReport {
     pub records: u64,
     pub delivered: u64,
     pub skipped: u64,
+    /// Records for other routes only, passed over.
+    pub other_routes: u64,
     pub dead_lettered: BTreeMap<DeadReason, u64>,
     /// Records handed back uncommitted at the stop (their partition's next owner reads
     /// them again).
@@ -155,6 +160,12 @@ pub async fn consume<S: Sink>(
             continue; // Its partition is going to another member, which reads it again.
         }
         report.records += 1;
+        if !for_route(config.route.as_deref(), record.routes.as_deref()) {
+            report.other_routes += 1;
+            metrics.count("other_route", 1);
+            offsets.settle(&record.source.partition, record.source.offset);
+            continue;
+        }
         let now_ms = clock.now_ms();
         match next_step(&processor, &record, now_ms, config.validate_only) {
             Next::Deliver(event) => {
@@ -198,9 +209,18 @@ pub async fn consume<S: Sink>(
     log::line(
         "consumer_stopped",
         json!({"records": report.records, "delivered": report.delivered,
-            "skipped": report.skipped, "handed_back": report.handed_back}),
+            "skipped": report.skipped, "other_routes": report.other_routes,
+            "handed_back": report.handed_back}),
     );
     Ok(report)
+}
+
+/// Whether a record whose routes header says `routes` is for this consumer's `route`.
+fn for_route(route: Option<&str>, routes: Option<&str>) -> bool {
+    match (route, routes) {
+        (Some(route), Some(routes)) => routes.split(',').any(|r| r.trim() == route),
+        _ => true,
+    }
 }
 
 /// Not the record's fault: delivery was stopped. The record stays uncommitted and is
@@ -280,4 +300,18 @@ fn group_member(
         owned: Mutex::default(),
     };
     config.brokers.finish(client).create_with_context(context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_route;
+
+    #[test]
+    fn a_route_takes_the_records_that_name_it_and_those_for_every_route() {
+        assert!(for_route(Some("meta"), Some("openai,meta")));
+        assert!(!for_route(Some("meta"), Some("openai")));
+        assert!(!for_route(Some("meta"), Some("")));
+        assert!(for_route(Some("meta"), None), "no header: every route");
+        assert!(for_route(None, Some("openai")), "no route: every record");
+    }
 }

@@ -16,7 +16,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaResult;
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
@@ -32,6 +32,8 @@ pub(crate) struct Record {
     pub source: SourceRecord,
     /// Why the record has no value to process: a tombstone, or over the size limit.
     pub unreadable: Option<String>,
+    /// The routes it goes to ([`crate::intake::ROUTES_HEADER`]); `None`: every route.
+    pub routes: Option<String>,
 }
 
 /// What the poll thread and the rest of the consumer share.
@@ -340,6 +342,13 @@ fn record_of<M: Message>(message: &M, max_record_bytes: usize) -> Record {
         Some(bytes) => (Some(bytes.to_vec()), None),
         None => (None, Some("the record has no value (a tombstone)".into())),
     };
+    let routes = message.headers().and_then(|headers| {
+        headers
+            .iter()
+            .find(|h| h.key == crate::intake::ROUTES_HEADER)
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    });
     Record {
         source: SourceRecord {
             partition,
@@ -348,6 +357,7 @@ fn record_of<M: Message>(message: &M, max_record_bytes: usize) -> Record {
             value,
         },
         unreadable,
+        routes,
     }
 }
 

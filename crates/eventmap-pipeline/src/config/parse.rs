@@ -148,35 +148,35 @@ impl Reader<'_> {
     }
 
     fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
-        let text = match &node.kind {
-            NodeKind::Str(s, _) => s.clone(),
-            NodeKind::Int(i) => i.to_string(),
-            _ => {
-                self.error(
-                    &node.location,
-                    format!("`{what}` must be a duration such as 500ms, 30s, 24h"),
-                );
-                return None;
-            }
-        };
-        parse_duration(&text)
-            .map_err(|e| self.error(&node.location, format!("`{what}`: {e}")))
-            .ok()
+        self.unit(
+            node,
+            what,
+            "a duration such as 500ms, 30s, 24h",
+            parse_duration,
+        )
     }
 
     fn bytes(&mut self, node: &Node, what: &str) -> Option<u64> {
+        self.unit(node, what, "a size such as 32KiB or 1GiB", parse_bytes)
+    }
+
+    /// A value written with a unit (or a bare non-negative number), parsed by `parse`.
+    fn unit<T>(
+        &mut self,
+        node: &Node,
+        what: &str,
+        example: &str,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let text = match &node.kind {
             NodeKind::Str(s, _) => s.clone(),
             NodeKind::Int(i) if *i >= 0 => i.to_string(),
             _ => {
-                self.error(
-                    &node.location,
-                    format!("`{what}` must be a size such as 32KiB or 1GiB"),
-                );
+                self.error(&node.location, format!("`{what}` must be {example}"));
                 return None;
             }
         };
-        parse_bytes(&text)
+        parse(&text)
             .map_err(|e| self.error(&node.location, format!("`{what}`: {e}")))
             .ok()
     }

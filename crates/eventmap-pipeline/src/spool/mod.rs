@@ -350,12 +350,7 @@ impl Spool {
 
     /// The lanes with events waiting, with how many each.
     pub fn waiting_lanes(&self) -> Vec<(u8, u64)> {
-        let state = self
-            .inner
-            .shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let state = self.state();
         let mut lanes: Vec<u8> = state
             .segments
             .values()
@@ -371,12 +366,7 @@ impl Spool {
 
     /// Events waiting on `lane`.
     pub fn lane_depth(&self, lane: u8) -> u64 {
-        self.inner
-            .shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .lane_depth(lane)
+        self.state().lane_depth(lane)
     }
 
     /// Settles events on lane 0 (a spool without routes); see [`Spool::settle_on`].
@@ -454,12 +444,7 @@ impl Spool {
 
     /// The first segment holding `seq` or later events: (start, end, committed bytes).
     fn segment_for(&self, seq: u64) -> Option<(u64, u64, u64)> {
-        let state = self
-            .inner
-            .shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let state = self.state();
         let holding = state
             .segment_of(seq)
             .or_else(|| state.segments.range(seq..).next().map(|(_, s)| s))?;
@@ -578,22 +563,20 @@ impl Spool {
         Ok(out)
     }
 
-    fn is_settled(&self, seq: u64) -> bool {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner
             .shared
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .is_settled(seq)
+    }
+
+    fn is_settled(&self, seq: u64) -> bool {
+        self.state().is_settled(seq)
     }
 
     fn is_settled_on(&self, seq: u64, lane: u8) -> bool {
-        self.inner
-            .shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_settled_on(seq, lane)
+        self.state().is_settled_on(seq, lane)
     }
 
     /// Hands events found damaged to the writer, which dead-letters them `corrupt`.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use eventmap_mock_capi::{MockCapi, MockConfig};
 use eventmap_tests::delivery::{signal, KEY, PIXEL};
-use eventmap_tests::serve::{free_port, order_batch, wait_until, Server};
+use eventmap_tests::serve::{basic, free_port, order, order_batch, wait_until, Answer, Server};
 use eventmap_tests::{eventmap, repo, Scratch};
 
 const KEY_A: &str = "wk-brand-a-51f0";
@@ -174,6 +174,195 @@ sources:
     // A key of neither source is refused.
     let (batch, _) = order_batch("stranger", 1);
     assert_eq!(server.post_as("wk-nobody", "/v1/batch", &batch).status, 401);
+}
+
+/// Two brands' sources, each with its own pages and limits, to two pixels.
+fn brands_file(dir: &Scratch, pixel_a: &MockCapi, pixel_b: &MockCapi, origin_a: &str) -> PathBuf {
+    pipeline(
+        dir,
+        &format!(
+            "routes:
+  brand_a:
+    mapping: openai.yaml
+    settings: {{ endpoint: '{}', pixel_id: px_brand_a }}
+  brand_b:
+    mapping: openai.yaml
+    settings: {{ endpoint: '{}', pixel_id: px_brand_b }}
+sources:
+  a:
+    write_keys: {{ env: KEYS_A }}
+    cors_origins: ['{origin_a}']
+    limits: {{ max_event_bytes: 2KiB, max_request_bytes: 8KiB }}
+    routes: [brand_a]
+  b:
+    write_keys: {{ env: KEYS_B }}
+    cors_origins: [https://b.example]
+    routes: [brand_b]
+",
+            pixel_a.endpoint(),
+            pixel_b.endpoint()
+        ),
+    )
+}
+
+/// POSTs `body` to /v1/batch with `key` (as the Basic user, or in the body when `None`
+/// is given as the header) from a page of `origin`, if any.
+fn post_from(
+    server: &Server,
+    key: Option<&str>,
+    origin: Option<&str>,
+    body: &serde_json::Value,
+) -> Answer {
+    let auth = key.map(basic);
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(auth) = &auth {
+        headers.push(("Authorization", auth));
+    }
+    if let Some(origin) = origin {
+        headers.push(("Origin", origin));
+    }
+    server.request("POST", "/v1/batch", &headers, body.to_string().as_bytes())
+}
+
+#[test]
+fn each_source_has_its_own_pages_and_limits_and_a_reload_replaces_them() {
+    let pixel_a = mock_with_pixel("px_brand_a");
+    let pixel_b = mock_with_pixel("px_brand_b");
+    let dir = Scratch::new("routes-source-edges");
+    let config = brands_file(&dir, &pixel_a, &pixel_b, "https://a.example");
+    let env = [("KEYS_A", KEY_A), ("KEYS_B", KEY_B)];
+    let server = Server::with_config(&config, &env, FAST);
+    let batch_of = |id: &str| serde_json::json!({"batch": [order(id)]});
+    let mut delivered_a = Vec::new();
+
+    // Brand a's pages post with a's key, and may read the answer.
+    let own = post_from(
+        &server,
+        Some(KEY_A),
+        Some("https://a.example"),
+        &batch_of("a-own-page"),
+    );
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(
+        own.header("access-control-allow-origin"),
+        Some("https://a.example")
+    );
+    delivered_a.push("a-own-page".to_string());
+    // Brand b's pages (listed, but by b) and any other page may not post with a's key.
+    for (origin, id) in [
+        ("https://b.example", "a-from-b"),
+        ("https://evil.example", "a-from-evil"),
+        ("null", "a-from-null"),
+    ] {
+        let answer = post_from(&server, Some(KEY_A), Some(origin), &batch_of(id));
+        assert_eq!(answer.status, 403, "{origin}: {}", answer.body);
+        assert!(
+            answer.body.contains("origin_not_allowed"),
+            "{}",
+            answer.body
+        );
+        assert_eq!(
+            answer.header("access-control-allow-origin"),
+            None,
+            "{origin}"
+        );
+    }
+    // A server sends no Origin: its key is what guards it.
+    assert_eq!(
+        post_from(&server, Some(KEY_A), None, &batch_of("a-server")).status,
+        200
+    );
+    delivered_a.push("a-server".to_string());
+    // The preflight carries no key: it answers every source's pages, and no other.
+    let preflight = |origin: &str| {
+        server.request(
+            "OPTIONS",
+            "/v1/batch",
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+            ],
+            b"",
+        )
+    };
+    assert_eq!(
+        preflight("https://b.example").header("access-control-allow-origin"),
+        Some("https://b.example")
+    );
+    assert_eq!(
+        preflight("https://evil.example").header("access-control-allow-origin"),
+        None
+    );
+
+    // Source a takes events up to 2 KiB, b up to the listener's 32 KiB.
+    let mut big = order("a-big");
+    big["properties"]["note"] = serde_json::json!("x".repeat(4000));
+    let refused = post_from(
+        &server,
+        Some(KEY_A),
+        None,
+        &serde_json::json!({"batch": [big.clone()]}),
+    );
+    assert_eq!(refused.status, 413, "{}", refused.body);
+    big["messageId"] = serde_json::json!("b-big");
+    assert_eq!(
+        post_from(
+            &server,
+            Some(KEY_B),
+            None,
+            &serde_json::json!({"batch": [big]})
+        )
+        .status,
+        200
+    );
+    // A key in the body is found after the body is read (within the largest limits of
+    // any source), then held to its own source's: 8 KiB a request for a.
+    let (mut many, _) = order_batch("a-many", 40);
+    many["writeKey"] = serde_json::json!(KEY_A);
+    assert!(many.to_string().len() > 8 * 1024);
+    let refused = post_from(&server, None, None, &many);
+    assert_eq!(refused.status, 413, "{}", refused.body);
+    let (mut many_b, ids_b) = order_batch("b-many", 40);
+    many_b["writeKey"] = serde_json::json!(KEY_B);
+    assert_eq!(post_from(&server, None, None, &many_b).status, 200);
+
+    // A reload gives source a other pages.
+    brands_file(&dir, &pixel_a, &pixel_b, "https://a2.example");
+    signal(&server.child, "HUP");
+    server.wait_for_log("\"event\":\"reloaded\"");
+    let moved = post_from(
+        &server,
+        Some(KEY_A),
+        Some("https://a2.example"),
+        &batch_of("a-new-page"),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    delivered_a.push("a-new-page".to_string());
+    assert_eq!(
+        post_from(
+            &server,
+            Some(KEY_A),
+            Some("https://a.example"),
+            &batch_of("a-old-page")
+        )
+        .status,
+        403
+    );
+
+    wait_all_once(&pixel_a, &delivered_a, "brand a");
+    let mut expected_b = ids_b;
+    expected_b.push("b-big".to_string());
+    wait_all_once(&pixel_b, &expected_b, "brand b");
+    wait_until("the spool emptied", || {
+        server.metric("eventmap_spool_depth") == 0.0
+    });
+    let (seen_a, seen_b) = (pixel_a.record(), pixel_b.record());
+    assert_eq!(
+        seen_a.delivered.len(),
+        delivered_a.len(),
+        "only what a's own pages and servers sent"
+    );
+    assert_eq!(seen_b.delivered.len(), expected_b.len());
 }
 
 #[test]

@@ -20,7 +20,7 @@ use eventmap_mock_capi::{MockCapi, MockConfig};
 use eventmap_openai::{Credentials, OpenAiSink, OpenAiSinkConfig, OpenAiValidator};
 use eventmap_pipeline::delivery::{Clock, DeliveryConfig};
 use eventmap_pipeline::forward::{self, Compiled, Forwarding};
-use eventmap_pipeline::intake::{self, Intake, IntakeConfig, WriteKeys};
+use eventmap_pipeline::intake::{self, Intake, IntakeConfig, Limits, Sources};
 use eventmap_pipeline::metrics::Metrics;
 use eventmap_pipeline::spool::{Spool, SpoolConfig};
 use serde_json::json;
@@ -137,7 +137,7 @@ async fn start_server(spool: &Spool, endpoint: &str) -> (String, watch::Sender<b
     let clock = Clock::system();
     let intake = Arc::new(Intake {
         config: IntakeConfig {
-            write_keys: WriteKeys::new([WRITE_KEY]).into(),
+            sources: Sources::single(vec![WRITE_KEY.into()], Vec::new(), Limits::default()).into(),
             ..IntakeConfig::default()
         },
         store: Arc::new(spool.clone()),

@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 use eventmap_kafka::{Brokers, KafkaStore};
 use eventmap_pipeline::delivery::Clock;
 use eventmap_pipeline::intake::idsync::CookieConfig;
-use eventmap_pipeline::intake::{self, EventStore, Intake, IntakeConfig, Limits, WriteKeys};
+use eventmap_pipeline::intake::{self, EventStore, Intake, IntakeConfig, SharedSources, Sources};
 use eventmap_pipeline::log;
 use eventmap_pipeline::metrics::{Metrics, OutcomeLabel};
 use eventmap_pipeline::spool::{Spool, SpoolConfig};
@@ -68,7 +68,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE")]
     write_keys_file: Option<PathBuf>,
     /// Browser origins allowed to post (CORS), e.g. https://www.shop.example; `*` for any
-    /// (never with cookies; the ID sync answers only origins given by name).
+    /// (never with cookies; the ID sync answers only origins given by name). A browser
+    /// post from any other page is refused (403); servers send no Origin.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origins: Vec<String>,
     /// Largest event accepted, in bytes (Segment: 32 KB).
@@ -222,14 +223,12 @@ struct Effective {
     listen: SocketAddr,
     spool: PathBuf,
     spool_config: SpoolConfig,
-    limits: Limits,
 }
 
 impl Effective {
     fn of(args: &Args, config: Option<&eventmap_pipeline::config::PipelineConfig>) -> Self {
         let file = config.cloned();
         let spool = file.as_ref().map(|c| c.spool.clone()).unwrap_or_default();
-        let limits = file.as_ref().map(|c| c.limits.clone()).unwrap_or_default();
         let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
         Self {
             listen: file.as_ref().and_then(|c| c.listen).unwrap_or(args.listen),
@@ -242,10 +241,6 @@ impl Effective {
                     .unwrap_or(args.dead_letter_retention),
                 dedup_max_ids: size(spool.dedup_max_ids.unwrap_or(args.dedup_max_ids)),
                 ..SpoolConfig::default()
-            },
-            limits: Limits {
-                max_event_bytes: size(limits.max_event_bytes.unwrap_or(args.max_event_bytes)),
-                max_batch_bytes: size(limits.max_request_bytes.unwrap_or(args.max_request_bytes)),
             },
         }
     }
@@ -271,7 +266,6 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let (stop, stopped) = watch::channel(false);
-    let mut cors_origins = args.cors_origins.clone();
     let (store, running, spool): (Arc<dyn EventStore>, Option<Arc<Mutex<Running>>>, _) = match plan
     {
         None => {
@@ -286,7 +280,6 @@ async fn serve(
                 Spool::open(&settings.spool, settings.spool_config.clone()).with_context(|| {
                     format!("cannot open the spool in {}", settings.spool.display())
                 })?;
-            cors_origins = plan.cors_origins();
             let shared = routes::Shared {
                 spool: spool.clone(),
                 metrics: metrics.clone(),
@@ -302,23 +295,17 @@ async fn serve(
             (store, Some(Arc::new(Mutex::new(running))), Some(spool))
         }
     };
-    let write_keys = match &running {
-        Some(running) => running.lock().await.keys.clone(),
+    let sources: SharedSources = match &running {
+        Some(running) => running.lock().await.sources.clone(),
         None => match &kafka_config {
-            Some(config) => {
-                let (keys, origins) = kafka_sources(config)?;
-                cors_origins = origins;
-                keys.into()
-            }
-            None => kafka_write_keys(args)?.into(),
+            Some(config) => kafka_sources(args, config)?.into(),
+            None => kafka_flag_sources(args)?.into(),
         },
     };
     let ready = Arc::new(AtomicBool::new(true));
     let intake = Arc::new(Intake {
         config: IntakeConfig {
-            write_keys,
-            limits: settings.limits,
-            cors_origins,
+            sources,
             body_timeout: args.body_timeout,
             max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
             idsync: CookieConfig {
@@ -355,7 +342,7 @@ async fn serve(
             "config": args.config.as_ref().map(|c| c.display().to_string()),
             "mapping": args.mapping.as_ref().map(|m| m.display().to_string()),
             "routes": routes,
-            "write_keys": intake.config.write_keys.len(), "validate_only": args.validate_only}),
+            "write_keys": intake.config.sources.current().key_count(), "validate_only": args.validate_only}),
     );
     tokio::spawn(shutdown_watchdog(stopped.clone(), args.drain_timeout));
     let mut shutdown = stopped.clone();
@@ -496,32 +483,22 @@ async fn reload(reloading: &Reloading, args: &Args, metrics: &Metrics) {
         .inc();
 }
 
-/// The write keys and CORS origins of the file's sources for `--to-kafka`: route `i` of
-/// the file is lane `i`, which the producer writes as the route's name in each record's
-/// routes header.
+/// The file's sources for `--to-kafka`: route `i` of the file is lane `i`, which the
+/// producer writes as the route's name in each record's routes header.
 fn kafka_sources(
+    args: &Args,
     config: &eventmap_pipeline::config::PipelineConfig,
-) -> anyhow::Result<(WriteKeys, Vec<String>)> {
-    let env = |name: &str| std::env::var(name).ok();
+) -> anyhow::Result<Sources> {
+    let plans =
+        plan::source_plans(args, config).map_err(|lines| anyhow::anyhow!(lines.join("\n")))?;
     let names = config.route_names();
-    let mut keyed = Vec::new();
-    let mut origins = Vec::new();
-    for source in &config.sources {
-        let keys = source.keys(&env).map_err(anyhow::Error::msg)?;
-        let lanes = source
-            .routes
+    plan::intake_sources(&plans, |route| {
+        names
             .iter()
-            .filter_map(|r| names.iter().position(|n| n == r))
-            .fold(0u64, |lanes, i| lanes | (1 << i));
-        keyed.extend(keys.into_iter().map(|k| (k, lanes)));
-        origins.extend(source.cors_origins.iter().cloned());
-    }
-    if keyed.is_empty() {
-        bail!("the pipeline file has no `sources`: `serve` needs at least one");
-    }
-    origins.sort();
-    origins.dedup();
-    Ok((WriteKeys::with_lanes(keyed), origins))
+            .position(|n| *n == route)
+            .and_then(|i| u8::try_from(i).ok())
+            .ok_or_else(|| anyhow::anyhow!("no route `{route}`"))
+    })
 }
 
 /// The Kafka producer behind `--to-kafka`.
@@ -543,20 +520,12 @@ fn kafka_store(args: &Args, routes: Vec<String>) -> anyhow::Result<Arc<dyn Event
     }))
 }
 
-/// The write keys of `--to-kafka` (from the flags).
-fn kafka_write_keys(args: &Args) -> anyhow::Result<WriteKeys> {
-    let mut keys: Vec<String> = args.write_keys.clone();
-    if let Some(file) = &args.write_keys_file {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read write keys from {}", file.display()))?;
-        keys.extend(intake::write_keys::parse_keys_file(&text).map(str::to_string));
-    }
-    if let Ok(env) = std::env::var("EVENTMAP_WRITE_KEYS") {
-        keys.extend(env.split(',').map(str::trim).map(str::to_string));
-    }
-    let keys = WriteKeys::new(keys);
-    if keys.is_empty() {
-        bail!("no write key: give --write-key, --write-keys-file or EVENTMAP_WRITE_KEYS");
-    }
-    Ok(keys)
+/// The one source of `--to-kafka` from the flags.
+fn kafka_flag_sources(args: &Args) -> anyhow::Result<Sources> {
+    let keys = plan::flag_write_keys(args).map_err(anyhow::Error::msg)?;
+    Ok(Sources::single(
+        keys,
+        args.cors_origins.clone(),
+        plan::flag_limits(args),
+    ))
 }

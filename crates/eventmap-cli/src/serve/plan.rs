@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use eventmap::LoadError;
-use eventmap_pipeline::config::{PipelineConfig, RouteConfig};
+use eventmap_pipeline::config::{LimitsSection, PipelineConfig, RouteConfig};
 use eventmap_pipeline::delivery::DeliveryConfig;
 use eventmap_pipeline::destination::{BoxSink, Destination, Settings, SettingsError};
 use eventmap_pipeline::forward::Compiled;
+use eventmap_pipeline::intake::sources::SharedKeyError;
 use eventmap_pipeline::intake::write_keys::parse_keys_file;
+use eventmap_pipeline::intake::{Limits, Source, Sources};
 use eventmap_pipeline::spool::DEFAULT_ROUTE;
 
 use super::Args;
@@ -36,12 +38,64 @@ pub(crate) struct RoutePlan {
     pub fingerprint: String,
 }
 
-/// One source: its write keys and the routes their events go to.
+/// One source: its write keys, the pages that may post with them, its limits and the
+/// routes their events go to.
 pub(crate) struct SourcePlan {
     pub name: String,
     pub keys: Vec<String>,
     pub routes: Vec<String>,
     pub cors_origins: Vec<String>,
+    pub limits: Limits,
+}
+
+/// The intake's sources from the plan's, each sending its events to the lanes
+/// `lane_of` gives its routes.
+pub(crate) fn intake_sources<E: From<SharedKeyError>>(
+    sources: &[SourcePlan],
+    mut lane_of: impl FnMut(&str) -> Result<u8, E>,
+) -> Result<Sources, E> {
+    let mut built = Vec::with_capacity(sources.len());
+    for plan in sources {
+        let mut lanes = 0u64;
+        for route in &plan.routes {
+            lanes |= 1 << lane_of(route)?;
+        }
+        let source = Source {
+            name: plan.name.clone(),
+            lanes,
+            cors_origins: plan.cors_origins.clone(),
+            limits: plan.limits,
+        };
+        built.push((source, plan.keys.clone()));
+    }
+    Ok(Sources::new(built)?)
+}
+
+/// The limits the flags give (of the listener, and of the one source they make).
+pub(crate) fn flag_limits(args: &Args) -> Limits {
+    limits_over(
+        Limits {
+            max_event_bytes: size(args.max_event_bytes),
+            max_batch_bytes: size(args.max_request_bytes),
+        },
+        &LimitsSection::default(),
+    )
+}
+
+/// `section`'s limits, and for what it leaves out, `defaults`'.
+pub(crate) fn limits_over(defaults: Limits, section: &LimitsSection) -> Limits {
+    Limits {
+        max_event_bytes: section
+            .max_event_bytes
+            .map_or(defaults.max_event_bytes, size),
+        max_batch_bytes: section
+            .max_request_bytes
+            .map_or(defaults.max_batch_bytes, size),
+    }
+}
+
+fn size(bytes: u64) -> usize {
+    usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
 pub(crate) struct Plan {
@@ -49,20 +103,6 @@ pub(crate) struct Plan {
     pub sources: Vec<SourcePlan>,
     /// The pipeline file, when there is one.
     pub config: Option<PipelineConfig>,
-}
-
-impl Plan {
-    /// Every source's CORS origins, once each: the listener answers them all.
-    pub fn cors_origins(&self) -> Vec<String> {
-        let mut origins: Vec<String> = self
-            .sources
-            .iter()
-            .flat_map(|s| s.cors_origins.iter().cloned())
-            .collect();
-        origins.sort();
-        origins.dedup();
-        origins
-    }
 }
 
 /// Why a plan could not be made: every message, and the exit status.
@@ -170,7 +210,8 @@ pub(crate) fn from_flags(args: &Args, mapping: &Path) -> Result<Plan, Failure> {
         &args.params,
         args.validate_only,
     )?;
-    let keys = flag_write_keys(args).map_err(|e| Failure::of(exit::ERROR, vec![e]))?;
+    let keys = flag_write_keys(args)
+        .map_err(|e| Failure::of(exit::ERROR, vec![format!("eventmap: error: {e}")]))?;
     Ok(Plan {
         routes: vec![route],
         sources: vec![SourcePlan {
@@ -178,13 +219,14 @@ pub(crate) fn from_flags(args: &Args, mapping: &Path) -> Result<Plan, Failure> {
             keys,
             routes: vec![DEFAULT_ROUTE.to_string()],
             cors_origins: args.cors_origins.clone(),
+            limits: flag_limits(args),
         }],
         config: None,
     })
 }
 
 /// Write keys from the flags, a file and `EVENTMAP_WRITE_KEYS` (comma-separated).
-fn flag_write_keys(args: &Args) -> Result<Vec<String>, String> {
+pub(crate) fn flag_write_keys(args: &Args) -> Result<Vec<String>, String> {
     let mut keys: Vec<String> = args.write_keys.clone();
     if let Some(file) = &args.write_keys_file {
         let text = std::fs::read_to_string(file)
@@ -197,8 +239,7 @@ fn flag_write_keys(args: &Args) -> Result<Vec<String>, String> {
     keys.retain(|k| !k.is_empty());
     if keys.is_empty() {
         return Err(
-            "eventmap: error: no write key: give --write-key, --write-keys-file or EVENTMAP_WRITE_KEYS"
-                .into(),
+            "no write key: give --write-key, --write-keys-file or EVENTMAP_WRITE_KEYS".into(),
         );
     }
     Ok(keys)
@@ -283,26 +324,13 @@ pub(crate) fn from_file(args: &Args, path: &Path) -> Result<Plan, Failure> {
             }
         }
     }
-    let env = |name: &str| std::env::var(name).ok();
-    let mut sources = Vec::new();
-    for source in &config.sources {
-        match source.keys(&env) {
-            Ok(keys) => sources.push(SourcePlan {
-                name: source.name.clone(),
-                keys,
-                routes: source.routes.clone(),
-                cors_origins: source.cors_origins.clone(),
-            }),
-            Err(e) => errors.push(e.to_string()),
+    let sources = match source_plans(args, &config) {
+        Ok(sources) => sources,
+        Err(mistakes) => {
+            errors.extend(mistakes);
+            Vec::new()
         }
-    }
-    if config.sources.is_empty() && !args.to_kafka {
-        errors.push(format!(
-            "{}: the pipeline file has no `sources`: `serve` needs at least one (its write keys and routes)",
-            path.display()
-        ));
-    }
-    errors.extend(shared_keys(&sources));
+    };
     if !errors.is_empty() {
         let code = if credentials {
             exit::CREDENTIALS
@@ -400,21 +428,43 @@ pub(crate) fn route_of_file(
     })
 }
 
-/// A key of two sources would send its events to both sources' routes: refused, naming
-/// the sources (never the key).
-fn shared_keys(sources: &[SourcePlan]) -> Vec<String> {
+/// The file's sources with their write keys read from the environment and their limits
+/// over the listener's; every mistake at once. A key of two sources would send its
+/// events to both sources' routes: refused, naming the sources (never the key).
+pub(crate) fn source_plans(
+    args: &Args,
+    config: &PipelineConfig,
+) -> Result<Vec<SourcePlan>, Vec<String>> {
+    let listener = limits_over(flag_limits(args), &config.limits);
+    let env = |name: &str| std::env::var(name).ok();
     let mut errors = Vec::new();
-    for (i, a) in sources.iter().enumerate() {
-        for b in &sources[i + 1..] {
-            if a.keys.iter().any(|k| b.keys.contains(k)) {
-                errors.push(format!(
-                    "sources `{}` and `{}` share a write key: each key must belong to one source",
-                    a.name, b.name
-                ));
-            }
+    let mut sources = Vec::new();
+    for source in &config.sources {
+        match source.keys(&env) {
+            Ok(keys) => sources.push(SourcePlan {
+                name: source.name.clone(),
+                keys,
+                routes: source.routes.clone(),
+                cors_origins: source.cors_origins.clone(),
+                limits: limits_over(listener, &source.limits),
+            }),
+            Err(e) => errors.push(e.to_string()),
         }
     }
-    errors
+    if config.sources.is_empty() {
+        errors.push(format!(
+            "{}: the pipeline file has no `sources`: `serve` needs at least one (its write keys and routes)",
+            config.file.display()
+        ));
+    }
+    if let Err(shared) = intake_sources(&sources, |_| Ok::<u8, SharedKeyError>(0)) {
+        errors.push(shared.to_string());
+    }
+    if errors.is_empty() {
+        Ok(sources)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Where the plan comes from: what a reload reads again.

@@ -1,5 +1,5 @@
 //! The routes as they run: one delivery task a route, each on its own spool lane, and
-//! the write keys that send each source's events to its routes' lanes.
+//! the sources whose write keys send their events to their routes' lanes.
 //!
 //! A reload ([`Running::apply`]) replaces a route's mapping in place, restarts the
 //! delivery of a route whose settings or delivery changed, starts new routes, and stops
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use eventmap_pipeline::delivery::{Clock, DeadLetter, DeadPayload, DeadReason};
 use eventmap_pipeline::forward::{self, Ended, Forwarding, MappingSlot};
-use eventmap_pipeline::intake::{SharedWriteKeys, WriteKeys};
+use eventmap_pipeline::intake::{SharedSources, Sources};
 use eventmap_pipeline::log;
 use eventmap_pipeline::metrics::Metrics;
 use eventmap_pipeline::spool::{Settle, Spool, SpoolError};
@@ -23,7 +23,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::plan::{Plan, RoutePlan, SinkMaker};
+use super::plan::{intake_sources, Plan, RoutePlan, SinkMaker};
 
 /// One running route.
 struct RouteRun {
@@ -49,19 +49,19 @@ pub(crate) struct Shared {
 pub(crate) struct Running {
     shared: Shared,
     routes: BTreeMap<String, RouteRun>,
-    pub keys: SharedWriteKeys,
+    pub sources: SharedSources,
 }
 
 impl Running {
     /// Starts every route of `plan`, and sets aside what waits for routes it no longer
     /// has.
-    pub async fn start(shared: Shared, plan: Plan) -> Result<Self, SpoolError> {
+    pub async fn start(shared: Shared, plan: Plan) -> anyhow::Result<Self> {
         let mut running = Self {
             shared,
             routes: BTreeMap::new(),
-            keys: SharedWriteKeys::default(),
+            sources: SharedSources::default(),
         };
-        running.keys.replace(running.write_keys(&plan)?);
+        running.sources.replace(running.sources_of(&plan)?);
         for route in plan.routes {
             running.start_route(route)?;
         }
@@ -69,17 +69,11 @@ impl Running {
         Ok(running)
     }
 
-    /// The write keys of `plan`'s sources, each with its routes' lanes.
-    fn write_keys(&self, plan: &Plan) -> Result<WriteKeys, SpoolError> {
-        let mut keyed = Vec::new();
-        for source in &plan.sources {
-            let mut lanes = 0u64;
-            for route in &source.routes {
-                lanes |= 1 << self.shared.spool.lane(route)?;
-            }
-            keyed.extend(source.keys.iter().map(|k| (k.clone(), lanes)));
-        }
-        Ok(WriteKeys::with_lanes(keyed))
+    /// `plan`'s sources, each sending to its routes' lanes.
+    fn sources_of(&self, plan: &Plan) -> anyhow::Result<Sources> {
+        intake_sources(&plan.sources, |route| {
+            self.shared.spool.lane(route).map_err(anyhow::Error::from)
+        })
     }
 
     fn start_route(&mut self, plan: RoutePlan) -> Result<(), SpoolError> {
@@ -128,9 +122,9 @@ impl Running {
         Ok(())
     }
 
-    /// Replaces the running routes and keys with a whole, checked plan (a reload).
-    pub async fn apply(&mut self, plan: Plan) -> Result<(), SpoolError> {
-        let keys = self.write_keys(&plan)?;
+    /// Replaces the running routes and sources with a whole, checked plan (a reload).
+    pub async fn apply(&mut self, plan: Plan) -> anyhow::Result<()> {
+        let sources = self.sources_of(&plan)?;
         let mut keep: Vec<String> = Vec::new();
         for route in plan.routes {
             keep.push(route.name.clone());
@@ -164,7 +158,7 @@ impl Running {
                 set_aside(&self.shared, lane, &name).await;
             }
         }
-        self.keys.replace(keys);
+        self.sources.replace(sources);
         Ok(())
     }
 

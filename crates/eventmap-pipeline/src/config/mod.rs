@@ -44,7 +44,7 @@ pub struct SpoolSection {
     pub dead_letter_retention: Option<Duration>,
 }
 
-/// `limits:` of the listener.
+/// `limits:` of the listener (what a source that sets none has), or of a source.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LimitsSection {
     pub max_event_bytes: Option<u64>,
@@ -106,6 +106,8 @@ pub struct SourceConfig {
     pub location: Location,
     pub write_keys: Vec<KeySource>,
     pub cors_origins: Vec<String>,
+    /// What it leaves out, the listener's `limits:` give.
+    pub limits: LimitsSection,
     pub routes: Vec<String>,
 }
 

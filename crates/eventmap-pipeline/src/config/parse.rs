@@ -46,7 +46,13 @@ pub(super) const DELIVERY: &[&str] = &[
     "timeout",
     "test_mode",
 ];
-pub(super) const SOURCE: &[&str] = &["description", "write_keys", "cors_origins", "routes"];
+pub(super) const SOURCE: &[&str] = &[
+    "description",
+    "write_keys",
+    "cors_origins",
+    "limits",
+    "routes",
+];
 
 /// Collects every mistake while the tree is read.
 struct Reader<'a> {
@@ -280,15 +286,7 @@ pub(super) fn config(root: &Node, path: &Path, base: &Path) -> (PipelineConfig, 
                 }
             }
             "spool" => config.spool = spool(&mut r, value),
-            "limits" => {
-                for (key, value) in r.fields(value, "`limits`", LIMITS) {
-                    let bytes = r.bytes(value, &key.name);
-                    match key.name.as_str() {
-                        "max_event_bytes" => config.limits.max_event_bytes = bytes,
-                        _ => config.limits.max_request_bytes = bytes,
-                    }
-                }
-            }
+            "limits" => config.limits = limits(&mut r, value, "`limits`"),
             "routes" => routes_node = Some((key, value)),
             _ => sources_node = Some((key, value)),
         }
@@ -506,6 +504,19 @@ fn route_delivery(r: &mut Reader<'_>, node: &Node, what: &str) -> RouteDelivery 
     d
 }
 
+/// `limits:` of the listener, or of a source.
+fn limits(r: &mut Reader<'_>, node: &Node, what: &str) -> LimitsSection {
+    let mut limits = LimitsSection::default();
+    for (key, value) in r.fields(node, what, LIMITS) {
+        let bytes = r.bytes(value, &key.name);
+        match key.name.as_str() {
+            "max_event_bytes" => limits.max_event_bytes = bytes,
+            _ => limits.max_request_bytes = bytes,
+        }
+    }
+    limits
+}
+
 fn source(r: &mut Reader<'_>, key: &Key, node: &Node, routes: &[String]) -> Option<SourceConfig> {
     let what = format!("source `{}`", key.name);
     let mut source = SourceConfig {
@@ -513,6 +524,7 @@ fn source(r: &mut Reader<'_>, key: &Key, node: &Node, routes: &[String]) -> Opti
         location: key.location.clone(),
         write_keys: Vec::new(),
         cors_origins: Vec::new(),
+        limits: LimitsSection::default(),
         routes: Vec::new(),
     };
     let mut saw_routes = false;
@@ -528,6 +540,7 @@ fn source(r: &mut Reader<'_>, key: &Key, node: &Node, routes: &[String]) -> Opti
                     }
                 }
             }
+            "limits" => source.limits = limits(r, value, &format!("{what}'s `limits`")),
             _ => {
                 saw_routes = true;
                 for (name, location) in r.strings(value, "routes") {

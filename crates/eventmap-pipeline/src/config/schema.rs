@@ -72,6 +72,13 @@ pub fn pipeline_schema() -> Value {
         ]),
     );
     route["required"] = json!(["mapping"]);
+    let limits = closed(
+        LIMITS,
+        props(&[
+            ("max_event_bytes", size.clone()),
+            ("max_request_bytes", size.clone()),
+        ]),
+    );
     let mut source = closed(
         SOURCE,
         props(&[
@@ -88,6 +95,7 @@ pub fn pipeline_schema() -> Value {
                 "routes",
                 json!({"type": "array", "items": {"type": "string"}, "minItems": 1}),
             ),
+            ("limits", limits.clone()),
         ]),
     );
     source["required"] = json!(["write_keys", "routes"]);
@@ -95,17 +103,10 @@ pub fn pipeline_schema() -> Value {
         SPOOL,
         props(&[
             ("dir", json!({"type": "string"})),
-            ("max_bytes", size.clone()),
+            ("max_bytes", size),
             ("dedup_window", duration.clone()),
             ("dedup_max_ids", json!({"type": "integer", "minimum": 1})),
             ("dead_letter_retention", duration),
-        ]),
-    );
-    let limits = closed(
-        LIMITS,
-        props(&[
-            ("max_event_bytes", size.clone()),
-            ("max_request_bytes", size),
         ]),
     );
     let mut top = closed(

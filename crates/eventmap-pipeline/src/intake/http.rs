@@ -17,9 +17,9 @@ use serde_json::json;
 
 use super::cors;
 use super::idsync::{self, CookieConfig};
-use super::segment::{self, Endpoint, Limits, PayloadError};
+use super::segment::{self, Endpoint, PayloadError};
+use super::sources::{SharedSources, Source, Sources};
 use super::store::EventStore;
-use super::write_keys::SharedWriteKeys;
 use crate::delivery::Clock;
 use crate::metrics::{AnswerLabel, Metrics, OutcomeLabel};
 use crate::spool::Admission;
@@ -27,12 +27,10 @@ use crate::spool::Admission;
 /// How the intake answers.
 #[derive(Clone)]
 pub struct IntakeConfig {
-    /// The write keys accepted (as the Basic user name, or `writeKey` in the body), each
-    /// with the routes (spool lanes) of its source; a reload replaces them.
-    pub write_keys: SharedWriteKeys,
-    pub limits: Limits,
-    /// Browser origins answered with CORS headers (`*` for any).
-    pub cors_origins: Vec<String>,
+    /// The sources: their write keys (as the Basic user name, or `writeKey` in the
+    /// body), the pages that may post with them, their limits and routes (spool lanes).
+    /// A reload replaces them.
+    pub sources: SharedSources,
     /// A request body must arrive within this.
     pub body_timeout: Duration,
     /// Seconds a client is told to wait when the store is full.
@@ -46,9 +44,7 @@ pub struct IntakeConfig {
 impl Default for IntakeConfig {
     fn default() -> Self {
         Self {
-            write_keys: SharedWriteKeys::default(),
-            limits: Limits::default(),
-            cors_origins: Vec::new(),
+            sources: SharedSources::default(),
             body_timeout: Duration::from_secs(10),
             retry_after_secs: 5,
             idsync: CookieConfig::default(),
@@ -77,8 +73,14 @@ impl Intake {
         let origin = request.headers().get(header::ORIGIN).cloned();
         let id_sync = request.uri().path().starts_with("/v1/idsync");
         let script = is_script_path(request.uri().path());
-        let mut answer = self.route(request).await;
-        let allowed = &self.config.cors_origins;
+        let sources = self.config.sources.current();
+        let mut answer = self.route(request, &sources).await;
+        // An answer to a key's request carries the key's source: its pages, not every
+        // source's, may read it.
+        let source = answer.extensions_mut().remove::<Arc<Source>>();
+        let allowed = source
+            .as_ref()
+            .map_or(sources.origins(), |s| s.cors_origins.as_slice());
         let headers = answer.headers_mut();
         if script {
             // A public file: any page may load it, also as a module (which needs CORS).
@@ -104,7 +106,7 @@ impl Intake {
                 }
             }
         }
-        if !allowed.is_empty() && !script {
+        if !sources.origins().is_empty() && !script {
             headers.insert(header::VARY, HeaderValue::from_static("Origin"));
         }
         self.metrics
@@ -119,7 +121,7 @@ impl Intake {
         answer
     }
 
-    async fn route(&self, request: Request<Incoming>) -> Answer {
+    async fn route(&self, request: Request<Incoming>, sources: &Sources) -> Answer {
         let path = request.uri().path().to_string();
         match (request.method(), path.as_str()) {
             // HEAD as GET (load balancers and uptime checks use it); hyper sends no body.
@@ -129,8 +131,10 @@ impl Intake {
             (&Method::GET | &Method::HEAD, "/readyz") => self.readiness(),
             (&Method::GET | &Method::HEAD, "/metrics") => self.metrics_page(),
             (&Method::GET | &Method::HEAD, p) if is_script_path(p) => script(&request, p),
-            (&Method::POST, "/v1/idsync") => self.id_sync(&request, IdSyncAction::Set),
-            (&Method::POST, "/v1/idsync/revoke") => self.id_sync(&request, IdSyncAction::Revoke),
+            (&Method::POST, "/v1/idsync") => self.id_sync(&request, sources, IdSyncAction::Set),
+            (&Method::POST, "/v1/idsync/revoke") => {
+                self.id_sync(&request, sources, IdSyncAction::Revoke)
+            }
             (&Method::OPTIONS, p) if segment::endpoint_for(p).is_some() || is_id_sync_path(p) => {
                 preflight()
             }
@@ -146,7 +150,7 @@ impl Intake {
                 answer
             }
             (&Method::POST, p) => match segment::endpoint_for(p) {
-                Some(endpoint) => self.intake(endpoint, request).await,
+                Some(endpoint) => self.intake(endpoint, request, sources).await,
                 None => refusal(
                     StatusCode::NOT_FOUND,
                     "not_found",
@@ -165,9 +169,14 @@ impl Intake {
     /// `POST /v1/idsync/revoke` deletes it. Only for pages of an origin listed by name
     /// (see [`cors`]): checked here, so a page elsewhere, a form or an image tag sets
     /// nothing even though its request reaches us.
-    fn id_sync(&self, request: &Request<Incoming>, action: IdSyncAction) -> Answer {
+    fn id_sync(
+        &self,
+        request: &Request<Incoming>,
+        sources: &Sources,
+        action: IdSyncAction,
+    ) -> Answer {
         let origin = request.headers().get(header::ORIGIN);
-        if !cors::listed_by_name(&self.config.cors_origins, origin) {
+        if !cors::listed_by_name(sources.origins(), origin) {
             return refusal(
                 StatusCode::FORBIDDEN,
                 "origin_not_allowed",
@@ -230,7 +239,12 @@ impl Intake {
         answer
     }
 
-    async fn intake(&self, endpoint: Endpoint, request: Request<Incoming>) -> Answer {
+    async fn intake(
+        &self,
+        endpoint: Endpoint,
+        request: Request<Incoming>,
+        sources: &Sources,
+    ) -> Answer {
         let header_key = match basic_user(&request) {
             Ok(key) => key,
             Err(message) => return refusal(StatusCode::UNAUTHORIZED, "unauthorized", message),
@@ -243,53 +257,86 @@ impl Intake {
                     .filter(|key| !key.is_empty())
             })
         });
-        // Known early: a wrong key in the header is refused before the body is read.
-        if let Some(key) = &header_key {
-            if !self.config.write_keys.contains(key) {
-                return refusal(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "unknown write key",
-                );
-            }
-        }
+        // Known early: a wrong key in the header is refused before the body is read, and
+        // a right one gives its source's limits to read it within.
+        let early = match &header_key {
+            Some(key) => match sources.of_key(key) {
+                Some(source) => Some(source),
+                None => return unknown_key(),
+            },
+            None => None,
+        };
+        let origin = request.headers().get(header::ORIGIN).cloned();
         let gzipped = request
             .headers()
             .get(header::CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-        let body = match self.read_body(request, gzipped).await {
+        let read_within = early.as_ref().map_or(*sources.largest(), |s| s.limits);
+        let body = match self
+            .read_body(request, gzipped, read_within.max_batch_bytes)
+            .await
+        {
             Ok(body) => body,
             Err(answer) => return answer,
         };
-        let payload = match segment::parse(endpoint, &body, &self.config.limits) {
+        let mut payload = match segment::parse(endpoint, &body, &read_within) {
             Ok(payload) => payload,
-            Err(PayloadError::Malformed(message)) => {
-                return refusal(StatusCode::BAD_REQUEST, "bad_request", &message)
-            }
-            Err(e @ PayloadError::TooLarge { .. }) => {
-                return refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &e.to_string())
-            }
+            Err(e) => return payload_refusal(e),
         };
-        let lanes = match header_key.as_ref().or(payload.write_key.as_ref()) {
-            None => {
-                return refusal(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "no write key: send it as the Basic user name or as `writeKey`",
-                )
-            }
-            Some(key) => match self.config.write_keys.lanes_of(key) {
-                Some(lanes) => lanes,
+        let source = match early {
+            Some(source) => source,
+            None => match payload.write_key.as_deref().map(|key| sources.of_key(key)) {
                 None => {
                     return refusal(
                         StatusCode::UNAUTHORIZED,
                         "unauthorized",
-                        "unknown write key",
+                        "no write key: send it as the Basic user name or as `writeKey`",
                     )
+                }
+                Some(None) => return unknown_key(),
+                Some(Some(source)) => {
+                    // Read within the largest limits of any source: now held to its own.
+                    if source.limits != read_within {
+                        if body.len() > source.limits.max_batch_bytes {
+                            return too_large("the request body", source.limits.max_batch_bytes);
+                        }
+                        payload = match segment::parse(endpoint, &body, &source.limits) {
+                            Ok(payload) => payload,
+                            Err(e) => return payload_refusal(e),
+                        };
+                    }
+                    source
                 }
             },
         };
+        let mut answer = self.admit(payload, &source, origin.as_ref()).await;
+        answer.extensions_mut().insert(source);
+        answer
+    }
+
+    /// Spools a payload of `source`'s, once its page (if a browser sent it) is one of
+    /// the source's.
+    async fn admit(
+        &self,
+        payload: segment::Payload,
+        source: &Source,
+        origin: Option<&HeaderValue>,
+    ) -> Answer {
+        // A browser names the page that posts: a key in one brand's pages is not for
+        // another site's pages to post with from its visitors' browsers. Servers send no
+        // Origin (and could forge one: the key is what guards them).
+        if let Some(origin) = origin {
+            if cors::allow_origin(&source.cors_origins, origin).is_none() {
+                return refusal(
+                    StatusCode::FORBIDDEN,
+                    "origin_not_allowed",
+                    "pages of this origin may not post with this write key: its source's \
+                     `cors_origins` (--cors-origin) do not list it",
+                );
+            }
+        }
+        let lanes = source.lanes;
         let now_ms = self.clock.now_ms();
         let enriched = match payload.enrich(now_ms, lanes) {
             Ok(enriched) => enriched,
@@ -350,15 +397,8 @@ impl Intake {
         &self,
         request: Request<Incoming>,
         gzipped: bool,
+        cap: usize,
     ) -> Result<Vec<u8>, Answer> {
-        let cap = self.config.limits.max_batch_bytes;
-        let too_large = |what: &str| {
-            refusal(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                &format!("{what} is over the limit of {cap} bytes"),
-            )
-        };
         let limited = Limited::new(request.into_body(), cap);
         let collected = tokio::time::timeout(self.config.body_timeout, limited.collect()).await;
         let raw = match collected {
@@ -373,7 +413,7 @@ impl Intake {
                 if e.downcast_ref::<http_body_util::LengthLimitError>()
                     .is_some() =>
             {
-                return Err(too_large("the request body"))
+                return Err(too_large("the request body", cap))
             }
             Ok(Err(_)) => {
                 return Err(refusal(
@@ -391,7 +431,7 @@ impl Intake {
         let mut out = Vec::new();
         let decoder = flate2::read::GzDecoder::new(raw.as_ref());
         match decoder.take(cap as u64 + 1).read_to_end(&mut out) {
-            Ok(_) if out.len() > cap => Err(too_large("the decompressed body")),
+            Ok(_) if out.len() > cap => Err(too_large("the decompressed body", cap)),
             Ok(_) => Ok(out),
             Err(e) => Err(refusal(
                 StatusCode::BAD_REQUEST,
@@ -400,6 +440,34 @@ impl Intake {
             )),
         }
     }
+}
+
+/// The answer to a payload that is not one.
+fn payload_refusal(error: PayloadError) -> Answer {
+    match error {
+        PayloadError::Malformed(message) => {
+            refusal(StatusCode::BAD_REQUEST, "bad_request", &message)
+        }
+        e @ PayloadError::TooLarge { .. } => {
+            refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &e.to_string())
+        }
+    }
+}
+
+fn unknown_key() -> Answer {
+    refusal(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "unknown write key",
+    )
+}
+
+fn too_large(what: &str, cap: usize) -> Answer {
+    refusal(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        &format!("{what} is over the limit of {cap} bytes"),
+    )
 }
 
 /// The write key as the HTTP Basic user name (the server SDKs' way).

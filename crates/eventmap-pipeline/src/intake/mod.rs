@@ -5,12 +5,14 @@
 //! - [`cors`]: which pages may post, and which may use the ID sync;
 //! - [`store`]: where accepted events go (the spool, or a Kafka topic);
 //! - [`idsync`]: the ID sync's script and its server-set cookie;
+//! - [`sources`]: who may post (write keys, origins), how much, and to which routes;
 //! - [`write_keys`]: the keys clients present, checked in constant time.
 
 pub mod cors;
 pub mod http;
 pub mod idsync;
 pub mod segment;
+pub mod sources;
 pub mod store;
 pub mod write_keys;
 
@@ -28,8 +30,9 @@ use crate::log;
 
 pub use http::{Intake, IntakeConfig};
 pub use segment::{Enriched, Limits};
+pub use sources::{SharedSources, Source, Sources};
 pub use store::{Appending, EventStore, StoreError};
-pub use write_keys::{SharedWriteKeys, WriteKeys};
+pub use write_keys::WriteKeys;
 
 /// A client that sends no complete request head within this is disconnected.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);

@@ -7,7 +7,7 @@ use eventmap::transforms::{format_rfc3339_ms, to_epoch_ms};
 use serde_json::{Map, Value};
 
 /// Sizes the intake refuses above (Segment documents 32 KB an event, 500 KB a batch).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_event_bytes: usize,
     pub max_batch_bytes: usize,

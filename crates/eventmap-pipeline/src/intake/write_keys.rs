@@ -5,76 +5,92 @@
 //! a presented key is hashed once and compared with every stored digest, each comparison
 //! in constant time and none cut short, so the time an answer takes says nothing about how
 //! close the key came (nor how long the real keys are).
-
 //!
-//! Each key belongs to a source, which sends its events to some routes: a key is kept
-//! with the spool lanes of those routes, and the lookup that finds it gives them.
+//! Each key belongs to a source ([`super::sources`]): a key is kept with its source's
+//! index, and the lookup that finds it gives that.
 
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
-/// Lane 0 alone: where a server without routes sends every event.
-const DEFAULT_LANES: u64 = 1;
-
-/// A set of write keys, each with the lanes its events go to; no key is kept in the
-/// clear.
+/// A set of write keys, each with the index of its source; no key is kept in the clear.
 #[derive(Clone, Default)]
 pub struct WriteKeys {
-    digests: Vec<([u8; 32], u64)>,
+    digests: Vec<([u8; 32], u32)>,
+}
+
+/// A key given to two sources: it could not say which one's routes its events go to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sources #{first} and #{second} share a write key: each key must belong to one source")]
+pub struct SharedKey {
+    pub first: u32,
+    pub second: u32,
 }
 
 impl WriteKeys {
-    /// The keys of a server without routes (lane 0), blank ones left out, each once.
+    /// The keys of one source (index 0), blank ones left out, each once.
     pub fn new<I, S>(keys: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Self::with_lanes(keys.into_iter().map(|k| (k, DEFAULT_LANES)))
+        let mut digests: Vec<([u8; 32], u32)> = keys
+            .into_iter()
+            .filter(|k| !k.as_ref().is_empty())
+            .map(|k| (digest(k.as_ref()), 0))
+            .collect();
+        digests.sort_unstable();
+        digests.dedup();
+        Self { digests }
     }
 
-    /// Keys with the lanes (a bit each) their events go to; blank keys left out. A key
-    /// given twice goes to the lanes of both.
-    pub fn with_lanes<I, S>(keys: I) -> Self
+    /// Keys with the index of their source; blank keys left out, a key given twice to
+    /// the same source kept once, a key given to two sources refused.
+    pub fn indexed<I, S>(keys: I) -> Result<Self, SharedKey>
     where
-        I: IntoIterator<Item = (S, u64)>,
+        I: IntoIterator<Item = (S, u32)>,
         S: AsRef<str>,
     {
-        let mut digests: Vec<([u8; 32], u64)> = Vec::new();
-        for (key, lanes) in keys {
+        let mut digests: Vec<([u8; 32], u32)> = Vec::new();
+        for (key, index) in keys {
             if key.as_ref().is_empty() {
                 continue;
             }
             let digest = digest(key.as_ref());
-            match digests.iter_mut().find(|(d, _)| *d == digest) {
-                Some((_, known)) => *known |= lanes,
-                None => digests.push((digest, lanes)),
+            match digests.iter().find(|(d, _)| *d == digest) {
+                Some((_, known)) if *known == index => {}
+                Some((_, known)) => {
+                    return Err(SharedKey {
+                        first: *known,
+                        second: index,
+                    })
+                }
+                None => digests.push((digest, index)),
             }
         }
         digests.sort_unstable();
-        Self { digests }
+        Ok(Self { digests })
     }
 
     /// Whether `key` is one of the keys.
     pub fn contains(&self, key: &str) -> bool {
-        self.lanes_of(key).is_some()
+        self.index_of(key).is_some()
     }
 
-    /// The lanes of `key`'s events, when it is one of the keys. Every stored key is
+    /// The index of `key`'s source, when it is one of the keys. Every stored key is
     /// compared, in constant time, whichever matches.
-    pub fn lanes_of(&self, key: &str) -> Option<u64> {
+    pub fn index_of(&self, key: &str) -> Option<u32> {
         let presented = digest(key);
-        let (found, lanes) = self.digests.iter().fold(
-            (Choice::from(0), 0u64),
-            |(found, lanes), (stored, stored_lanes)| {
+        let (found, index) = self.digests.iter().fold(
+            (Choice::from(0), 0u32),
+            |(found, index), (stored, stored_index)| {
                 let here = stored.ct_eq(&presented);
                 (
                     found | here,
-                    u64::conditional_select(&lanes, stored_lanes, here),
+                    u32::conditional_select(&index, stored_index, here),
                 )
             },
         );
-        bool::from(found).then_some(lanes)
+        bool::from(found).then_some(index)
     }
 
     pub fn len(&self) -> usize {
@@ -83,49 +99,6 @@ impl WriteKeys {
 
     pub fn is_empty(&self) -> bool {
         self.digests.is_empty()
-    }
-}
-
-/// The write keys a running intake checks, replaced whole when the pipeline file is
-/// reloaded; cheap to clone (the clones share them).
-#[derive(Clone, Default, Debug)]
-pub struct SharedWriteKeys(std::sync::Arc<std::sync::RwLock<WriteKeys>>);
-
-impl SharedWriteKeys {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, WriteKeys> {
-        self.0
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub fn lanes_of(&self, key: &str) -> Option<u64> {
-        self.read().lanes_of(key)
-    }
-
-    pub fn contains(&self, key: &str) -> bool {
-        self.read().contains(key)
-    }
-
-    pub fn len(&self) -> usize {
-        self.read().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.read().is_empty()
-    }
-
-    /// From now on, these keys.
-    pub fn replace(&self, keys: WriteKeys) {
-        *self
-            .0
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
-    }
-}
-
-impl From<WriteKeys> for SharedWriteKeys {
-    fn from(keys: WriteKeys) -> Self {
-        Self(std::sync::Arc::new(std::sync::RwLock::new(keys)))
     }
 }
 
@@ -153,12 +126,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_key_gives_the_lanes_of_its_source() {
-        let keys = WriteKeys::with_lanes([("wk_brand_a", 0b01), ("wk_brand_b", 0b10)]);
-        assert_eq!(keys.lanes_of("wk_brand_a"), Some(0b01));
-        assert_eq!(keys.lanes_of("wk_brand_b"), Some(0b10));
-        assert_eq!(keys.lanes_of("wk_brand_c"), None);
-        assert_eq!(WriteKeys::new(["k"]).lanes_of("k"), Some(1));
+    fn a_key_gives_its_source_and_belongs_to_one_only() {
+        let keys = WriteKeys::indexed([("wk_brand_a", 0), ("wk_brand_b", 1), ("wk_brand_a", 0)])
+            .expect("no key shared");
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys.index_of("wk_brand_a"), Some(0));
+        assert_eq!(keys.index_of("wk_brand_b"), Some(1));
+        assert_eq!(keys.index_of("wk_brand_c"), None);
+        assert_eq!(WriteKeys::new(["k"]).index_of("k"), Some(0));
+        let shared = WriteKeys::indexed([("wk", 0), ("wk", 3)]).map(|_| ());
+        assert_eq!(
+            shared,
+            Err(SharedKey {
+                first: 0,
+                second: 3
+            })
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod fd_limit;
 mod input;
 mod map;
 mod options;
+mod playground;
 mod progress;
 mod report;
 mod schema_cmd;
@@ -87,6 +88,9 @@ enum Command {
     /// Run mapping fixtures (input events with their expected outputs); ends with
     /// "N passed, N failed".
     Test(test_cmd::Args),
+    /// Edit a mapping in the browser and see every event's outcome, its explain trace and
+    /// the compiler's diagnostics as you type (on 127.0.0.1; prints the URL to open).
+    Playground(playground::Args),
     /// List the transforms mappings and expressions can use (with `-m MAPPING`, its
     /// plug-ins too).
     Transforms(transforms_cmd::Args),
@@ -149,6 +153,7 @@ fn main() -> ExitCode {
         Command::Spool(command) => spool_cmd::run(&command),
         Command::Connect(args) => connect::run(&args),
         Command::Test(args) => test_cmd::run(&args),
+        Command::Playground(args) => playground::run(&args),
         Command::Transforms(args) => transforms_cmd::run(&args),
         Command::Destinations(args) => destinations_cmd::run(&args),
         Command::Schema(args) => schema_cmd::run(&args),

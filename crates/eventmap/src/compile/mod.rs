@@ -51,6 +51,25 @@ impl Default for CompileOptions {
     }
 }
 
+impl CompileOptions {
+    /// These options, with parameter values taken from `params` alone and never from
+    /// `EVENTMAP_PARAM_*`: what fixtures compile with, so they give the same result on
+    /// every machine (and what the playground shows, so a fixture it saves passes).
+    pub fn without_param_env(self) -> Self {
+        let env = self.env.clone();
+        Self {
+            env: Arc::new(move |name: &str| {
+                if name.starts_with("EVENTMAP_PARAM_") {
+                    None
+                } else {
+                    env(name)
+                }
+            }),
+            ..self
+        }
+    }
+}
+
 impl std::fmt::Debug for CompileOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Parameter values may be secrets: only their names are shown.

@@ -231,7 +231,10 @@ fn ceiling(endpoint: &str, events: &[String], batch: usize) -> f64 {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let started = Instant::now();
     runtime.block_on(async {
-        let client = reqwest::Client::new();
+        let client = {
+            eventmap_pipeline::delivery::http::install_crypto_provider();
+            reqwest::Client::new()
+        };
         let next = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..CONCURRENCY {

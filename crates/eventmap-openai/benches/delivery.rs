@@ -113,7 +113,10 @@ fn main() {
         .expect("runtime");
     let events = events(Clock::system().now_ms());
     let url = format!("{}/v1/events?pid=bench-pixel", mock.endpoint());
-    let client = reqwest::Client::new();
+    let client = {
+        eventmap_pipeline::delivery::http::install_crypto_provider();
+        reqwest::Client::new()
+    };
     let mut config =
         OpenAiSinkConfig::new(Credentials::new("bench-pixel", "bench-key").expect("ok"));
     config.endpoint = mock.endpoint();

@@ -12,6 +12,7 @@ use crate::destination::Timeouts;
 
 /// An HTTP client for a sink: the run's timeouts and eventmap's user agent.
 pub fn client(timeouts: &Timeouts) -> Result<reqwest::Client, String> {
+    install_crypto_provider();
     reqwest::Client::builder()
         .connect_timeout(timeouts.connect)
         .read_timeout(timeouts.read)
@@ -19,6 +20,13 @@ pub fn client(timeouts: &Timeouts) -> Result<reqwest::Client, String> {
         .user_agent(concat!("eventmap/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| e.without_url().to_string())
+}
+
+/// Makes ring the process's TLS crypto, as every client of reqwest needs before it is
+/// built (eventmap builds reqwest without a provider of its own; see the workspace's
+/// Cargo.toml). Idempotent; a provider a host installed first stays.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A destination's answer.

@@ -319,7 +319,7 @@ impl Intake {
     /// the source's.
     async fn admit(
         &self,
-        payload: segment::Payload,
+        payload: segment::Payload<'_>,
         source: &Source,
         origin: Option<&HeaderValue>,
     ) -> Answer {

@@ -24,7 +24,7 @@
 #[path = "../../crates/eventmap/benches/corpus.rs"]
 mod corpus;
 
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -49,7 +49,7 @@ fn main() {
     let scratch = std::env::temp_dir().join(format!("eventmap-send-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).expect("scratch directory");
     let corpus_file = scratch.join("corpus.ndjson");
-    write_corpus(&corpus_file, events);
+    corpus::write(&corpus_file, events as usize);
     let mapping = eventmap_tests::repo().join("mappings/openai.yaml");
     let mapped = map_corpus(&eventmap, &mapping, &corpus_file);
     let mock = Mock::start(&release.join("eventmap-mock-capi"));
@@ -141,14 +141,6 @@ fn release_dir() -> PathBuf {
         );
     }
     dir
-}
-
-fn write_corpus(path: &Path, events: u64) {
-    let mut out = BufWriter::new(std::fs::File::create(path).expect("corpus file"));
-    for i in 0..events {
-        writeln!(out, "{}", corpus::event(0x5EED, i)).expect("write corpus");
-    }
-    out.flush().expect("write corpus");
 }
 
 /// The API events `eventmap map` makes of the corpus, one JSON text each.

@@ -33,7 +33,7 @@ fn main() {
         "eventmap-bench-corpus-{}.ndjson",
         std::process::id()
     ));
-    let bytes = write_corpus(&file, events);
+    let bytes = corpus::write(&file, events);
     let file = file.display().to_string();
     let mapping = concat!(env!("CARGO_MANIFEST_DIR"), "/../../mappings/openai.yaml");
     let eventmap = env!("CARGO_BIN_EXE_eventmap");
@@ -89,18 +89,6 @@ fn main() {
         "  ratio threads 2 / threads 1      {:>8.2}",
         o.as_secs_f64() / t.as_secs_f64()
     );
-}
-
-fn write_corpus(path: &std::path::Path, events: usize) -> usize {
-    let mut out = BufWriter::new(std::fs::File::create(path).expect("corpus file"));
-    let mut bytes = 0;
-    for i in 0..events as u64 {
-        let line = corpus::event(0x5EED, i);
-        bytes += line.len() + 1;
-        writeln!(out, "{line}").expect("write corpus");
-    }
-    out.flush().expect("write corpus");
-    bytes
 }
 
 /// The round trip every JSON-in, JSON-out tool pays: parse each line, write it back.

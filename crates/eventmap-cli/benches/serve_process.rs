@@ -25,8 +25,10 @@
 
 #[path = "../../eventmap/benches/corpus.rs"]
 mod corpus;
+#[path = "../../eventmap-pipeline/benches/http_answer.rs"]
+mod http_answer;
 
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,7 +57,7 @@ fn main() {
         Ok("corpus") => {
             let args: Vec<String> = std::env::args().skip(1).collect();
             let events = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-            write_corpus(std::path::Path::new(&args[1]), events);
+            corpus::write(std::path::Path::new(&args[1]), events);
             return;
         }
         _ => {}
@@ -71,7 +73,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let file = dir.join("corpus.ndjson");
-    let bytes = write_corpus(&file, events);
+    let bytes = corpus::write(&file, events);
 
     let this = std::path::PathBuf::from(env!("CARGO_BIN_EXE_eventmap"));
     let before = std::env::var_os("EVENTMAP_BENCH_BEFORE").map(std::path::PathBuf::from);
@@ -175,18 +177,6 @@ fn main() {
             e2e.rate
         );
     }
-}
-
-fn write_corpus(path: &std::path::Path, events: usize) -> usize {
-    let mut out = BufWriter::new(std::fs::File::create(path).expect("corpus file"));
-    let mut bytes = 0;
-    for i in 0..events as u64 {
-        let line = corpus::event(0x5EED, i);
-        bytes += line.len() + 1;
-        writeln!(out, "{line}").expect("write corpus");
-    }
-    out.flush().expect("write corpus");
-    bytes
 }
 
 fn mapping() -> &'static str {
@@ -511,37 +501,9 @@ fn post(
         let sent = Instant::now();
         writer.write_all(head.as_bytes()).expect("write");
         writer.write_all(body).expect("write");
-        let status = read_answer(&mut reader);
+        let status = http_answer::read(&mut reader);
         assert_eq!(status, 200, "serve refused a batch");
         latencies.push(sent.elapsed());
     }
     latencies
-}
-
-/// Reads one answer; its status.
-fn read_answer(reader: &mut BufReader<TcpStream>) -> u16 {
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("status line");
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut length = 0usize;
-    loop {
-        line.clear();
-        reader.read_line(&mut line).expect("header");
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).expect("body");
-    status
 }

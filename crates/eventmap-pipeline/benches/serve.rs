@@ -9,7 +9,7 @@
 //! rate of this machine's disk measured in the same run, and how fast delivery drained.
 //! A benchmark, not a test: it asserts nothing about time.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
@@ -25,6 +25,8 @@ use eventmap_pipeline::metrics::Metrics;
 use eventmap_pipeline::spool::{Spool, SpoolConfig};
 use serde_json::json;
 use tokio::sync::watch;
+
+mod http_answer;
 
 const BATCH: usize = 100;
 const WRITE_KEY: &str = "bench-key";
@@ -234,7 +236,7 @@ fn post_all(addr: &str, bodies: Vec<Vec<u8>>, connections: usize) -> Vec<Duratio
                     let sent = Instant::now();
                     writer.write_all(head.as_bytes()).expect("write");
                     writer.write_all(&body).expect("write");
-                    let status = read_answer(&mut reader);
+                    let status = http_answer::read(&mut reader);
                     assert_eq!(status, 200, "the intake refused a batch");
                     latencies.push(sent.elapsed());
                 }
@@ -246,33 +248,6 @@ fn post_all(addr: &str, bodies: Vec<Vec<u8>>, connections: usize) -> Vec<Duratio
         .into_iter()
         .flat_map(|t| t.join().expect("client"))
         .collect()
-}
-
-fn read_answer(reader: &mut BufReader<TcpStream>) -> u16 {
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("status line");
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut length = 0usize;
-    loop {
-        line.clear();
-        reader.read_line(&mut line).expect("header");
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).expect("body");
-    status
 }
 
 fn base64_key() -> String {

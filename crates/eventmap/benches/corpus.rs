@@ -137,3 +137,19 @@ pub fn event(rng_seed: u64, i: u64) -> String {
 pub fn corpus(n: usize) -> Vec<String> {
     (0..n as u64).map(|i| event(0x5EED, i)).collect()
 }
+
+/// Writes `n` events to `path`, one a line; the bytes written. (Used by the benches that
+/// run whole processes on a file.)
+#[allow(dead_code)]
+pub fn write(path: &std::path::Path, n: usize) -> usize {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("corpus file"));
+    let mut bytes = 0;
+    for i in 0..n as u64 {
+        let line = event(0x5EED, i);
+        bytes += line.len() + 1;
+        writeln!(out, "{line}").expect("write corpus");
+    }
+    out.flush().expect("write corpus");
+    bytes
+}

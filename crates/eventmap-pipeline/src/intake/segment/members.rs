@@ -74,6 +74,20 @@ pub(crate) fn object(text: &str) -> Result<Members<'_>, serde_json::Error> {
     Ok(members)
 }
 
+/// Whether `text` holds a `\uD800`–`\uDFFF` escape (half of a surrogate pair, or a
+/// lone one). A backslash before the `u` may itself be escaped (`\\uD800` is text, not an
+/// escape); counting it as one only costs a needless check.
+pub(crate) fn has_surrogate_escape(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices("\\u").any(|(at, _)| {
+        matches!(bytes.get(at + 2), Some(b'd' | b'D'))
+            && matches!(
+                bytes.get(at + 3),
+                Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+            )
+    })
+}
+
 /// Appends `"key":value` (with a comma unless it is the first member) to `out`.
 pub(crate) fn write_member(out: &mut Vec<u8>, first: &mut bool, key: &str, value: &str) {
     if !*first {
@@ -176,6 +190,13 @@ mod tests {
         assert_eq!(object("[1]").unwrap_err().classify(), Category::Data);
         assert_eq!(object("{nope").unwrap_err().classify(), Category::Syntax);
         assert_eq!(object(r#"{"a":"#).unwrap_err().classify(), Category::Eof);
+    }
+
+    #[test]
+    fn surrogate_escapes_are_noticed() {
+        assert!(has_surrogate_escape(r#"{"a":"\ud83d\ude00"}"#));
+        assert!(has_surrogate_escape(r#"{"a":"\uDC00"}"#));
+        assert!(!has_surrogate_escape(r#"{"a":"\u00e9 \u0041 \ud"}"#));
     }
 
     #[test]

@@ -105,6 +105,13 @@ pub fn parse<'a>(
     let not_json =
         |e: &dyn std::fmt::Display| PayloadError::Malformed(format!("the body is not JSON: {e}"));
     let text = std::str::from_utf8(body).map_err(|e| not_json(&e))?;
+    // Values are kept as text, and skipping a string does not decode its escapes: a
+    // surrogate escape, which may be a lone half (not a character), is checked by
+    // reading the body whole, as the `Value`-based intake did (rare: emoji are usually
+    // sent as UTF-8).
+    if members::has_surrogate_escape(text) {
+        serde_json::from_str::<serde_json::Value>(text).map_err(|e| not_json(&e))?;
+    }
     let mut body = members::object(text).map_err(|e| match e.classify() {
         Category::Data => PayloadError::Malformed("the body is not a JSON object".into()),
         _ => not_json(&e),
@@ -383,6 +390,12 @@ mod tests {
             refuse(Endpoint::Single("track"), &big),
             PayloadError::TooLarge { limit: 100, .. }
         ));
+        // A lone surrogate is not a character: refused as the Value-based intake did.
+        assert!(
+            matches!(refuse(Endpoint::Batch, r#"{"batch": [{"type": "track", "event": "\ud800"}]}"#), PayloadError::Malformed(m) if m.contains("not JSON"))
+        );
+        let emoji = r#"{"batch": [{"type": "track", "event": "\ud83d\ude00"}]}"#;
+        assert!(parse(Endpoint::Batch, emoji.as_bytes(), &limits).is_ok());
         let huge = format!(r#"{{"batch": [], "pad": "{}"}}"#, "x".repeat(2000));
         assert!(matches!(
             refuse(Endpoint::Batch, &huge),

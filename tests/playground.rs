@@ -306,6 +306,27 @@ fn requests_without_the_token_or_from_another_host_or_page_are_refused() {
     let state: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(state["now"], EXAMPLE_NOW);
     assert_eq!(state["events"].as_array().map(Vec::len), Some(10));
+
+    // Another editor changed the file since the page read it: a save is refused, and the
+    // other editor's text stays; read again, the page may save.
+    std::fs::write(&mapping, format!("# changed elsewhere\n{before}")).expect("edited");
+    let own = format!("{host}\r\nX-Playground-Token: {token}\r\n");
+    let (status, body) = post(&own, save);
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("changed on disk"), "{body}");
+    let kept = std::fs::read_to_string(&mapping).expect("mapping");
+    assert!(kept.starts_with("# changed elsewhere"), "{kept:.80}");
+    let (status, _) = playground.request(
+        &format!("GET /api/state HTTP/1.1\r\n{host}\r\nX-Playground-Token: {token}"),
+        "",
+    );
+    assert_eq!(status, 200);
+    let (status, body) = post(&own, save);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        std::fs::read_to_string(&mapping).expect("mapping"),
+        "# overwritten"
+    );
 }
 
 #[test]

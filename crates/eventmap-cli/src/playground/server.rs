@@ -130,7 +130,10 @@ impl Playground {
                         Ok(()) => {
                             ok(&json!({"file": self.session.mapping_file.display().to_string()}))
                         }
-                        Err(e) => refused(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
+                        Err(e @ SaveError::ChangedOnDisk) => {
+                            refused(StatusCode::CONFLICT, &e.to_string())
+                        }
+                        Err(e) => refused(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
                     },
                     Err(answer) => answer,
                 }

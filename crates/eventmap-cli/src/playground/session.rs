@@ -19,6 +19,9 @@ pub(crate) struct Session {
     pub params: Vec<String>,
     /// The clock the page starts with (blank in the page: now).
     pub now: Option<String>,
+    /// The mapping's text as the page last read or saved it: a save over a file that
+    /// another editor changed since is refused, not silently overwritten.
+    known: std::sync::Mutex<Option<String>>,
 }
 
 /// Why a save was refused: told to the page as it is.
@@ -28,6 +31,8 @@ pub(crate) enum SaveError {
     MappingUnsaved,
     #[error("the mapping does not compile: a fixture needs a mapping that does")]
     MappingBroken,
+    #[error("the mapping file changed on disk since the playground read it (another editor?): not overwritten; copy your changes, reload the page, and apply them again")]
+    ChangedOnDisk,
     #[error("{0:#}")]
     Failed(#[from] anyhow::Error),
 }
@@ -63,6 +68,7 @@ impl Session {
             events,
             params,
             now,
+            known: std::sync::Mutex::new(None),
         })
     }
 
@@ -72,8 +78,13 @@ impl Session {
     }
 
     pub fn state(&self) -> anyhow::Result<Value> {
+        let text = self.mapping_text()?;
+        *self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(text.clone());
         Ok(json!({
-            "mapping": {"file": self.mapping_file.display().to_string(), "text": self.mapping_text()?},
+            "mapping": {"file": self.mapping_file.display().to_string(), "text": text},
             "fixtures_file": self.fixtures_file.display().to_string(),
             "events": self.events,
             "params": self.params,
@@ -82,10 +93,22 @@ impl Session {
     }
 
     /// Writes `text` to the mapping file, whole or not at all (a crash mid-write leaves
-    /// the old file).
-    pub fn save_mapping(&self, text: &str) -> anyhow::Result<()> {
+    /// the old file), unless the file changed on disk since the page read it.
+    pub fn save_mapping(&self, text: &str) -> Result<(), SaveError> {
+        let mut known = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known
+            .as_deref()
+            .is_some_and(|known| self.mapping_text().ok().as_deref() != Some(known))
+        {
+            return Err(SaveError::ChangedOnDisk);
+        }
         fixtures::write_whole(&self.mapping_file, text)
-            .with_context(|| format!("cannot write {}", self.mapping_file.display()))
+            .with_context(|| format!("cannot write {}", self.mapping_file.display()))?;
+        *known = Some(text.to_string());
+        Ok(())
     }
 
     /// Adds `event` as a fixture named `name`, expecting what the saved mapping makes of

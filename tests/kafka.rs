@@ -394,6 +394,9 @@ fn a_rebalance_mid_stream_finishes_and_commits_the_revoked_work_so_nothing_is_se
         page.contains("eventmap_consume_rebalances_total{kind=\"revoke\"}"),
         "{page}"
     );
+    // Served as serve serves its own.
+    let content_type = format!("content-type: {}", eventmap_pipeline::metrics::CONTENT_TYPE);
+    assert!(page.to_ascii_lowercase().contains(&content_type), "{page}");
     // The committed offsets of the partitions it owns (none while a rebalance has taken
     // them all away: they come back with the assignment).
     wait_for("its committed offsets", Duration::from_secs(30), || {

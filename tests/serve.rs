@@ -517,6 +517,12 @@ fn head_requests_answer_as_get_does_without_a_body() {
             "{path}"
         );
     }
+    // The same as `consume`'s page (tests/kafka.rs).
+    let metrics = server.request("GET", "/metrics", &[], b"");
+    assert_eq!(
+        metrics.header("content-type"),
+        Some(eventmap_pipeline::metrics::CONTENT_TYPE)
+    );
 }
 
 #[test]

@@ -145,7 +145,7 @@ fn answer(metrics: &ConsumeMetrics, path: &str) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match path {
         "/metrics" => (
             StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            eventmap_pipeline::metrics::CONTENT_TYPE,
             metrics.encode(),
         ),
         "/healthz" => (

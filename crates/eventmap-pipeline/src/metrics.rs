@@ -233,7 +233,7 @@ impl Metrics {
         self.route_retries.get_or_create(&label(route)).inc();
     }
 
-    /// The text exposition.
+    /// The text exposition (OpenMetrics, served as [`CONTENT_TYPE`]).
     pub fn encode(&self) -> String {
         let mut text = String::new();
         // Writing to a String cannot fail.
@@ -241,6 +241,10 @@ impl Metrics {
         text
     }
 }
+
+/// What every eventmap `/metrics` page is: prometheus-client writes OpenMetrics text
+/// (with its `# EOF`), so `serve` and `consume` both say so.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 fn label(route: &str) -> RouteLabel {
     RouteLabel {

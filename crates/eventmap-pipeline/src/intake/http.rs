@@ -234,7 +234,7 @@ impl Intake {
         let mut answer = Response::new(Full::new(Bytes::from(m.encode())));
         answer.headers_mut().insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
         );
         answer
     }

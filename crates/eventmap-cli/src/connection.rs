@@ -32,7 +32,7 @@ pub(crate) struct ConnectionArgs {
     integration_source: Option<String>,
     /// Any other setting of the destination (`--setting test_event_code=TEST123`); each
     /// is also read from its environment variable (`eventmap destinations` lists them).
-    #[arg(long = "setting", value_name = "NAME=VALUE", value_parser = crate::consume::key_value)]
+    #[arg(long = "setting", value_name = "NAME=VALUE", value_parser = crate::options::key_value)]
     settings: Vec<(String, String)>,
     /// Time allowed to open a connection.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]

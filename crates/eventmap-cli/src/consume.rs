@@ -73,7 +73,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ADDR:PORT")]
     metrics_listen: Option<SocketAddr>,
     /// A librdkafka property, passed through (TLS, SASL, tuning); repeat for several.
-    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = key_value)]
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = crate::options::key_value)]
     kafka_options: Vec<(String, String)>,
     /// Test mode for every event, as the destination defines it (see `send`).
     #[arg(long, visible_alias = "test-mode")]
@@ -85,15 +85,6 @@ pub(crate) struct Args {
     connection: ConnectionArgs,
     #[command(flatten)]
     delivery: DeliveryArgs,
-}
-
-pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => {
-            Ok((key.trim().to_string(), value.to_string()))
-        }
-        _ => Err(format!("`{text}` is not KEY=VALUE")),
-    }
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {

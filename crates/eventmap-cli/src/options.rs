@@ -53,3 +53,13 @@ pub(crate) fn load_mapping(
 }
 
 pub(crate) use eventmap_pipeline::units::{parse_bytes, parse_duration};
+
+/// A `KEY=VALUE` flag (`--kafka-option`, `--setting`), split at its first `=`.
+pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}

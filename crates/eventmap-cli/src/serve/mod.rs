@@ -137,7 +137,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "TOPIC")]
     topic: Option<String>,
     /// With `--to-kafka`: a librdkafka property, passed through; repeat for several.
-    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = crate::consume::key_value)]
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = crate::options::key_value)]
     kafka_options: Vec<(String, String)>,
     /// Set a mapping parameter; also read from EVENTMAP_PARAM_<KEY>.
     #[arg(long = "param", value_name = "KEY=VALUE")]

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use eventmap::{EventContext, Mapping, Validator};
+use eventmap::EventContext;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
@@ -25,14 +25,8 @@ use crate::delivery::{
 };
 use crate::log;
 use crate::metrics::Metrics;
-use crate::process::{Next, Processor};
+use crate::process::{Compiled, Next, Processor};
 use crate::spool::{Settle, Spool, Spooled};
-
-/// A compiled mapping with its destination's validator: what a reload replaces whole.
-pub struct Compiled {
-    pub mapping: Mapping,
-    pub validator: Option<Box<dyn Validator>>,
-}
 
 /// The mapping in use; a reload swaps it between two spool reads.
 pub type MappingSlot = Arc<RwLock<Arc<Compiled>>>;

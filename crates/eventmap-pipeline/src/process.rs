@@ -7,6 +7,13 @@ use eventmap::{
 };
 use serde_json::Value;
 
+/// A compiled mapping with its destination's validator: what a [`Processor`] reads, and
+/// what a reload replaces whole (`serve`'s routes, `consume`, the playground).
+pub struct Compiled {
+    pub mapping: Mapping,
+    pub validator: Option<Box<dyn Validator>>,
+}
+
 /// The line as text, or why it is not: where its first byte that is not UTF-8 sits.
 pub fn text_of(line: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(line).map_err(|e| {

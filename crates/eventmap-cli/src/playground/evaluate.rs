@@ -5,20 +5,14 @@
 
 use eventmap::{
     CompileOptions, EventContext, Explanation, KeyResult, KeyTrace, Mapping, Matched, Outcome,
-    Validator,
 };
+use eventmap_pipeline::process::Compiled;
 use serde_json::{json, Value};
 
 /// The options the playground compiles with: the page's parameters only (never
 /// `EVENTMAP_PARAM_*`), as fixtures compile, so a fixture saved here passes there.
 pub(crate) fn options(params: &[String]) -> anyhow::Result<CompileOptions> {
     Ok(crate::options::compile_options(params)?.without_param_env())
-}
-
-/// A mapping compiled with its destination's validator, or every diagnostic.
-pub(crate) struct Compiled {
-    pub mapping: Mapping,
-    pub validator: Option<Box<dyn Validator>>,
 }
 
 /// Compiles `text` (named `file` in locations): the mapping, or its diagnostics as the

@@ -13,10 +13,10 @@ use eventmap::LoadError;
 use eventmap_pipeline::config::{LimitsSection, PipelineConfig, RouteConfig};
 use eventmap_pipeline::delivery::DeliveryConfig;
 use eventmap_pipeline::destination::{BoxSink, Destination, Settings, SettingsError};
-use eventmap_pipeline::forward::Compiled;
 use eventmap_pipeline::intake::sources::SharedKeyError;
 use eventmap_pipeline::intake::write_keys::parse_keys_file;
 use eventmap_pipeline::intake::{Limits, Source, Sources};
+use eventmap_pipeline::process::Compiled;
 use eventmap_pipeline::spool::DEFAULT_ROUTE;
 
 use super::Args;

@@ -21,8 +21,8 @@ use eventmap_pipeline::delivery::{
     Clock, DeadLetter, DeadPayload, DeadReason, Delivery, DeliveryConfig, DeliveryObserver, Fatal,
     Sink,
 };
-use eventmap_pipeline::forward::Compiled;
 use eventmap_pipeline::log;
+use eventmap_pipeline::process::Compiled;
 use eventmap_pipeline::process::{Next, Processor};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::json;

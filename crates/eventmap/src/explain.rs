@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::diagnostics::Location;
 use crate::path::Found;
 use crate::program::{Input, KeyRule, Program, Source};
-use crate::runtime::{EventContext, KeyPath, Matched, Outcome};
+use crate::runtime::{EventContext, Frame, KeyPath, Matched, Outcome};
 use crate::script::set_clock;
 use crate::tree::EventTree;
 
@@ -113,15 +113,13 @@ impl Program {
         }
         let mut nested_errors = Vec::new();
         let mut slot = None;
-        let evaluated = self.eval_key(
-            rule,
-            event,
+        let frame = Frame {
+            root: event,
             current,
             lets,
-            KeyPath::Top,
-            &mut nested_errors,
-            &mut slot,
-        );
+            path: KeyPath::Top,
+        };
+        let evaluated = self.eval_key(rule, frame, &mut nested_errors, &mut slot);
         let result = match evaluated.map(|()| slot) {
             Ok(Some(value)) => KeyResult::Set(value),
             Ok(None) => match &rule.default {

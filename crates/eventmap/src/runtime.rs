@@ -80,6 +80,36 @@ impl KeyPath<'_> {
     }
 }
 
+/// Where keys are evaluated: the event, the element an `each` key is mapping (the event
+/// itself at the top), the `let` values, and the keys' path (for messages).
+pub(crate) struct Frame<'f, T> {
+    pub root: &'f T,
+    pub current: &'f T,
+    pub lets: &'f [Option<Value>],
+    pub path: KeyPath<'f>,
+}
+
+// Copied as the references it holds are, whatever `T` is (a derive would ask `T: Copy`).
+impl<T> Clone for Frame<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Frame<'_, T> {}
+
+impl<'f, T> Frame<'f, T> {
+    /// The keys of an event, at the top.
+    pub fn top(event: &'f T, lets: &'f [Option<Value>]) -> Self {
+        Self {
+            root: event,
+            current: event,
+            lets,
+            path: KeyPath::Top,
+        }
+    }
+}
+
 /// How an event found its section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Matched {
@@ -164,10 +194,7 @@ impl Program {
         let mut lists = Vec::new();
         self.eval_keys(
             &plan.keys,
-            event,
-            event,
-            &lets,
-            KeyPath::Top,
+            Frame::top(event, &lets),
             &mut slots,
             &mut errors,
             Some(&mut lists),
@@ -228,12 +255,10 @@ impl Program {
         let mut lets: Vec<Option<Value>> = vec![None; plan.lets.len()];
         for index in 0..plan.lets.len() {
             let (done, rest) = lets.split_at_mut(index);
+            let frame = Frame::top(event, done);
             self.eval_keys(
                 &plan.lets[index..=index],
-                event,
-                event,
-                done,
-                KeyPath::Top,
+                frame,
                 &mut rest[..1],
                 errors,
                 None,
@@ -258,26 +283,22 @@ impl Program {
 
     /// Fills one slot per rule. Given `lists` (at the top of a plan, whose shape has them),
     /// the `each` keys that keep their elements in slots put their lists there instead.
-    #[allow(clippy::too_many_arguments)]
     fn eval_keys<'p, T: EventTree>(
         &self,
         rules: &'p [KeyRule],
-        root: &T,
-        current: &T,
-        lets: &[Option<Value>],
-        path: KeyPath<'_>,
+        frame: Frame<'_, T>,
         slots: &mut [Option<Value>],
         errors: &mut Vec<KeyError>,
         mut lists: Option<&mut Vec<ItemList<'p>>>,
     ) {
         for (index, (rule, slot)) in rules.iter().zip(slots.iter_mut()).enumerate() {
             let fail = |message: String, location: &Location| KeyError {
-                key: path.render(&rule.output.text),
+                key: frame.path.render(&rule.output.text),
                 message,
                 location: location.clone(),
             };
             if let Some(when) = &rule.when {
-                match self.eval_condition(when, root, current, lets) {
+                match self.eval_condition(when, frame.root, frame.current, frame.lets) {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => {
@@ -292,7 +313,7 @@ impl Program {
                 if rule.keeps_items_in_slots() {
                     let mut list = Elements::Slots(ItemList::new(index, shape, keys.len()));
                     let each = (over.as_slice(), keys.as_slice(), shape);
-                    match self.eval_each(rule, each, root, current, lets, path, errors, &mut list) {
+                    match self.eval_each(rule, each, frame, errors, &mut list) {
                         Ok(()) => {
                             if let Elements::Slots(list) = list {
                                 if !list.is_empty() {
@@ -306,7 +327,7 @@ impl Program {
                     continue;
                 }
             }
-            match self.eval_key(rule, root, current, lets, path, errors, slot) {
+            match self.eval_key(rule, frame, errors, slot) {
                 Ok(()) if slot.is_some() => {}
                 Ok(()) => match &rule.default {
                     Some(default) => *slot = Some(default.clone()),
@@ -328,21 +349,17 @@ impl Program {
     /// empty and is left empty when the value is absent. Writing in place, rather than
     /// returning the value through `Option`/`Cow`/`Result` layers, keeps the processor
     /// from stalling on each move of a `Value` (docs/benchmarks.md).
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn eval_key<T: EventTree>(
         &self,
         rule: &KeyRule,
-        root: &T,
-        current: &T,
-        lets: &[Option<Value>],
-        path: KeyPath<'_>,
+        frame: Frame<'_, T>,
         errors: &mut Vec<KeyError>,
         slot: &mut Option<Value>,
     ) -> Result<(), ScriptError> {
         let mut steps = rule.transforms.iter();
         match &rule.source {
             Source::Paths(paths) => {
-                let Some(found) = first_found(paths, root, current) else {
+                let Some(found) = first_found(paths, frame.root, frame.current) else {
                     return Ok(());
                 };
                 match steps.next() {
@@ -364,7 +381,7 @@ impl Program {
                 }
             }
             Source::Expr(script) => {
-                *slot = Some(self.eval_script(script, root, current, lets)?);
+                *slot = Some(self.eval_script(script, frame.root, frame.current, frame.lets)?);
                 if slot.as_ref().is_some_and(is_absent) {
                     *slot = None;
                 }
@@ -372,7 +389,7 @@ impl Program {
             Source::Each { over, keys, shape } => {
                 let mut list = Elements::Values(Vec::new());
                 let each = (over.as_slice(), keys.as_slice(), shape);
-                self.eval_each(rule, each, root, current, lets, path, errors, &mut list)?;
+                self.eval_each(rule, each, frame, errors, &mut list)?;
                 *slot = match list {
                     Elements::Values(items) if !items.is_empty() => Some(Value::Array(items)),
                     _ => None,
@@ -387,20 +404,16 @@ impl Program {
 
     /// Maps the elements of an `each` key (`each`: its paths, its keys and their shape)
     /// into `out`.
-    #[allow(clippy::too_many_arguments)]
     fn eval_each<'p, T: EventTree>(
         &self,
         rule: &KeyRule,
         each: (&[InputPath], &'p [KeyRule], &'p OutputShape),
-        root: &T,
-        current: &T,
-        lets: &[Option<Value>],
-        path: KeyPath<'_>,
+        frame: Frame<'_, T>,
         errors: &mut Vec<KeyError>,
         out: &mut Elements<'p>,
     ) -> Result<(), ScriptError> {
         let (over, keys, shape) = each;
-        let Some(found) = first_found(over, root, current) else {
+        let Some(found) = first_found(over, frame.root, frame.current) else {
             return Ok(());
         };
         let not_a_list = |kind: &str| ScriptError {
@@ -416,25 +429,24 @@ impl Program {
                 };
                 out.reserve(items.len(), keys.len());
                 for (i, item) in items.iter().enumerate() {
-                    self.eval_element(rule, keys, shape, root, item, lets, path, i, errors, out);
+                    let at = Frame {
+                        current: item,
+                        ..frame
+                    };
+                    self.eval_element(rule, (keys, shape), at, i, errors, out);
                 }
             }
             // A list a wildcard or JSONPath query collected: its elements are JSON values.
             Found::Collected(Value::Array(items)) => {
-                let root = root.to_value();
+                let root = frame.root.to_value();
                 for (i, item) in items.iter().enumerate() {
-                    self.eval_element(
-                        rule,
-                        keys,
-                        shape,
-                        root.as_ref(),
-                        item,
-                        lets,
-                        path,
-                        i,
-                        errors,
-                        out,
-                    );
+                    let at = Frame {
+                        root: root.as_ref(),
+                        current: item,
+                        lets: frame.lets,
+                        path: frame.path,
+                    };
+                    self.eval_element(rule, (keys, shape), at, i, errors, out);
                 }
             }
             Found::Collected(other) => return Err(not_a_list(other.kind())),
@@ -442,39 +454,31 @@ impl Program {
         Ok(())
     }
 
-    /// Maps one element of an `each`; an element whose keys are all absent is left out.
-    #[allow(clippy::too_many_arguments)]
+    /// Maps one element of an `each` (the frame's `current`; `each`: its keys and their
+    /// shape); an element whose keys are all absent is left out.
     fn eval_element<T: EventTree>(
         &self,
         rule: &KeyRule,
-        keys: &[KeyRule],
-        shape: &OutputShape,
-        root: &T,
-        item: &T,
-        lets: &[Option<Value>],
-        path: KeyPath<'_>,
+        each: (&[KeyRule], &OutputShape),
+        frame: Frame<'_, T>,
         index: usize,
         errors: &mut Vec<KeyError>,
         out: &mut Elements<'_>,
     ) {
-        let element_path = KeyPath::Element {
-            parent: &path,
-            key: &rule.output.text,
-            index,
+        let (keys, shape) = each;
+        let parent = frame.path;
+        let element = Frame {
+            path: KeyPath::Element {
+                parent: &parent,
+                key: &rule.output.text,
+                index,
+            },
+            ..frame
         };
         match out {
             Elements::Values(items) => {
                 let mut slots = vec![None; keys.len()];
-                self.eval_keys(
-                    keys,
-                    root,
-                    item,
-                    lets,
-                    element_path,
-                    &mut slots,
-                    errors,
-                    None,
-                );
+                self.eval_keys(keys, element, &mut slots, errors, None);
                 let element = shape.build(&mut slots, &[]);
                 if !element.is_empty() {
                     items.push(Value::Object(element));
@@ -484,7 +488,7 @@ impl Program {
                 let start = list.slots.len();
                 list.slots.resize(start + keys.len(), None);
                 let slots = &mut list.slots[start..];
-                self.eval_keys(keys, root, item, lets, element_path, slots, errors, None);
+                self.eval_keys(keys, element, slots, errors, None);
                 if shape.is_empty_in(slots, &[]) {
                     list.slots.truncate(start);
                 }

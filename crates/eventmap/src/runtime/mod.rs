@@ -1,4 +1,8 @@
-//! Runs a compiled program on one event.
+//! Runs a compiled program on one event; [`native`] evaluates the expressions that need
+//! no interpreter.
+
+mod each;
+mod native;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -6,14 +10,16 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::diagnostics::Location;
-use crate::output::{ItemList, OutputShape};
+use crate::output::ItemList;
 use crate::path::{first_found, first_present, Found, InputPath};
-use crate::program::{normalize_event_name, NativeExpr};
+use crate::program::normalize_event_name;
 use crate::program::{EventPlan, Fallback, Filter, Input, KeyRule, Program, Script, Source};
 use crate::script::{dynamic_to_json, json_to_dynamic, set_clock, ScriptError};
 use crate::tree::EventTree;
 use crate::value::is_absent;
 use crate::view::Output;
+use each::Elements;
+use native::eval_native;
 
 /// What a run needs besides the event: the clock, fixed by `--now` in tests.
 #[derive(Debug, Clone, Copy)]
@@ -132,23 +138,6 @@ pub struct KeyError {
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: key `{}`: {}", self.location, self.key, self.message)
-    }
-}
-
-/// Where the elements of an `each` key go as they are mapped: into JSON objects, or into
-/// the slots of a list the output keeps as it is.
-enum Elements<'p> {
-    Values(Vec<Value>),
-    Slots(ItemList<'p>),
-}
-
-impl Elements<'_> {
-    /// Room for `count` more elements of `width` keys each.
-    fn reserve(&mut self, count: usize, width: usize) {
-        match self {
-            Elements::Values(items) => items.reserve(count),
-            Elements::Slots(list) => list.slots.reserve(count * width),
-        }
     }
 }
 
@@ -402,100 +391,6 @@ impl Program {
         Ok(())
     }
 
-    /// Maps the elements of an `each` key (`each`: its paths, its keys and their shape)
-    /// into `out`.
-    fn eval_each<'p, T: EventTree>(
-        &self,
-        rule: &KeyRule,
-        each: (&[InputPath], &'p [KeyRule], &'p OutputShape),
-        frame: Frame<'_, T>,
-        errors: &mut Vec<KeyError>,
-        out: &mut Elements<'p>,
-    ) -> Result<(), ScriptError> {
-        let (over, keys, shape) = each;
-        let Some(found) = first_found(over, frame.root, frame.current) else {
-            return Ok(());
-        };
-        let not_a_list = |kind: &str| ScriptError {
-            message: format!("`each` needs a list or an object, found {kind}"),
-            location: rule.location.clone(),
-        };
-        match found {
-            Found::Node(node) => {
-                let items = match node.elements() {
-                    Some(items) => items,
-                    None if node.is_object() => std::slice::from_ref(node),
-                    None => return Err(not_a_list(node.kind())),
-                };
-                out.reserve(items.len(), keys.len());
-                for (i, item) in items.iter().enumerate() {
-                    let at = Frame {
-                        current: item,
-                        ..frame
-                    };
-                    self.eval_element(rule, (keys, shape), at, i, errors, out);
-                }
-            }
-            // A list a wildcard or JSONPath query collected: its elements are JSON values.
-            Found::Collected(Value::Array(items)) => {
-                let root = frame.root.to_value();
-                for (i, item) in items.iter().enumerate() {
-                    let at = Frame {
-                        root: root.as_ref(),
-                        current: item,
-                        lets: frame.lets,
-                        path: frame.path,
-                    };
-                    self.eval_element(rule, (keys, shape), at, i, errors, out);
-                }
-            }
-            Found::Collected(other) => return Err(not_a_list(other.kind())),
-        }
-        Ok(())
-    }
-
-    /// Maps one element of an `each` (the frame's `current`; `each`: its keys and their
-    /// shape); an element whose keys are all absent is left out.
-    fn eval_element<T: EventTree>(
-        &self,
-        rule: &KeyRule,
-        each: (&[KeyRule], &OutputShape),
-        frame: Frame<'_, T>,
-        index: usize,
-        errors: &mut Vec<KeyError>,
-        out: &mut Elements<'_>,
-    ) {
-        let (keys, shape) = each;
-        let parent = frame.path;
-        let element = Frame {
-            path: KeyPath::Element {
-                parent: &parent,
-                key: &rule.output.text,
-                index,
-            },
-            ..frame
-        };
-        match out {
-            Elements::Values(items) => {
-                let mut slots = vec![None; keys.len()];
-                self.eval_keys(keys, element, &mut slots, errors, None);
-                let element = shape.build(&mut slots, &[]);
-                if !element.is_empty() {
-                    items.push(Value::Object(element));
-                }
-            }
-            Elements::Slots(list) => {
-                let start = list.slots.len();
-                list.slots.resize(start + keys.len(), None);
-                let slots = &mut list.slots[start..];
-                self.eval_keys(keys, element, slots, errors, None);
-                if shape.is_empty_in(slots, &[]) {
-                    list.slots.truncate(start);
-                }
-            }
-        }
-    }
-
     fn eval_script<T: EventTree>(
         &self,
         script: &Script,
@@ -557,119 +452,5 @@ impl Program {
             }
             _ => "required value is absent".to_string(),
         }
-    }
-}
-
-/// Evaluates the interpreter-free subset exactly as Rhai would: a transform called with an
-/// absent first argument gives absent without being called; other absent arguments are
-/// passed as null; `a ?? b` gives the first that is not absent.
-fn eval_native<'v, T: EventTree>(
-    expr: &'v NativeExpr,
-    script: &'v Script,
-    root: &'v T,
-    current: &'v T,
-    lets: &'v [Option<Value>],
-) -> Result<Cow<'v, Value>, ScriptError> {
-    const NULL: &Value = &Value::Null;
-    Ok(match expr {
-        NativeExpr::Input(i) => match &script.inputs[*i] {
-            Input::Paths(paths) => {
-                first_present(paths, root, current).unwrap_or(Cow::Borrowed(NULL))
-            }
-            Input::Const(v) => Cow::Borrowed(v),
-            Input::Let(i) => match lets.get(*i) {
-                Some(Some(v)) => Cow::Borrowed(v),
-                _ => Cow::Borrowed(NULL),
-            },
-        },
-        NativeExpr::Literal(v) => Cow::Borrowed(v),
-        NativeExpr::Coalesce(items) => {
-            for item in items {
-                let value = eval_native(item, script, root, current, lets)?;
-                if !value.is_null() {
-                    return Ok(value);
-                }
-            }
-            Cow::Borrowed(NULL)
-        }
-        NativeExpr::Call {
-            transform,
-            args,
-            fields,
-        } => {
-            let Some((first, rest)) = args.split_first() else {
-                return Ok(Cow::Borrowed(NULL));
-            };
-            let input = match (first, fields) {
-                (NativeExpr::Input(i), Some(fields)) => match &script.inputs[*i] {
-                    Input::Paths(paths) => first_found(paths, root, current)
-                        .map_or(Cow::Borrowed(NULL), |found| found.with_fields(fields)),
-                    _ => eval_native(first, script, root, current, lets)?,
-                },
-                _ => eval_native(first, script, root, current, lets)?,
-            };
-            if input.is_null() {
-                return Ok(Cow::Borrowed(NULL));
-            }
-            // One extra argument (`minor_units(price, currency)`) is passed where it lies:
-            // collecting it into a vector cost an allocation a call.
-            let one;
-            let many;
-            let rest: &[Value] = match rest {
-                [] => &[],
-                [arg] => {
-                    one = eval_native(arg, script, root, current, lets)?;
-                    std::slice::from_ref(&*one)
-                }
-                _ => {
-                    many = rest
-                        .iter()
-                        .map(|a| eval_native(a, script, root, current, lets).map(Cow::into_owned))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    &many
-                }
-            };
-            match transform.call(&input, rest) {
-                Ok(value) => Cow::Owned(value.unwrap_or(Value::Null)),
-                Err(e) => {
-                    return Err(ScriptError {
-                        message: format!("{}: {e}", transform.name()),
-                        location: script.expression.location().clone(),
-                    })
-                }
-            }
-        }
-        NativeExpr::Compare {
-            value,
-            literal,
-            equal,
-        } => {
-            let value = eval_native(value, script, root, current, lets)?;
-            Cow::Owned(Value::Bool(rhai_equals(&value, literal) == *equal))
-        }
-        NativeExpr::If(parts) => {
-            let [condition, then, otherwise] = &**parts;
-            let chosen = match eval_native(condition, script, root, current, lets)?.as_ref() {
-                Value::Bool(true) => then,
-                _ => otherwise,
-            };
-            eval_native(chosen, script, root, current, lets)?
-        }
-    })
-}
-
-/// `==` between a JSON value (as Rhai sees it: null is `()`, integers INT, other numbers
-/// FLOAT) and a scalar literal, as Rhai decides it: numbers compare by value, INT against
-/// FLOAT too; values of different types are not equal.
-fn rhai_equals(value: &Value, literal: &Value) -> bool {
-    match (value, literal) {
-        (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64()) {
-            (Some(a), Some(b)) => a == b,
-            _ => a.as_f64() == b.as_f64(),
-        },
-        (Value::Null, Value::Null) => true,
-        (Value::Bool(a), Value::Bool(b)) => a == b,
-        (Value::String(a), Value::String(b)) => a == b,
-        _ => false,
     }
 }

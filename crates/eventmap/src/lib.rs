@@ -31,6 +31,7 @@
 
 mod compile;
 mod diagnostics;
+mod event_name;
 mod explain;
 pub mod fixtures;
 mod json_out;

@@ -73,7 +73,7 @@ impl EventTree for Value {
         Cow::Borrowed(self)
     }
     fn kind(&self) -> &'static str {
-        crate::transforms::kind_of(self)
+        crate::value::kind_of(self)
     }
 }
 

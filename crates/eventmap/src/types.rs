@@ -73,7 +73,7 @@ impl ValueType {
                     Value::Number(_) if self == ValueType::Integer => {
                         "a number with a fractional part"
                     }
-                    other => crate::transforms::kind_of(other),
+                    other => crate::value::kind_of(other),
                 };
                 Err(TransformError::new(format!("got {kind}")))
             }

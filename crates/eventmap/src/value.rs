@@ -26,3 +26,15 @@ pub fn shorten_json(value: &Value, max: usize) -> String {
         text
     }
 }
+
+/// A short, data-free description of a JSON value's kind, for error messages.
+pub(crate) fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use super::vocabulary::{CALL_TYPES, DEFAULT_FIELDS, EVENT_FIELDS, FILTER_FIELDS, MATCH_FIELDS};
 use super::Cx;
 use crate::diagnostics::{suggestion, Location};
+use crate::event_name::normalize_event_name;
 use crate::output::OutputShape;
-use crate::program::normalize_event_name;
 use crate::program::{EventPlan, Fallback, Filter, KeyRule};
 use crate::yaml::Node;
 
@@ -326,7 +326,7 @@ fn merge(cx: &mut Cx<'_>, global: &[KeyRule], own: Vec<KeyRule>) -> Vec<KeyRule>
 
 #[cfg(test)]
 mod tests {
-    use crate::program::normalize_event_name;
+    use crate::event_name::normalize_event_name;
 
     #[test]
     fn event_names_normalize_spelling() {
@@ -347,7 +347,7 @@ mod tests {
             ("Order Completed", "Order Complete", false),
             ("a b", "ab", false),
         ] {
-            assert_eq!(crate::program::same_event_name(a, b), same, "{a} / {b}");
+            assert_eq!(crate::event_name::same_event_name(a, b), same, "{a} / {b}");
             assert_eq!(normalize_event_name(a) == normalize_event_name(b), same);
         }
     }

@@ -278,7 +278,7 @@ impl Cx<'_> {
             // Checked as the last step, like a declared type: keys that are not spread
             // pay nothing for spreads.
             transforms.push(TransformStep {
-                transform: std::sync::Arc::new(crate::output::spread_step(except)),
+                transform: std::sync::Arc::new(crate::transforms::spread_step(except)),
                 args: Vec::new(),
                 location: key.location.clone(),
                 checks: None,

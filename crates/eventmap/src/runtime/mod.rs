@@ -10,9 +10,9 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::diagnostics::Location;
+use crate::event_name::normalize_event_name;
 use crate::output::ItemList;
 use crate::path::{first_found, first_present, Found, InputPath};
-use crate::program::normalize_event_name;
 use crate::program::{EventPlan, Fallback, Filter, Input, KeyRule, Program, Script, Source};
 use crate::script::{dynamic_to_json, json_to_dynamic, set_clock, ScriptError};
 use crate::tree::EventTree;
@@ -437,7 +437,7 @@ impl Program {
             other => Err(ScriptError {
                 message: format!(
                     "a condition must give true or false, got {}",
-                    crate::transforms::kind_of(&other)
+                    crate::value::kind_of(&other)
                 ),
                 location: script.expression.location().clone(),
             }),

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::TransformError;
+use super::transform::TransformError;
 
 /// The longest click id accepted, in bytes.
 pub const MAX_OPPREF_BYTES: usize = 256;

@@ -11,7 +11,7 @@ use celes::Country;
 use serde_json::Value;
 
 use super::recent::Recent;
-use super::{expect_str, TransformError};
+use super::transform::{expect_str, TransformError};
 
 /// Names celes does not know, written as lowercase letters only.
 const ALIASES: &[(&str, &str)] = &[

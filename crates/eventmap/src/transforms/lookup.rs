@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::TransformError;
+use super::transform::TransformError;
 
 /// `lookup(value, table[, "ignore_case"])`: the table's entry for the value (as text), or
 /// absent when the table has none. `ignore_case` matches names the way events find their
@@ -30,7 +30,7 @@ pub(super) fn lookup(input: &Value, args: &[Value]) -> Result<Option<Value>, Tra
         other => {
             return Err(TransformError::new(format!(
                 "looks up text, found {}",
-                super::kind_of(other)
+                crate::value::kind_of(other)
             )))
         }
     };
@@ -38,7 +38,7 @@ pub(super) fn lookup(input: &Value, args: &[Value]) -> Result<Option<Value>, Tra
         Some(v) => Some(v),
         None if ignore_case => table
             .iter()
-            .find(|(k, _)| crate::program::same_event_name(k, &key))
+            .find(|(k, _)| crate::event_name::same_event_name(k, &key))
             .map(|(_, v)| v),
         None => None,
     };

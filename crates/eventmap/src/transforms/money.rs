@@ -12,7 +12,8 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
 
 use super::recent::Recent;
-use super::{expect_str, kind_of, TransformError};
+use super::transform::{expect_str, TransformError};
+use crate::value::kind_of;
 
 /// A JSON number or numeric string as an exact decimal. `what` names the value in an
 /// error, and is formatted only then (`format_args!` at the call).

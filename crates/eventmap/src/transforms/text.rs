@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use super::{expect_str, kind_of, TransformError};
+use super::transform::{expect_str, TransformError};
+use crate::value::kind_of;
 
 fn map_str(value: &Value, f: impl Fn(&str) -> String) -> Result<Option<Value>, TransformError> {
     Ok(Some(Value::String(f(expect_str(value, "value")?))))

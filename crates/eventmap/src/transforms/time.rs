@@ -13,7 +13,8 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::{kind_of, TransformError};
+use super::transform::TransformError;
+use crate::value::kind_of;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unit {

@@ -3,14 +3,30 @@
 //!
 //! serde_json escapes a string by looking up every byte in a table; here the bytes that
 //! need escaping (a quote, a backslash, a control character: the same bytes that end a
-//! run inside a JSON string, `scan::next_special`) are found eight at a time, and the runs
+//! run inside a JSON string, `json_string::next_special`) are found eight at a time, and the runs
 //! between them are copied whole. Mapped events are mostly strings (hashes, URLs, user
 //! agents), so this is most of the cost of writing them (docs/benchmarks.md).
 
 use serde_json::Value;
 
-use crate::scan::next_special;
-use crate::view::Node;
+use crate::json_string::write_str;
+use crate::view::{Node, Output};
+
+impl Output<'_> {
+    /// The event as compact JSON text, as `serde_json::to_string` of
+    /// [`Output::into_value`] would give it.
+    pub fn to_json(&self) -> String {
+        let mut text = Vec::with_capacity(1024);
+        self.write_json(&mut text);
+        // Only valid UTF-8 is written: the runs are copied from strings, whole.
+        String::from_utf8(text).unwrap_or_default()
+    }
+
+    /// Appends the event as compact JSON to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        write_node(out, self.root());
+    }
+}
 
 /// Appends `node` as compact JSON.
 pub(crate) fn write_node(out: &mut Vec<u8>, node: Node<'_>) {
@@ -83,51 +99,6 @@ fn write_object<'f, T>(
         write(out, field);
     }
     out.push(b'}');
-}
-
-/// A field's name as written before its value: `"name":`.
-pub(crate) fn field_prefix(name: &str) -> Box<[u8]> {
-    let mut prefix = Vec::with_capacity(name.len() + 3);
-    write_str(&mut prefix, name);
-    prefix.push(b':');
-    prefix.into_boxed_slice()
-}
-
-/// Appends `text` as a JSON string, escaped as serde_json escapes it: `\"`, `\\`, the
-/// short escapes for backspace, tab, newline, form feed and carriage return, `\u00xx`
-/// (lowercase) for the other control characters, and nothing else.
-fn write_str(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
-    while let Some(at) = next_special(bytes, start) {
-        out.extend_from_slice(&bytes[start..at]);
-        write_escape(out, bytes[at]);
-        start = at + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
-fn write_escape(out: &mut Vec<u8>, byte: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let short = match byte {
-        b'"' => b'"',
-        b'\\' => b'\\',
-        0x08 => b'b',
-        b'\t' => b't',
-        b'\n' => b'n',
-        0x0C => b'f',
-        b'\r' => b'r',
-        _ => {
-            let hex = [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xF)]];
-            out.extend_from_slice(b"\\u00");
-            out.extend_from_slice(&hex);
-            return;
-        }
-    };
-    out.extend_from_slice(&[b'\\', short]);
 }
 
 #[cfg(test)]

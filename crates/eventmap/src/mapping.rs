@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::compile::{compile, CompileOptions};
+use crate::compile::{compile, read_set, CompileOptions};
 use crate::diagnostics::CompileError;
+use crate::parse::parse_borrowed;
 use crate::program::Program;
-use crate::readset::{read_tree, Reads};
+use crate::readset::Reads;
 use crate::runtime::{EventContext, Outcome};
-use crate::tree::{parse_borrowed, EventTree};
+use crate::tree::EventTree;
 use crate::view::Output;
 
 /// A compiled mapping. Cheap to clone and `Send + Sync`: compile once, share it across
@@ -64,7 +65,7 @@ impl Mapping {
         options: &CompileOptions,
     ) -> Result<Self, CompileError> {
         let program = compile(source, Arc::from(file_name), options)?;
-        let reads = read_tree(&program);
+        let reads = read_set(&program);
         Ok(Self {
             program: Arc::new(program),
             reads: Arc::new(reads),

@@ -7,8 +7,6 @@
 
 use serde_json::{Map, Value};
 
-use crate::program::KeyRule;
-
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OutputShape {
     /// Sorted by name.
@@ -81,27 +79,19 @@ pub(crate) fn list_of<'l, 'm>(lists: &'l [ItemList<'m>], key: usize) -> Option<&
 }
 
 impl OutputShape {
-    /// The shape of `rules`' output keys. The compiler has already rejected keys that
-    /// would be both a value and an object (`data` and `data.type`).
-    pub fn of(rules: &[KeyRule]) -> Self {
-        Self::of_keys(rules, false)
-    }
-
-    /// The shape of a plan's output: as [`OutputShape::of`], with the lists of `each`
-    /// keys that allow it kept in slots ([`KeyRule::keeps_items_in_slots`]).
-    pub fn of_plan(rules: &[KeyRule]) -> Self {
-        Self::of_keys(rules, true)
-    }
-
-    fn of_keys(rules: &[KeyRule], items_in_slots: bool) -> Self {
+    /// The shape of the output keys given, in rule order: each key's dotted segments,
+    /// and whether the list of its `each` is kept in slots ([`ItemList`]) rather than
+    /// built as JSON. The compiler has already rejected keys that would be both a value
+    /// and an object (`data` and `data.type`).
+    pub fn of<'k>(keys: impl IntoIterator<Item = (&'k [String], bool)>) -> Self {
         let mut shape = Self::default();
-        for (index, rule) in rules.iter().enumerate() {
-            let slot = if items_in_slots && rule.keeps_items_in_slots() {
+        for (index, (segments, items_in_slots)) in keys.into_iter().enumerate() {
+            let slot = if items_in_slots {
                 Slot::Items(index)
             } else {
                 Slot::Key(index)
             };
-            shape.add(&rule.output.segments, index, slot);
+            shape.add(segments, index, slot);
         }
         shape.sort();
         shape
@@ -139,7 +129,7 @@ impl OutputShape {
         self.json_names = self
             .fields
             .iter()
-            .map(|(name, _)| crate::json_out::field_prefix(name))
+            .map(|(name, _)| crate::json_string::field_prefix(name))
             .collect();
         self.has_spread = self.spread.is_some();
         for (_, slot) in &mut self.fields {

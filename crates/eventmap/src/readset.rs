@@ -16,7 +16,6 @@ use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
 use crate::key_eq::same_key;
 use crate::path::{InputPath, ReadShape};
-use crate::program::{Input, KeyRule, NativeExpr, Program, Script, Source};
 
 /// The parts of an event a mapping reads: a tree of object keys. Arrays are transparent
 /// (every element is read with the same node).
@@ -89,145 +88,43 @@ pub(crate) struct Reads {
     pub collects: bool,
 }
 
-/// Everything `program` may read, plus `messageId` (reports name events by it).
-pub(crate) fn read_tree(program: &Program) -> Reads {
-    let mut reads = Reads::default();
-    let root = &mut reads;
-    let top: [Vec<String>; 1] = [Vec::new()];
-    root.tree.mark(&["messageId".to_string()], true);
-    add_path(root, &program.event_name_path, &top, true);
-    add_path(root, &program.call_type_path, &top, true);
-    for filter in &program.filters {
-        add_script(root, &filter.condition, &top);
+impl Reads {
+    /// Marks `keys` (from the root) as read, whole or as a container of what is read.
+    pub(crate) fn mark(&mut self, keys: &[String], whole: bool) {
+        self.tree.mark(keys, whole);
     }
-    for plan in &program.plans {
-        add_rules(root, &plan.lets, &top);
-        for filter in &plan.filters {
-            add_script(root, &filter.condition, &top);
-        }
-        add_rules(root, &plan.keys, &top);
-    }
-    reads
-}
 
-/// `bases` are the absolute key paths of the current element(s): the root at the top,
-/// the `each` sources' paths inside an `each`.
-fn add_rules(root: &mut Reads, rules: &[KeyRule], bases: &[Vec<String>]) {
-    for rule in rules {
-        if let Some(when) = &rule.when {
-            add_script(root, when, bases);
-        }
-        match &rule.source {
-            Source::Paths(paths) => paths.iter().for_each(|p| {
-                add_path(root, p, bases, true);
-            }),
-            Source::Const(_) => {}
-            Source::Expr(script) => add_script(root, script, bases),
-            Source::Each { over, keys, .. } => {
-                let element_bases: Vec<Vec<String>> = over
-                    .iter()
-                    .flat_map(|p| add_path(root, p, bases, false))
-                    .collect();
-                add_rules(root, keys, &element_bases);
+    /// Marks `path` (relative to each of `bases`, unless rooted) and returns the absolute
+    /// key paths it reaches that are not already kept whole, for `each` to extend.
+    pub(crate) fn add_path(
+        &mut self,
+        path: &InputPath,
+        bases: &[Vec<String>],
+        whole: bool,
+    ) -> Vec<Vec<String>> {
+        match path.read_shape() {
+            ReadShape::Everything => {
+                self.collects = true;
+                self.tree.mark(&[], true);
+                Vec::new()
             }
-        }
-    }
-}
-
-fn add_script(root: &mut Reads, script: &Script, bases: &[Vec<String>]) {
-    let fields = fields_read_of_inputs(script);
-    for (input, fields) in script.inputs.iter().zip(fields) {
-        let Input::Paths(paths) = input else {
-            continue;
-        };
-        for p in paths {
-            match &fields {
-                Some(fields) if !fields.is_empty() => {
-                    for reached in add_path(root, p, bases, false) {
-                        for field in fields {
-                            let mut keys = reached.clone();
-                            keys.push(field.clone());
-                            root.tree.mark(&keys, true);
-                        }
+            ReadShape::Keys {
+                from_root,
+                keys,
+                opaque,
+            } => {
+                self.collects |= opaque;
+                let starts: &[Vec<String>] = if from_root { &[Vec::new()] } else { bases };
+                let mut reached = Vec::new();
+                for base in starts {
+                    let absolute: Vec<String> = base.iter().chain(keys.iter()).cloned().collect();
+                    self.tree.mark(&absolute, whole || opaque);
+                    if !(whole || opaque) {
+                        reached.push(absolute);
                     }
                 }
-                _ => {
-                    add_path(root, p, bases, true);
-                }
+                reached
             }
-        }
-    }
-}
-
-/// For each of a script's inputs, the fields read of it when it is read only by
-/// transforms that read some fields ([`NativeExpr::Call`]'s `fields`); `None` when it is
-/// read whole (anywhere in an expression Rhai runs).
-fn fields_read_of_inputs(script: &Script) -> Vec<Option<Vec<String>>> {
-    let Some(native) = &script.native else {
-        return vec![None; script.inputs.len()];
-    };
-    let mut fields = vec![Some(Vec::new()); script.inputs.len()];
-    note_reads(native, &mut fields);
-    fields
-}
-
-fn note_reads(expr: &NativeExpr, fields: &mut [Option<Vec<String>>]) {
-    match expr {
-        NativeExpr::Input(i) => {
-            if let Some(entry) = fields.get_mut(*i) {
-                *entry = None;
-            }
-        }
-        NativeExpr::Literal(_) => {}
-        NativeExpr::Call {
-            args,
-            fields: call_reads,
-            ..
-        } => match (args.split_first(), call_reads) {
-            (Some((NativeExpr::Input(i), rest)), Some(read)) => {
-                if let Some(Some(entry)) = fields.get_mut(*i) {
-                    entry.extend(read.iter().cloned());
-                }
-                rest.iter().for_each(|a| note_reads(a, fields));
-            }
-            _ => args.iter().for_each(|a| note_reads(a, fields)),
-        },
-        NativeExpr::Coalesce(items) => items.iter().for_each(|a| note_reads(a, fields)),
-        NativeExpr::Compare { value, .. } => note_reads(value, fields),
-        NativeExpr::If(parts) => parts.iter().for_each(|p| note_reads(p, fields)),
-    }
-}
-
-/// Marks `path` (relative to each of `bases`, unless rooted) and returns the absolute
-/// key paths it reaches that are not already kept whole, for `each` to extend.
-fn add_path(
-    root: &mut Reads,
-    path: &InputPath,
-    bases: &[Vec<String>],
-    whole: bool,
-) -> Vec<Vec<String>> {
-    match path.read_shape() {
-        ReadShape::Everything => {
-            root.collects = true;
-            root.tree.mark(&[], true);
-            Vec::new()
-        }
-        ReadShape::Keys {
-            from_root,
-            keys,
-            opaque,
-        } => {
-            root.collects |= opaque;
-            let starts: &[Vec<String>] = if from_root { &[Vec::new()] } else { bases };
-            let mut reached = Vec::new();
-            for base in starts {
-                let absolute: Vec<String> = base.iter().chain(keys.iter()).cloned().collect();
-                root.tree.mark(&absolute, whole || opaque);
-                if !(whole || opaque) {
-                    reached.push(absolute);
-                }
-            }
-            reached
         }
     }
 }
@@ -269,14 +166,14 @@ mod tests {
         let mut reads = Reads::default();
         let top = [Vec::new()];
         for (p, whole) in paths {
-            add_path(&mut reads, &InputPath::parse(p).unwrap(), &top, *whole);
+            reads.add_path(&InputPath::parse(p).unwrap(), &top, *whole);
         }
         reads.tree
     }
 
     fn parse(tree: &ReadNode, text: &str) -> Result<serde_json::Value, serde_json::Error> {
         let arena = bumpalo::Bump::new();
-        crate::tree::parse_borrowed(text, tree, &arena).map(|t| t.to_json())
+        crate::parse::parse_borrowed(text, tree, &arena).map(|t| t.to_json())
     }
 
     #[test]

@@ -15,6 +15,7 @@ use bumpalo::collections::Vec as ArenaVec;
 use bumpalo::Bump;
 use serde_json::Number;
 
+use crate::json_string::next_special;
 use crate::readset::ReadNode;
 use crate::tree::Borrowed;
 
@@ -294,37 +295,6 @@ fn string_end(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
     }
 }
 
-/// The first quote, backslash or control character at or after `at`, eight bytes at a
-/// time: a byte equal to `c` is a zero byte of `word ^ c`, and a byte below 0x20 borrows
-/// in `word - 0x20`. The lowest flagged byte is always a true one (a false flag needs a
-/// borrow from a true one below it).
-#[inline]
-pub(crate) fn next_special(bytes: &[u8], mut at: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    const QUOTES: u64 = ONES * b'"' as u64;
-    const BACKSLASHES: u64 = ONES * b'\\' as u64;
-    const SPACES: u64 = ONES * 0x20;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        let quote = word ^ QUOTES;
-        let backslash = word ^ BACKSLASHES;
-        let flagged = (quote.wrapping_sub(ONES) & !quote
-            | backslash.wrapping_sub(ONES) & !backslash
-            | word.wrapping_sub(SPACES) & !word)
-            & HIGHS;
-        if flagged != 0 {
-            return Some(at + (flagged.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    let rest = bytes.get(at..)?;
-    let found = rest
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-    Some(at + found)
-}
-
 struct NumberSpan {
     end: usize,
     /// The number of digits when the number is a non-negative integer with no fraction or
@@ -379,7 +349,7 @@ fn number_span(bytes: &[u8], start: usize) -> Option<NumberSpan> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::parse_with_serde;
+    use crate::parse::parse_with_serde;
 
     /// The reference: when the scan gives a tree, serde_json gives the same one.
     fn assert_agrees(text: &str, reads: &ReadNode) -> bool {

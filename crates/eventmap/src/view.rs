@@ -78,20 +78,6 @@ impl<'m> Output<'m> {
             Repr::Built(value) => value,
         }
     }
-
-    /// The event as compact JSON text, as `serde_json::to_string` of
-    /// [`Output::into_value`] would give it.
-    pub fn to_json(&self) -> String {
-        let mut text = Vec::with_capacity(1024);
-        self.write_json(&mut text);
-        // Only valid UTF-8 is written: the runs are copied from strings, whole.
-        String::from_utf8(text).unwrap_or_default()
-    }
-
-    /// Appends the event as compact JSON to `out`.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        crate::json_out::write_node(out, self.root());
-    }
 }
 
 impl From<Value> for Output<'_> {

@@ -267,7 +267,7 @@ pub(super) fn plans(
         }
         let keys = merge(cx, global, section.keys);
         tables.plans.push(EventPlan {
-            shape: OutputShape::of_plan(&keys),
+            shape: plan_shape(&keys),
             name: section.name,
             lets: [global_lets, &section.lets].concat(),
             filters: section.filters,
@@ -286,7 +286,7 @@ pub(super) fn plans(
         }) => {
             let keys = merge(cx, global, keys);
             tables.plans.push(EventPlan {
-                shape: OutputShape::of_plan(&keys),
+                shape: plan_shape(&keys),
                 name: "default".into(),
                 lets: [global_lets, &lets].concat(),
                 filters,
@@ -322,6 +322,15 @@ fn merge(cx: &mut Cx<'_>, global: &[KeyRule], own: Vec<KeyRule>) -> Vec<KeyRule>
     }
     cx.check_conflicts(&merged);
     merged
+}
+
+/// A plan's output shape: the lists of `each` keys that allow it kept in slots
+/// ([`KeyRule::keeps_items_in_slots`]).
+fn plan_shape(keys: &[KeyRule]) -> OutputShape {
+    OutputShape::of(
+        keys.iter()
+            .map(|key| (key.output.segments.as_slice(), key.keeps_items_in_slots())),
+    )
 }
 
 #[cfg(test)]

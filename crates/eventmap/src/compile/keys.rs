@@ -184,7 +184,10 @@ impl Cx<'_> {
                 let keys = self.key_rules(keys_node);
                 self.check_conflicts(&keys);
                 Source::Each {
-                    shape: OutputShape::of(&keys),
+                    shape: OutputShape::of(
+                        keys.iter()
+                            .map(|key| (key.output.segments.as_slice(), false)),
+                    ),
                     over,
                     keys,
                 }

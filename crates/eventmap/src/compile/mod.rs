@@ -8,9 +8,12 @@ mod lets;
 mod native;
 mod params;
 mod plugins;
+mod reads;
 mod relax;
 mod tables;
 pub(crate) mod vocabulary;
+
+pub(crate) use reads::read_set;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

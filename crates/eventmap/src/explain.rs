@@ -3,11 +3,11 @@
 use serde_json::Value;
 
 use crate::diagnostics::Location;
-use crate::path::Found;
+use crate::input::path::Found;
+use crate::input::tree::EventTree;
 use crate::program::{Input, KeyRule, Program, Source};
 use crate::runtime::{EventContext, Frame, KeyPath, Matched, Outcome};
-use crate::script::set_clock;
-use crate::tree::EventTree;
+use crate::script::engine::set_clock;
 
 /// How one event was mapped.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,7 +216,7 @@ fn describe_source<T: EventTree>(
                 .map(|(name, input)| {
                     let present = match input {
                         Input::Paths(paths) => {
-                            crate::path::first_present(paths, event, current).is_some()
+                            crate::input::path::first_present(paths, event, current).is_some()
                         }
                         Input::Const(v) => !crate::value::is_absent(v),
                         Input::Let(i) => lets.get(*i).is_some_and(Option::is_some),

@@ -7,12 +7,12 @@ use serde_json::Value;
 
 use crate::compile::{compile, read_set, CompileOptions};
 use crate::diagnostics::CompileError;
-use crate::parse::parse_borrowed;
+use crate::input::parse::parse_borrowed;
+use crate::input::readset::Reads;
+use crate::input::tree::EventTree;
+use crate::output::view::Output;
 use crate::program::Program;
-use crate::readset::Reads;
 use crate::runtime::{EventContext, Outcome};
-use crate::tree::EventTree;
-use crate::view::Output;
 
 /// A compiled mapping. Cheap to clone and `Send + Sync`: compile once, share it across
 /// threads and tasks, and call [`Mapping::map`] for each event.
@@ -130,7 +130,7 @@ impl Mapping {
                 test_mode,
             });
         }
-        crate::tree::with_arena(|arena| {
+        crate::input::tree::with_arena(|arena| {
             let event = parse_borrowed(json, &self.reads.tree, arena)?;
             if !event.is_object() {
                 return Err(EventError::NotAnObject(event.kind()));

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::diagnostics::Location;
-use crate::output::OutputShape;
-use crate::path::InputPath;
-use crate::script::{Expression, ScriptEngine, ScriptError};
+use crate::input::path::InputPath;
+use crate::output::shape::OutputShape;
+use crate::script::engine::{Expression, ScriptEngine, ScriptError};
 use crate::transforms::Transform;
 use crate::types::ValueType;
 use crate::value::is_absent;
@@ -23,7 +23,7 @@ pub(crate) struct Program {
     /// Destination rules the mapping relaxes, for the host to apply to its validator.
     pub relaxed: Vec<crate::validate::RelaxedRule>,
     /// The transforms the mapping's plug-in files define.
-    pub plugins: Vec<crate::plugin::PluginTransform>,
+    pub plugins: Vec<crate::script::plugin::PluginTransform>,
     pub script: ScriptEngine,
     /// Filters of the file's top level, checked before any event's own.
     pub filters: Vec<Filter>,
@@ -95,7 +95,7 @@ pub(crate) struct KeyRule {
 
 impl KeyRule {
     /// An `each` key whose list goes into the output as mapped: at the top of a plan, its
-    /// elements are kept in slots ([`crate::output::ItemList`]) rather than built as JSON
+    /// elements are kept in slots ([`crate::output::shape::ItemList`]) rather than built as JSON
     /// objects. A key with transforms, a declared type, a default or `required` gets its
     /// list as a JSON value, for those to see; so does one whose elements have a spread key.
     pub fn keeps_items_in_slots(&self) -> bool {

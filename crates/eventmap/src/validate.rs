@@ -9,7 +9,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::diagnostics::Location;
-use crate::view::Node;
+use crate::output::view::Node;
 
 /// Why a mapped event is not a valid event for a destination.
 #[derive(Debug, Clone, PartialEq, Eq)]

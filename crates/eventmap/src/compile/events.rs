@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
+use super::cx::Cx;
 use super::vocabulary::{CALL_TYPES, DEFAULT_FIELDS, EVENT_FIELDS, FILTER_FIELDS, MATCH_FIELDS};
-use super::Cx;
 use crate::diagnostics::{suggestion, Location};
 use crate::event_name::normalize_event_name;
-use crate::output::OutputShape;
+use crate::output::shape::OutputShape;
 use crate::program::{EventPlan, Fallback, Filter, KeyRule};
 use crate::yaml::Node;
 
@@ -301,7 +301,7 @@ pub(super) fn plans(
 
 /// `test_mode: true`: the section's events are sent with `validate_only` (checked by the
 /// destination, not recorded), like the seed's per-rule test mode.
-pub(super) fn test_mode(cx: &mut Cx<'_>, fields: &super::Fields<'_>) -> bool {
+pub(super) fn test_mode(cx: &mut Cx<'_>, fields: &super::cx::Fields<'_>) -> bool {
     fields
         .get("test_mode")
         .and_then(|n| cx.bool(n, "`test_mode`"))

@@ -2,10 +2,10 @@
 
 use serde_json::Value;
 
+use super::cx::Cx;
 use super::vocabulary::{KEY_FIELDS, SOURCES};
-use super::Cx;
 use crate::diagnostics::suggestion;
-use crate::output::OutputShape;
+use crate::output::shape::OutputShape;
 use crate::program::{KeyRule, OutputKey, Source, TransformStep};
 use crate::types::ValueType;
 use crate::yaml::{Key, Node, NodeKind};
@@ -311,7 +311,7 @@ impl Cx<'_> {
     }
 
     /// The keys a spread leaves out: `except: [name, …]`.
-    fn spread_except(&mut self, fields: &super::Fields<'_>, key: &Key) -> Vec<String> {
+    fn spread_except(&mut self, fields: &super::cx::Fields<'_>, key: &Key) -> Vec<String> {
         let Some(node) = fields.get("except") else {
             return Vec::new();
         };

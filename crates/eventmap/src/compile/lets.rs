@@ -6,7 +6,7 @@
 //! handed to an expression only when its text mentions it, so an expression that does
 //! not use a let pays nothing for it.
 
-use super::Cx;
+use super::cx::Cx;
 use crate::program::{Input, KeyRule};
 use crate::yaml::{Key, Node};
 

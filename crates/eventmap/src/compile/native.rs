@@ -33,7 +33,7 @@ enum Token {
 /// What a native expression may refer to.
 pub(crate) struct Scope<'a> {
     pub inputs: &'a [String],
-    pub params: &'a crate::script::ParamTable,
+    pub params: &'a crate::script::engine::ParamTable,
     pub registry: &'a Registry,
     /// Names Rhai's standard library also defines: Rhai may resolve those to its own
     /// function, so expressions using them stay in Rhai.
@@ -327,7 +327,7 @@ mod tests {
 
     fn compile_with(text: &str, inputs: &[&str]) -> Option<NativeExpr> {
         let inputs: Vec<String> = inputs.iter().map(|s| s.to_string()).collect();
-        let params = crate::script::ParamTable::from([("cur".to_string(), json!("USD"))]);
+        let params = crate::script::engine::ParamTable::from([("cur".to_string(), json!("USD"))]);
         let registry = Registry::with_builtins();
         let shadowed = |n: &str| n == "to_string";
         compile(

@@ -2,10 +2,11 @@
 
 use serde_json::Value;
 
-use super::{CompileOptions, Cx};
+use super::cx::Cx;
+use super::options::CompileOptions;
 use crate::diagnostics::{suggestion, Location};
 use crate::params::{env_var_for, interpolate, ParamType};
-use crate::script::ParamTable;
+use crate::script::engine::ParamTable;
 use crate::yaml::{Node, NodeKind};
 
 use super::vocabulary::PARAM_FIELDS;

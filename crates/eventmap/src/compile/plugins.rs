@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::Cx;
+use super::cx::Cx;
 use crate::diagnostics::Location;
-use crate::plugin::{PluginFile, PluginTransform};
-use crate::script::{SandboxLimits, ScriptEngine};
+use crate::script::engine::{SandboxLimits, ScriptEngine};
+use crate::script::plugin::{PluginFile, PluginTransform};
 use crate::transforms::Registry;
 use crate::yaml::Node;
 

@@ -2,8 +2,8 @@
 //! expression inputs, handed to the read set (`readset.rs`) that prunes events as they
 //! are parsed.
 
+use crate::input::readset::Reads;
 use crate::program::{Input, KeyRule, NativeExpr, Program, Script, Source};
-use crate::readset::Reads;
 
 /// Everything `program` may read, plus `messageId` (reports name events by it).
 pub(crate) fn read_set(program: &Program) -> Reads {

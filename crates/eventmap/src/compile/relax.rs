@@ -2,7 +2,7 @@
 //! core knows no destination's rules, so it keeps each name with its place; the host that
 //! builds the destination's validator checks the names and reports an unknown one there.
 
-use super::Cx;
+use super::cx::Cx;
 use crate::validate::RelaxedRule;
 use crate::yaml::{Node, NodeKind};
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::Cx;
+use super::cx::Cx;
 use crate::diagnostics::{suggestion, Location};
 use crate::yaml::{Node, NodeKind};
 
@@ -44,9 +44,9 @@ pub(crate) fn tables(cx: &mut Cx<'_>, node: &Node) -> BTreeMap<String, Value> {
 /// `tables:` wins, as it does for `lookup`).
 pub(crate) fn visible(
     tables: &BTreeMap<String, Value>,
-    params: &crate::script::ParamTable,
-) -> crate::script::ParamTable {
-    let mut visible: crate::script::ParamTable = params
+    params: &crate::script::engine::ParamTable,
+) -> crate::script::engine::ParamTable {
+    let mut visible: crate::script::engine::ParamTable = params
         .iter()
         .filter(|(_, v)| v.is_object())
         .map(|(k, v)| (k.clone(), v.clone()))

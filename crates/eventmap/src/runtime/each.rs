@@ -5,11 +5,11 @@
 use serde_json::Value;
 
 use super::{Frame, KeyError, KeyPath};
-use crate::output::{ItemList, OutputShape};
-use crate::path::{first_found, Found, InputPath};
+use crate::input::path::{first_found, Found, InputPath};
+use crate::input::tree::EventTree;
+use crate::output::shape::{ItemList, OutputShape};
 use crate::program::{KeyRule, Program};
-use crate::script::ScriptError;
-use crate::tree::EventTree;
+use crate::script::engine::ScriptError;
 
 /// Where the elements of an `each` key go as they are mapped: into JSON objects, or into
 /// the slots of a list the output keeps as it is.

@@ -11,13 +11,13 @@ use serde_json::Value;
 
 use crate::diagnostics::Location;
 use crate::event_name::normalize_event_name;
-use crate::output::ItemList;
-use crate::path::{first_found, first_present, Found, InputPath};
+use crate::input::path::{first_found, first_present, Found, InputPath};
+use crate::input::tree::EventTree;
+use crate::output::shape::ItemList;
+use crate::output::view::Output;
 use crate::program::{EventPlan, Fallback, Filter, Input, KeyRule, Program, Script, Source};
-use crate::script::{dynamic_to_json, json_to_dynamic, set_clock, ScriptError};
-use crate::tree::EventTree;
+use crate::script::engine::{dynamic_to_json, json_to_dynamic, set_clock, ScriptError};
 use crate::value::is_absent;
-use crate::view::Output;
 use each::Elements;
 use native::eval_native;
 

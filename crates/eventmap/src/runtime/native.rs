@@ -7,10 +7,10 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::path::{first_found, first_present};
+use crate::input::path::{first_found, first_present};
+use crate::input::tree::EventTree;
 use crate::program::{Input, NativeExpr, Script};
-use crate::script::ScriptError;
-use crate::tree::EventTree;
+use crate::script::engine::ScriptError;
 
 /// Evaluates the interpreter-free subset exactly as Rhai would: a transform called with an
 /// absent first argument gives absent without being called; other absent arguments are

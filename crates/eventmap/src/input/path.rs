@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use jsonpath_rust::parser::model::JpQuery;
 use serde_json::Value;
 
-use crate::tree::EventTree;
+use crate::input::tree::EventTree;
 use crate::value::is_absent;
 
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use crate::json_string::write_str;
-use crate::view::{Node, Output};
+use crate::output::view::{Node, Output};
 
 impl Output<'_> {
     /// The event as compact JSON text, as `serde_json::to_string` of

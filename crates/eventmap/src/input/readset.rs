@@ -14,8 +14,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
-use crate::key_eq::same_key;
-use crate::path::{InputPath, ReadShape};
+use crate::input::key_eq::same_key;
+use crate::input::path::{InputPath, ReadShape};
 
 /// The parts of an event a mapping reads: a tree of object keys. Arrays are transparent
 /// (every element is read with the same node).
@@ -173,7 +173,7 @@ mod tests {
 
     fn parse(tree: &ReadNode, text: &str) -> Result<serde_json::Value, serde_json::Error> {
         let arena = bumpalo::Bump::new();
-        crate::parse::parse_borrowed(text, tree, &arena).map(|t| t.to_json())
+        crate::input::parse::parse_borrowed(text, tree, &arena).map(|t| t.to_json())
     }
 
     #[test]

@@ -161,7 +161,7 @@ impl OutputShape {
     pub fn field(&self, name: &str) -> Option<&Slot> {
         self.fields
             .iter()
-            .find(|(field, _)| crate::key_eq::same_key(field, name))
+            .find(|(field, _)| crate::input::key_eq::same_key(field, name))
             .map(|(_, slot)| slot)
     }
 

@@ -15,9 +15,9 @@ use bumpalo::collections::Vec as ArenaVec;
 use bumpalo::Bump;
 use serde_json::Number;
 
+use crate::input::readset::ReadNode;
+use crate::input::tree::Borrowed;
 use crate::json_string::next_special;
-use crate::readset::ReadNode;
-use crate::tree::Borrowed;
 
 /// Deeper nesting is left to serde_json, whose limit for kept values is 128 levels.
 const MAX_DEPTH: u32 = 64;
@@ -349,7 +349,7 @@ fn number_span(bytes: &[u8], start: usize) -> Option<NumberSpan> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::parse_with_serde;
+    use crate::input::parse::parse_with_serde;
 
     /// The reference: when the scan gives a tree, serde_json gives the same one.
     fn assert_agrees(text: &str, reads: &ReadNode) -> bool {

@@ -15,7 +15,7 @@ use bumpalo::Bump;
 
 use serde_json::{Map, Number, Value};
 
-use crate::key_eq::same_key;
+use crate::input::key_eq::same_key;
 
 pub(crate) trait EventTree: Sized {
     /// The value of `key` in an object (the last one if the key is repeated).
@@ -245,8 +245,8 @@ impl Borrowed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::parse_borrowed;
-    use crate::readset::ReadNode;
+    use crate::input::parse::parse_borrowed;
+    use crate::input::readset::ReadNode;
     use serde_json::json;
 
     #[test]

@@ -14,7 +14,7 @@ use std::fmt;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-use crate::output::{list_of, ItemList, OutputShape, Slot};
+use crate::output::shape::{list_of, ItemList, OutputShape, Slot};
 
 /// A mapped event: the values of its output keys, laid out by its plan's output shape.
 pub struct Output<'m> {

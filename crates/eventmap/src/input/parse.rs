@@ -9,8 +9,8 @@ use bumpalo::Bump;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
-use crate::readset::ReadNode;
-use crate::tree::Borrowed;
+use crate::input::readset::ReadNode;
+use crate::input::tree::Borrowed;
 
 /// Parses `text` into a borrowed tree holding what `reads` reads: by the scan
 /// (`scan.rs`), or by serde_json where the scan leaves the line to it (malformed JSON, and
@@ -20,7 +20,7 @@ pub(crate) fn parse_borrowed<'a>(
     reads: &ReadNode,
     arena: &'a Bump,
 ) -> Result<Borrowed<'a>, serde_json::Error> {
-    match crate::scan::parse(text, reads, arena) {
+    match crate::input::scan::parse(text, reads, arena) {
         Some(tree) => Ok(tree),
         None => parse_with_serde(text, reads, arena),
     }
@@ -90,7 +90,7 @@ impl<'de> Visitor<'de> for Prune<'_, 'de> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut fields = bumpalo::collections::Vec::new_in(self.1);
-        while let Some(key) = map.next_key_seed(crate::readset::KeySeed)? {
+        while let Some(key) = map.next_key_seed(crate::input::readset::KeySeed)? {
             let key: &'de str = match key {
                 Cow::Borrowed(key) => key,
                 Cow::Owned(key) => self.1.alloc_str(&key),

@@ -12,7 +12,7 @@ use rhai::AST;
 use serde_json::Value;
 
 use crate::diagnostics::Location;
-use crate::script::{dynamic_to_json, json_to_dynamic, ScriptEngine};
+use crate::script::engine::{dynamic_to_json, json_to_dynamic, ScriptEngine};
 use crate::transforms::{Transform, TransformError};
 
 /// A compiled plug-in file.

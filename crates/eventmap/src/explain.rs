@@ -6,7 +6,8 @@ use crate::diagnostics::Location;
 use crate::input::path::Found;
 use crate::input::tree::EventTree;
 use crate::program::{Input, KeyRule, Program, Source};
-use crate::runtime::{EventContext, Frame, KeyPath, Matched, Outcome};
+use crate::runtime::frame::{Frame, KeyPath};
+use crate::runtime::{EventContext, Matched, Outcome};
 use crate::script::engine::set_clock;
 
 /// How one event was mapped.

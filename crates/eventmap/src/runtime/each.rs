@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Frame, KeyError, KeyPath};
+use super::frame::{Frame, KeyError, KeyPath};
 use crate::input::path::{first_found, Found, InputPath};
 use crate::input::tree::EventTree;
 use crate::output::shape::{ItemList, OutputShape};

@@ -12,16 +12,13 @@ mod rules;
 mod validate;
 
 pub use rules::Rule;
-pub use validate::{MetaValidator, UnknownRule, MAX_AGE_SECS};
+pub use validate::{MetaValidator, UnknownRule, MAX_AGE_SECS, NAME};
 
 use eventmap::Validator;
 use eventmap_pipeline::delivery::OutgoingEvent;
 use eventmap_pipeline::destination::{
     BatchLimits, BoxSink, RuleSet, Setting, Settings, SettingsError,
 };
-
-/// The name mappings give this destination (`destination: meta`).
-pub const NAME: &str = "meta";
 
 /// Meta's Conversions API as a [`Destination`](eventmap_pipeline::destination::Destination).
 #[derive(Debug, Clone, Copy, Default)]

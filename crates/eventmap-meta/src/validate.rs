@@ -8,6 +8,10 @@ use serde_json::{Map, Value};
 
 use crate::rules::Rule;
 
+/// The name mappings give this destination (`destination: meta`), which its
+/// validator reports and the registry looks it up by.
+pub const NAME: &str = "meta";
+
 /// Meta refuses a request holding an event older than this.
 pub const MAX_AGE_SECS: i64 = 7 * 86_400;
 
@@ -74,7 +78,7 @@ impl MetaValidator {
 
 impl Validator for MetaValidator {
     fn destination(&self) -> &str {
-        crate::NAME
+        NAME
     }
 
     /// With `event_name`, Meta deduplicates on `event_id`.

@@ -11,9 +11,6 @@ pub mod model;
 mod rules;
 mod validate;
 
-/// The name mappings give this destination (`destination: openai`).
-pub const NAME: &str = "openai";
-
 /// The OpenAI Conversions API as a [`Destination`](eventmap_pipeline::destination::Destination).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OpenAi;
@@ -88,7 +85,7 @@ pub const SETTINGS: &[Setting] = &[
 pub use delivery::{Credentials, OpenAiSink, OpenAiSinkConfig};
 pub use model::{CapiEvent, ContentItem, DataType, EventData, EventType};
 pub use validate::{
-    timestamp_violation, OpenAiValidator, Rule, UnknownRule, MAX_AGE_MS, MAX_AHEAD_MS,
+    timestamp_violation, OpenAiValidator, Rule, UnknownRule, MAX_AGE_MS, MAX_AHEAD_MS, NAME,
 };
 
 use eventmap::{Validator, Violation};

@@ -33,6 +33,10 @@ use serde_json::Value;
 use crate::model::{ActionSource, DataType, EventType};
 pub use crate::rules::Rule;
 
+/// The name mappings give this destination (`destination: openai`), which its
+/// validator reports and the registry looks it up by.
+pub const NAME: &str = "openai";
+
 /// How far back and ahead the API accepts event times.
 pub const MAX_AGE_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 pub const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
@@ -85,7 +89,7 @@ impl OpenAiValidator {
 
 impl Validator for OpenAiValidator {
     fn destination(&self) -> &str {
-        crate::NAME
+        NAME
     }
 
     fn validate_node(&self, event: Node<'_>, now_ms: i64) -> Vec<Violation> {

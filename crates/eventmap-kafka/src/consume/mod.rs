@@ -223,15 +223,6 @@ fn for_route(route: Option<&str>, routes: Option<&str>) -> bool {
     }
 }
 
-/// Not the record's fault: delivery was stopped. The record stays uncommitted and is
-/// read again, rather than dead-lettered.
-pub(crate) fn stays_uncommitted(reason: DeadReason) -> bool {
-    matches!(
-        reason,
-        DeadReason::Interrupted | DeadReason::CredentialsRefused | DeadReason::Refused
-    )
-}
-
 fn next_step(processor: &Processor<'_>, record: &Record, now_ms: i64, validate_only: bool) -> Next {
     let source = &record.source;
     let fallback_id = || {

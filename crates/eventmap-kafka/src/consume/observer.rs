@@ -14,7 +14,6 @@ use serde_json::json;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::stays_uncommitted;
 use crate::dead_letters::{DeadLetterTopic, SourceRecord};
 use crate::metrics::{ConsumeMetrics, ReasonLabel};
 use crate::offsets::Offsets;
@@ -193,4 +192,13 @@ impl Shared {
         self.metrics.count("dead_lettered", 1);
         self.offsets.settle(&source.partition, source.offset);
     }
+}
+
+/// Not the record's fault: delivery was stopped. The record stays uncommitted and is
+/// read again, rather than dead-lettered.
+fn stays_uncommitted(reason: DeadReason) -> bool {
+    matches!(
+        reason,
+        DeadReason::Interrupted | DeadReason::CredentialsRefused | DeadReason::Refused
+    )
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use eventmap::yaml::{Key, Node, NodeKind};
 use eventmap::{Diagnostic, Location};
 
-use super::{
+use super::model::{
     KeySource, LimitsSection, PipelineConfig, RouteConfig, RouteDelivery, RouteSetting,
     SettingValue, SourceConfig, SpoolSection,
 };

@@ -53,13 +53,13 @@ mod dead_letter;
 pub mod http;
 mod pipeline;
 mod retry;
+mod shared;
 mod sink;
 mod worker;
 
 pub use clock::Clock;
 pub use dead_letter::{DeadLetter, DeadPayload, DeadReason, ReplayError};
-pub use pipeline::{
-    Closed, Delivery, DeliveryConfig, DeliveryObserver, DeliveryReport, RetryNotice, Stopper,
-};
+pub use pipeline::{Closed, Delivery, DeliveryConfig, Stopper};
 pub use retry::RetryPolicy;
+pub use shared::{DeliveryObserver, DeliveryReport, RetryNotice};
 pub use sink::{BatchOutcome, EventStatus, Fatal, OutgoingEvent, Rejection, Sink, Transient};

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::batcher::ReadyBatch;
-use super::pipeline::{RetryNotice, Shared};
+use super::shared::{RetryNotice, Shared};
 use super::{
     BatchOutcome, DeadReason, EventStatus, Fatal, OutgoingEvent, Rejection, Sink, Transient,
 };

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::error::SpoolError;
 use super::files::{self, io_error};
 use super::frame;
 use super::logfile::{self, LogFile};
 use super::records::{self, DeadRecord, SettleKey};
-use super::SpoolError;
 use crate::delivery::DeadLetter;
 
 pub(super) struct DeadLog {

@@ -6,7 +6,7 @@ use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::SpoolError;
+use super::error::SpoolError;
 
 /// The spool's segments of accepted events: `seg-<first sequence number>.log`.
 const SEGMENT_PREFIX: &str = "seg-";

@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
+use super::error::SpoolError;
 use super::files;
-use super::SpoolError;
 
 /// The most routes a spool can have known.
 pub const MAX_LANES: usize = 64;

@@ -6,9 +6,9 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::error::SpoolError;
 use super::files::{self, io_error};
 use super::frame::{self, Frame};
-use super::SpoolError;
 
 /// The records of a file, as read at open.
 pub(super) struct Scan {

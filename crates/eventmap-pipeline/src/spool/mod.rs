@@ -18,7 +18,10 @@
 //! events is settled, so the disk used follows what waits, and memory holds one bit an
 //! event waiting, plus the dedup window's ids (bounded by [`SpoolConfig::dedup_max_ids`]).
 
+mod config;
 mod dead;
+mod entries;
+mod error;
 mod files;
 mod frame;
 mod lanes;
@@ -27,172 +30,30 @@ mod records;
 mod recover;
 mod salvage;
 mod seen;
+mod shared;
 mod state;
 mod writer;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
+pub use config::SpoolConfig;
 pub use dead::{read_dead_letters, remove_dead_letters_through};
+pub use entries::{Admission, Incoming, ReadBatch, Settle, Spooled};
+pub use error::SpoolError;
 pub use lanes::{DEFAULT_ROUTE, MAX_LANES};
 pub use salvage::{export_pending, Salvaged};
 
-use crate::delivery::DeadLetter;
 use frame::Frame;
 use logfile::LogFile;
+use shared::{Counters, Shared};
 use state::State;
-
-/// What a spool keeps, and for how long.
-#[derive(Debug, Clone)]
-pub struct SpoolConfig {
-    /// Bytes of segment files the spool holds at most; past this, appends are refused
-    /// (503).
-    pub max_bytes: u64,
-    /// An event whose `messageId` was accepted within this window is not spooled again.
-    pub dedup_window: Duration,
-    /// At most this many ids are remembered for the window (about 40 bytes each); past
-    /// it, the oldest are forgotten first.
-    pub dedup_max_ids: usize,
-    /// Dead letters older than this are dropped.
-    pub dead_retention: Duration,
-    /// A segment file is closed and a new one started past this size.
-    pub segment_bytes: u64,
-}
-
-impl Default for SpoolConfig {
-    fn default() -> Self {
-        Self {
-            max_bytes: 1 << 30,
-            dedup_window: Duration::from_secs(3600),
-            dedup_max_ids: 1_000_000,
-            dead_retention: Duration::from_secs(7 * 86_400),
-            segment_bytes: 16 << 20,
-        }
-    }
-}
-
-/// The spool failed: its directory or a file, or damage found in it.
-#[derive(Debug, thiserror::Error)]
-pub enum SpoolError {
-    #[error("spool {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A commit failed (a full disk, say); nothing of that group was written.
-    #[error("spool commit failed: {0}")]
-    Commit(String),
-    #[error("the spool writer has stopped")]
-    Stopped,
-    #[error("the spool in {path} is in use by another process (one `eventmap serve` at a time holds a spool)")]
-    Locked { path: String },
-    #[error(
-        "the spool is damaged: {file} at byte {offset}: {detail}. Nothing was changed. Its \
-         pending events can be salvaged with `eventmap spool export --spool {dir} > \
-         pending.ndjson` (which `eventmap send` takes); then move the directory away and \
-         start on a new one"
-    )]
-    Damaged {
-        dir: String,
-        file: String,
-        offset: u64,
-        detail: String,
-    },
-    #[error(
-        "{path} is a spool of an earlier eventmap (one redb file): deliver it with that \
-         version, then start this one on a new directory"
-    )]
-    OldFormat { path: String },
-}
-
-/// One event offered to the spool.
-#[derive(Debug, Clone)]
-pub struct Incoming {
-    /// The client's `messageId`, for the dedup window (`None` for ids the intake made up,
-    /// which cannot repeat).
-    pub dedup_id: Option<String>,
-    /// The event as JSON text, enriched by the intake.
-    pub json: Vec<u8>,
-    /// Bit `l`: the event goes to lane (route) `l` ([`Spool::lane`]); lane 0 alone
-    /// for a spool without routes.
-    pub lanes: u64,
-}
-
-impl Incoming {
-    /// An event for lane 0 (a spool without routes).
-    pub fn new(dedup_id: Option<String>, json: Vec<u8>) -> Self {
-        Self {
-            dedup_id,
-            json,
-            lanes: records::LANE_0,
-        }
-    }
-}
-
-/// What became of an append.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    /// On disk; `duplicates` of them were accepted within the window already and were not
-    /// spooled again.
-    Accepted { spooled: usize, duplicates: usize },
-    /// The spool is over its size: nothing was written.
-    Full,
-}
-
-/// An event read back for delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spooled {
-    pub seq: u64,
-    /// When the intake received it (epoch ms).
-    pub received_ms: i64,
-    pub json: Vec<u8>,
-}
-
-/// Events read back, and how far the read went.
-#[derive(Debug, Default)]
-pub struct ReadBatch {
-    pub events: Vec<Spooled>,
-    /// The highest sequence number looked at (settled or damaged ones included): the
-    /// next read starts after it.
-    pub through: Option<u64>,
-}
-
-/// How an event leaves the spool.
-#[derive(Debug, Clone)]
-pub enum Settle {
-    /// Delivered or skipped: forget it.
-    Done(u64),
-    /// It can never go: keep the dead letter instead.
-    Dead { seq: u64, letter: DeadLetter },
-}
-
-/// Counters the writer keeps, readable at any time.
-#[derive(Debug, Default)]
-struct Counters {
-    depth: AtomicU64,
-    bytes: AtomicU64,
-    dead: AtomicU64,
-    commits: AtomicU64,
-    /// The last write failed (a full disk): not ready until one succeeds.
-    failing: AtomicBool,
-}
-
-/// What the writer and the readers share.
-struct Shared {
-    dir: PathBuf,
-    state: Mutex<State>,
-    counters: Counters,
-    /// The highest sequence number on disk (`None` before the first event).
-    last_seq: watch::Sender<Option<u64>>,
-}
 
 struct Inner {
     shared: Arc<Shared>,

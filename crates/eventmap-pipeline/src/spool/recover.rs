@@ -13,12 +13,13 @@
 
 use std::path::Path;
 
+use super::config::SpoolConfig;
+use super::error::SpoolError;
 use super::files;
 use super::logfile::{self, Scan};
 use super::records::{self, EventRecord};
 use super::seen::Seen;
 use super::state::{Segment, State};
-use super::{SpoolConfig, SpoolError};
 
 /// An event whose record failed its checksum.
 #[derive(Debug, Clone)]

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
+use super::error::SpoolError;
 use super::files;
 use super::frame::{self, Frame};
 use super::logfile;
 use super::records;
-use super::SpoolError;
 
 /// What an export found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

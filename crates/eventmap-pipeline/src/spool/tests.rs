@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
-use crate::delivery::{DeadPayload, DeadReason};
+use crate::delivery::{DeadLetter, DeadPayload, DeadReason};
 use std::path::Path;
 
 const NOW: i64 = 1_795_262_400_000;

@@ -15,14 +15,17 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::config::SpoolConfig;
 use super::dead::DeadLog;
+use super::entries::{Admission, Incoming, Settle};
+use super::error::SpoolError;
 use super::files::{self, segment_path};
 use super::frame;
 use super::logfile::{self, LogFile};
 use super::records::{self, EventRecord, SettleKey};
 use super::seen::Seen;
+use super::shared::Shared;
 use super::state::{Segment, State};
-use super::{Admission, Incoming, Settle, Shared, SpoolConfig, SpoolError};
 use crate::delivery::{DeadLetter, DeadPayload, DeadReason};
 
 /// Operations in one commit at most: bounds a commit's latency under a flood.

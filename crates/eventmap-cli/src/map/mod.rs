@@ -8,6 +8,7 @@
 mod documents;
 mod line;
 mod parallel;
+mod sink;
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use crate::progress::Progress;
 use crate::report::{self, Counts};
 use eventmap_pipeline::process::Processor;
 use line::{LineMapper, Produced};
+use sink::{Sink, Stop};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -52,23 +54,6 @@ pub(crate) struct Args {
     threads: Option<u16>,
     /// Newline-delimited JSON files; stdin when none is given or for `-`.
     inputs: Vec<String>,
-}
-
-/// Why a run ended before the end of its input.
-enum Stop {
-    /// The reader of stdout went away; nothing to say about it.
-    StdoutClosed,
-    Failed(anyhow::Error),
-}
-
-impl From<io::Error> for Stop {
-    fn from(e: io::Error) -> Self {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            Stop::StdoutClosed
-        } else {
-            Stop::Failed(anyhow::Error::new(e).context("cannot write output"))
-        }
-    }
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
@@ -140,38 +125,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
 
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Where output goes, in input order, and what has been counted so far.
-struct Sink<'a> {
-    out: BufWriter<io::StdoutLock<'a>>,
-    progress: Progress,
-    counts: Counts,
-    /// The line last handled: where a run that stops early stopped.
-    at: Option<(String, u64)>,
-}
-
-impl Sink<'_> {
-    /// Writes the output and reports of one line or one chunk of lines.
-    fn write_chunk(&mut self, produced: &Produced) -> Result<(), Stop> {
-        if !produced.err.is_empty() {
-            self.progress.clear();
-            let mut stderr = io::stderr().lock();
-            stderr.write_all(&produced.err)?;
-            stderr.flush()?;
-        }
-        self.out.write_all(&produced.out)?;
-        self.counts.add(&produced.counts);
-        self.progress.tick(self.counts.read, self.counts.mapped);
-        Ok(())
-    }
-
-    /// Sends what is buffered for stdout on, when the input has caught up with its
-    /// writer: `tail -f events | eventmap map` shows each event as it comes.
-    fn flush_output(&mut self) -> Result<(), Stop> {
-        self.out.flush()?;
-        Ok(())
-    }
 }
 
 /// What one line's handler is told besides the line.

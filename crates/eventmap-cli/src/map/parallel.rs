@@ -9,7 +9,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Mutex, PoisonError};
 
 use super::line::{LineMapper, Produced};
-use super::{Sink, Stop};
+use super::sink::{Sink, Stop};
 use crate::input::{InputError, Next, Source};
 
 /// Lines a chunk holds at most.

@@ -19,7 +19,7 @@ use eventmap_pipeline::intake::{Limits, Source, Sources};
 use eventmap_pipeline::process::Compiled;
 use eventmap_pipeline::spool::DEFAULT_ROUTE;
 
-use super::Args;
+use super::args::Args;
 use crate::connection::{ConnectionArgs, DeliveryArgs, RetryDefaults};
 use crate::exit;
 use crate::options::compile_options;

@@ -2,11 +2,11 @@
 
 use serde_json::Value;
 
-use super::cx::Cx;
+use super::cx::{Cx, Fields};
 use super::vocabulary::{KEY_FIELDS, SOURCES};
 use crate::diagnostics::suggestion;
 use crate::output::shape::OutputShape;
-use crate::program::{KeyRule, OutputKey, Source, TransformStep};
+use crate::program::{KeyRule, OutputKey, Script, Source, TransformStep};
 use crate::types::ValueType;
 use crate::yaml::{Key, Node, NodeKind};
 
@@ -68,8 +68,47 @@ impl Cx<'_> {
         ok.then_some(((!paths.is_empty()).then_some(paths), param))
     }
 
+    /// One output key's rule, pass by pass: its fields, its one source, the fields that
+    /// go with others, the source itself, transforms, condition, default, modifiers and
+    /// declared type, then the steps the compiler adds. `None` when it has an error, or
+    /// when a condition the parameters decide means it is never set.
     pub(super) fn key_rule(&mut self, key: &Key, spec: &Node) -> Option<KeyRule> {
         let output = self.output_key(key)?;
+        let fields = self.key_fields(key, spec)?;
+        let source_name = self.source_named(key, &fields)?;
+        let spread = self.check_companions(key, &fields, &output, source_name)?;
+        let (source, from_param) = self.key_source(key, &fields, source_name)?;
+        let mut transforms = fields
+            .get("transform")
+            .map(|t| self.transforms(t))
+            .unwrap_or_default();
+        let (when, never_set) = self.key_condition(&fields)?;
+        let default = self.key_default(&fields);
+        let default = from_param.or(default);
+        let required = fields
+            .get("required")
+            .and_then(|r| self.bool(r, "`required`"))
+            .unwrap_or(false);
+        let omit_on_error = self.on_error(&fields);
+        let declared = self.declared_type(key, &fields, default.as_ref());
+        transforms.extend(closing_steps(key, spread, declared));
+        if never_set {
+            return None;
+        }
+        Some(KeyRule {
+            output,
+            location: key.location.clone(),
+            source,
+            transforms,
+            when,
+            default,
+            required,
+            omit_on_error,
+        })
+    }
+
+    /// The fields of a key's rule, which must be a mapping of known fields.
+    fn key_fields<'n>(&mut self, key: &Key, spec: &'n Node) -> Option<Fields<'n>> {
         if !matches!(spec.kind, NodeKind::Map(_)) {
             let hint = match &spec.kind {
                 NodeKind::Str(s, _) => format!(": write `{{ from: {s} }}` to read an input path or `{{ const: {s} }}` for a constant"),
@@ -85,9 +124,12 @@ impl Cx<'_> {
             );
             return None;
         }
-        let fields = self.fields(spec, &format!("output key `{}`", key.name), KEY_FIELDS)?;
+        self.fields(spec, &format!("output key `{}`", key.name), KEY_FIELDS)
+    }
 
-        let given: Vec<&str> = SOURCES
+    /// The one source a key names (`from`, `const`, `param`, `expr` or `each`).
+    fn source_named(&mut self, key: &Key, fields: &Fields<'_>) -> Option<&'static str> {
+        let given: Vec<&'static str> = SOURCES
             .iter()
             .copied()
             .filter(|s| fields.get(s).is_some())
@@ -95,9 +137,9 @@ impl Cx<'_> {
         match given.as_slice() {
             [] => {
                 self.error(&key.location, format!("output key `{}` has no source: give one of `from`, `const`, `param`, `expr` or `each`", key.name));
-                return None;
+                None
             }
-            [_] => {}
+            [only] => Some(only),
             [first, second, ..] => {
                 let at = fields
                     .key(second)
@@ -110,9 +152,22 @@ impl Cx<'_> {
                         key.name
                     ),
                 );
-                return None;
+                None
             }
         }
+    }
+
+    /// Fields that only mean something beside another (`keys` with `each`, `inputs` with
+    /// `expr` or `when`, `except` with a spread key). Gives the keys a spread leaves out
+    /// (`None` inside for a key that is not a spread); `None` when the key cannot be
+    /// compiled at all.
+    fn check_companions(
+        &mut self,
+        key: &Key,
+        fields: &Fields<'_>,
+        output: &OutputKey,
+        source_name: &str,
+    ) -> Option<Option<Vec<String>>> {
         if fields.get("keys").is_some() && fields.get("each").is_none() {
             self.error(
                 &fields.key("keys")?.location,
@@ -131,7 +186,7 @@ impl Cx<'_> {
         if let Some(d) = fields.get("description") {
             self.string(d, "`description`");
         }
-        let spread = output.is_spread().then(|| self.spread_except(&fields, key));
+        let spread = output.is_spread().then(|| self.spread_except(fields, key));
         if let (None, Some(except)) = (&spread, fields.key("except")) {
             self.error(
                 &except.location,
@@ -141,177 +196,157 @@ impl Cx<'_> {
                 ),
             );
         }
-        if spread.is_some() && given[0] == "each" {
+        if spread.is_some() && source_name == "each" {
             self.error(
                 &key.location,
                 "a spread key copies an object's keys; `each` builds a list: use one or the other",
             );
             return None;
         }
+        Some(spread)
+    }
 
+    /// The key's source, and the value of the first parameter set at the end of a `from:`
+    /// list (the value when no path has one; it comes before `default:`).
+    fn key_source(
+        &mut self,
+        key: &Key,
+        fields: &Fields<'_>,
+        source_name: &str,
+    ) -> Option<(Source, Option<Value>)> {
         let inputs = fields.get("inputs");
-        // `from:` may end its fallbacks with parameters: the first one set is the value
-        // when no path has one (it comes before `default:`).
-        let mut from_param: Option<serde_json::Value> = None;
-        let source = match given[0] {
+        let source = match source_name {
             "from" if fields.get("from").and_then(let_reference).is_some() => {
                 let name = fields.get("from").and_then(let_reference)?;
                 Source::Expr(self.let_source(name)?)
             }
             "from" => {
-                let (paths, param) = self.fallbacks_of(fields.get("from")?)?;
-                from_param = param;
-                match paths {
-                    Some(paths) => Source::Paths(paths),
-                    None => Source::Const(from_param.take().unwrap_or(serde_json::Value::Null)),
-                }
+                let (paths, mut param) = self.fallbacks_of(fields.get("from")?)?;
+                return Some(match paths {
+                    Some(paths) => (Source::Paths(paths), param),
+                    None => (Source::Const(param.take().unwrap_or(Value::Null)), None),
+                });
             }
             "const" => Source::Const(fields.get("const")?.to_json()),
             "param" => Source::Const(self.param_value(fields.get("param")?)?),
             "expr" => Source::Expr(self.script(fields.get("expr")?, inputs)?),
-            _ => {
-                let over = self.paths(fields.get("each")?)?;
-                let Some(keys_node) = fields.get("keys") else {
-                    self.error(
-                        &key.location,
-                        format!(
-                            "output key `{}` has `each` but no `keys` for its elements",
-                            key.name
-                        ),
-                    );
-                    return None;
-                };
-                let keys = self.key_rules(keys_node);
-                self.check_conflicts(&keys);
-                Source::Each {
-                    shape: OutputShape::of(
-                        keys.iter()
-                            .map(|key| (key.output.segments.as_slice(), false)),
-                    ),
-                    over,
-                    keys,
-                }
-            }
+            _ => self.each_source(key, fields)?,
         };
-        let mut transforms = fields
-            .get("transform")
-            .map(|t| self.transforms(t))
-            .unwrap_or_default();
-        let mut never_set = false;
-        let when = match fields.get("when") {
-            Some(node) => {
-                let script = self.script(node, inputs)?;
-                match self.constant_condition(&script, node) {
-                    // Always true: no condition to check per event.
-                    Some(true) => None,
-                    // Never true with these parameters: the key is never set.
-                    Some(false) => {
-                        never_set = true;
-                        None
-                    }
-                    None => Some(script),
-                }
-            }
-            None => None,
+        Some((source, None))
+    }
+
+    /// `each: PATHS` with `keys:` for the elements.
+    fn each_source(&mut self, key: &Key, fields: &Fields<'_>) -> Option<Source> {
+        let over = self.paths(fields.get("each")?)?;
+        let Some(keys_node) = fields.get("keys") else {
+            self.error(
+                &key.location,
+                format!(
+                    "output key `{}` has `each` but no `keys` for its elements",
+                    key.name
+                ),
+            );
+            return None;
         };
-        let default = match fields.get("default") {
-            Some(d) if matches!(d.kind, NodeKind::Null) => {
+        let keys = self.key_rules(keys_node);
+        self.check_conflicts(&keys);
+        Some(Source::Each {
+            shape: OutputShape::of(
+                keys.iter()
+                    .map(|key| (key.output.segments.as_slice(), false)),
+            ),
+            over,
+            keys,
+        })
+    }
+
+    /// `when:`: the condition checked per event (`None` when there is none, or when the
+    /// parameters make it always true), and whether the parameters make it never true.
+    fn key_condition(&mut self, fields: &Fields<'_>) -> Option<(Option<Script>, bool)> {
+        let Some(node) = fields.get("when") else {
+            return Some((None, false));
+        };
+        let script = self.script(node, fields.get("inputs"))?;
+        Some(match self.constant_condition(&script, node) {
+            // Always true: no condition to check per event.
+            Some(true) => (None, false),
+            // Never true with these parameters: the key is never set.
+            Some(false) => (None, true),
+            None => (Some(script), false),
+        })
+    }
+
+    /// `default:` (`{ param: NAME }` is the parameter's value, not that object).
+    fn key_default(&mut self, fields: &Fields<'_>) -> Option<Value> {
+        match fields.get("default")? {
+            d if matches!(d.kind, NodeKind::Null) => {
                 self.error(
                     &d.location,
                     "a null `default` has no effect (absent values are omitted anyway)",
                 );
                 None
             }
-            // `default: { param: NAME }` is the parameter's value, not that object.
-            Some(d) => match param_reference(d) {
+            d => match param_reference(d) {
                 Some(name) => self
                     .param_value(name)
                     .filter(|v| !crate::value::is_absent(v)),
                 None => Some(d.to_json()),
             },
-            None => None,
+        }
+    }
+
+    /// `on_error: omit` (the key is left out) rather than `fail` (the event fails).
+    fn on_error(&mut self, fields: &Fields<'_>) -> bool {
+        let Some(node) = fields.get("on_error") else {
+            return false;
         };
-        let default = from_param.or(default);
-        let required = fields
-            .get("required")
-            .and_then(|r| self.bool(r, "`required`"))
-            .unwrap_or(false);
-        let omit_on_error = match fields.get("on_error") {
-            None => false,
-            Some(node) => match node.as_str() {
-                Some("fail") => false,
-                Some("omit") => true,
-                _ => {
-                    self.error(&node.location, "`on_error` must be `fail` (the default: the event fails) or `omit` (the key is left out)");
-                    false
-                }
-            },
-        };
-        let type_node = fields.get("type");
-        let value_type = type_node.and_then(|node| self.value_type(node));
-        if let Some(declared) = value_type {
-            // A constant or a default that can never be of the declared type.
-            let fixed = [
-                (
-                    fields.get("const").map(|n| (n, n.to_json())),
-                    "the constant",
-                ),
-                (fields.get("default").zip(default.clone()), "the default"),
-            ];
-            for (found, what) in fixed {
-                let Some((node, value)) = found else { continue };
-                if !value.is_null() && !declared.admits(&value) {
-                    self.error(
-                        &node.location,
-                        format!(
-                            "output key `{}` is declared `type: {}`, but {what} {} is not {}",
-                            key.name,
-                            fields
-                                .get("type")
-                                .and_then(Node::as_str)
-                                .unwrap_or_default(),
-                            crate::value::shorten_json(&value, 60),
-                            declared.name()
-                        ),
-                    );
-                }
+        match node.as_str() {
+            Some("fail") => false,
+            Some("omit") => true,
+            _ => {
+                self.error(&node.location, "`on_error` must be `fail` (the default: the event fails) or `omit` (the key is left out)");
+                false
             }
         }
-        if let Some(except) = spread {
-            // Checked as the last step, like a declared type: keys that are not spread
-            // pay nothing for spreads.
-            transforms.push(TransformStep {
-                transform: std::sync::Arc::new(crate::transforms::spread_step(except)),
-                args: Vec::new(),
-                location: key.location.clone(),
-                checks: None,
-            });
+    }
+
+    /// `type:`, with a constant or a default that can never be of it reported. Gives the
+    /// type and its node, for the check step.
+    fn declared_type<'n>(
+        &mut self,
+        key: &Key,
+        fields: &Fields<'n>,
+        default: Option<&Value>,
+    ) -> Option<(ValueType, &'n Node)> {
+        let type_node = fields.get("type")?;
+        let declared = self.value_type(type_node)?;
+        let fixed = [
+            (
+                fields.get("const").map(|n| (n, n.to_json())),
+                "the constant",
+            ),
+            (fields.get("default").zip(default.cloned()), "the default"),
+        ];
+        for (found, what) in fixed {
+            let Some((node, value)) = found else { continue };
+            if !value.is_null() && !declared.admits(&value) {
+                self.error(
+                    &node.location,
+                    format!(
+                        "output key `{}` is declared `type: {}`, but {what} {} is not {}",
+                        key.name,
+                        type_node.as_str().unwrap_or_default(),
+                        crate::value::shorten_json(&value, 60),
+                        declared.name()
+                    ),
+                );
+            }
         }
-        if let (Some(declared), Some(node)) = (value_type, type_node) {
-            transforms.push(TransformStep {
-                transform: std::sync::Arc::new(declared.check(node.as_str().unwrap_or_default())),
-                args: Vec::new(),
-                location: node.location.clone(),
-                checks: Some(declared),
-            });
-        }
-        if never_set {
-            return None;
-        }
-        Some(KeyRule {
-            output,
-            location: key.location.clone(),
-            source,
-            transforms,
-            when,
-            default,
-            required,
-            omit_on_error,
-        })
+        Some((declared, type_node))
     }
 
     /// The keys a spread leaves out: `except: [name, …]`.
-    fn spread_except(&mut self, fields: &super::cx::Fields<'_>, key: &Key) -> Vec<String> {
+    fn spread_except(&mut self, fields: &Fields<'_>, key: &Key) -> Vec<String> {
         let Some(node) = fields.get("except") else {
             return Vec::new();
         };
@@ -459,6 +494,29 @@ impl Cx<'_> {
             }
         }
     }
+}
+
+/// The steps the compiler adds after a key's own transforms: a spread's (copy the object
+/// without its `except` keys), then a declared type's check. Last, so that keys that are
+/// not spread or typed pay nothing for them.
+fn closing_steps(
+    key: &Key,
+    spread: Option<Vec<String>>,
+    declared: Option<(ValueType, &Node)>,
+) -> Vec<TransformStep> {
+    let spread = spread.map(|except| TransformStep {
+        transform: std::sync::Arc::new(crate::transforms::spread_step(except)),
+        args: Vec::new(),
+        location: key.location.clone(),
+        checks: None,
+    });
+    let type_check = declared.map(|(declared, node)| TransformStep {
+        transform: std::sync::Arc::new(declared.check(node.as_str().unwrap_or_default())),
+        args: Vec::new(),
+        location: node.location.clone(),
+        checks: Some(declared),
+    });
+    spread.into_iter().chain(type_check).collect()
 }
 
 /// The parameter name of a `{ param: NAME }` node.

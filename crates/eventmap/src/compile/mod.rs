@@ -1,6 +1,14 @@
 //! Compiles a mapping file into a [`Program`]: one walk over the located YAML tree that
 //! checks every section, resolves parameters, parses paths, looks up transforms and
 //! compiles expressions, collecting every error with its `file:line:col`.
+//!
+//! One style for passes: a section of the file is read by a function of its own module
+//! (`params::compile`, `tables::tables`, `plugins::load`, `events::sections`, …) that
+//! [`compile`] calls in order, handing it the compiler's state; what several sections
+//! read (output keys, `let` values, input paths, expressions, parameter values) is a
+//! method of that state, [`Cx`], written in the module named for it (`keys.rs`,
+//! `lets.rs`, `scripts.rs`). Every pass reports into `Cx` and carries on with what it
+//! could read.
 
 mod cx;
 mod events;

@@ -6,7 +6,7 @@ use super::cx::Cx;
 use crate::validate::RelaxedRule;
 use crate::yaml::{Node, NodeKind};
 
-pub(crate) fn relaxed_rules(cx: &mut Cx<'_>, node: &Node) -> Vec<RelaxedRule> {
+pub(super) fn relaxed_rules(cx: &mut Cx<'_>, node: &Node) -> Vec<RelaxedRule> {
     let Some(fields) = cx.fields(node, "`validate`", super::vocabulary::VALIDATE_FIELDS) else {
         return Vec::new();
     };

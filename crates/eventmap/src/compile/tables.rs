@@ -10,7 +10,7 @@ use super::cx::Cx;
 use crate::diagnostics::{suggestion, Location};
 use crate::yaml::{Node, NodeKind};
 
-pub(crate) fn tables(cx: &mut Cx<'_>, node: &Node) -> BTreeMap<String, Value> {
+pub(super) fn tables(cx: &mut Cx<'_>, node: &Node) -> BTreeMap<String, Value> {
     let NodeKind::Map(entries) = &node.kind else {
         cx.error(
             &node.location,
@@ -42,7 +42,7 @@ pub(crate) fn tables(cx: &mut Cx<'_>, node: &Node) -> BTreeMap<String, Value> {
 
 /// The tables `table("NAME")` reads: `tables:`, and the table parameters (a name in
 /// `tables:` wins, as it does for `lookup`).
-pub(crate) fn visible(
+pub(super) fn visible(
     tables: &BTreeMap<String, Value>,
     params: &crate::script::engine::ParamTable,
 ) -> crate::script::engine::ParamTable {

@@ -156,7 +156,7 @@ fn a_typo_shows_where_it_is_as_it_is_typed_and_what_the_page_saves_eventmap_test
     assert_eq!(
         typo["text"],
         format!(
-            "{line}:{} unknown transform `sha256_emial` (did you mean `sha256_email`?)",
+            "{line}:{} unknown transform `sha256_emial` (did you mean `sha256_email`?) [E0104]",
             typo["column"]
         ),
         "{typo}"

@@ -9,6 +9,7 @@ mod dead_letters;
 mod destinations_cmd;
 mod exit;
 mod explain;
+mod explain_error;
 mod fd_limit;
 mod input;
 mod map;
@@ -62,7 +63,7 @@ fn parse_log_level(text: &str) -> Result<eventmap_pipeline::log::Level, String> 
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate mapping files; every error is printed as FILE:LINE:COL: message.
+    /// Validate mapping files; every error is printed as FILE:LINE:COL: message [CODE].
     Check(check::Args),
     /// Map newline-delimited JSON events through a mapping.
     Map(map::Args),
@@ -95,6 +96,9 @@ enum Command {
     /// List the transforms mappings and expressions can use (with `-m MAPPING`, its
     /// plug-ins too).
     Transforms(transforms_cmd::Args),
+    /// Explain an error code printed after a message (`E0104`): what it means, an example
+    /// and the fix, as docs/errors.md; without a code, list them all.
+    ExplainError(explain_error::Args),
     /// Print the JSON Schema of mapping files (for yaml-language-server and other
     /// editors; docs/mapping.schema.json is this output).
     Schema(schema_cmd::Args),
@@ -140,6 +144,7 @@ fn main() -> ExitCode {
         Command::Transforms(args) => transforms_cmd::run(&args),
         Command::Destinations(args) => destinations_cmd::run(&args),
         Command::Schema(args) => schema_cmd::run(&args),
+        Command::ExplainError(args) => explain_error::run(&args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "eventmap", &mut std::io::stdout());

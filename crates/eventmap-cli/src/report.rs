@@ -69,7 +69,10 @@ pub(crate) fn failed(
     let mut m = origin.fields("failed");
     let errors: Vec<Value> = errors
         .iter()
-        .map(|e| json!({"key": e.key, "message": e.message, "location": e.location.to_string()}))
+        .map(|e| {
+            json!({"key": e.key, "code": e.code.as_str(), "message": e.message,
+                   "location": e.location.to_string()})
+        })
         .collect();
     m.insert("errors".into(), Value::Array(errors));
     write_line(err, m)

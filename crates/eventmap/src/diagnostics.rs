@@ -6,6 +6,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::codes::Code;
+
 /// A position inside a mapping file (1-based line and column, in characters).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Location {
@@ -26,16 +28,31 @@ impl fmt::Display for Location {
     }
 }
 
-/// One problem found in a mapping file.
+/// One problem found in a mapping file (or a pipeline file): its kind, where it is, and
+/// what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The kind of mistake, stable across releases (docs/errors.md).
+    pub code: Code,
     pub location: Location,
     pub message: String,
 }
 
+impl Diagnostic {
+    pub fn new(code: Code, location: Location, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            location,
+            message: message.into(),
+        }
+    }
+}
+
+/// `FILE:LINE:COL: message [E0104]`: the place first, as editors read it, the code last
+/// (`eventmap explain-error E0104` says more).
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, self.message)
+        write!(f, "{}: {} [{}]", self.location, self.message, self.code)
     }
 }
 
@@ -64,11 +81,8 @@ pub(crate) struct Diagnostics {
 }
 
 impl Diagnostics {
-    pub fn error(&mut self, location: Location, message: impl Into<String>) {
-        self.items.push(Diagnostic {
-            location,
-            message: message.into(),
-        });
+    pub fn error(&mut self, code: Code, location: Location, message: impl Into<String>) {
+        self.items.push(Diagnostic::new(code, location, message));
     }
 
     pub fn has_errors(&self) -> bool {

@@ -29,6 +29,7 @@
 //! Hosts add their own transforms to a [`Registry`] before compiling; see
 //! `docs/embedding.md`.
 
+mod codes;
 mod compile;
 mod diagnostics;
 mod event_name;
@@ -53,6 +54,7 @@ pub mod yaml;
 #[path = "../benches/corpus.rs"]
 mod bench_corpus;
 
+pub use codes::Code;
 pub use compile::{CompileOptions, EnvLookup};
 pub use diagnostics::{suggestion, CompileError, Diagnostic, Location};
 pub use explain::{Explanation, KeyResult, KeyTrace};

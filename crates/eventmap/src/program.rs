@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::codes::Code;
 use crate::diagnostics::Location;
 use crate::input::path::InputPath;
 use crate::output::shape::OutputShape;
@@ -150,6 +151,11 @@ impl TransformStep {
         match self.transform.call(input, &self.args) {
             Ok(value) => Ok(value.filter(|v| !is_absent(v))),
             Err(e) => Err(ScriptError {
+                // A declared type's check is a transform step of its own.
+                code: match self.checks {
+                    Some(_) => Code::TypeMismatch,
+                    None => Code::TransformFailed,
+                },
                 message: format!("{}: {e}", self.transform.name()),
                 location: self.location.clone(),
             }),

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use crate::codes::Code;
 use crate::diagnostics::{Diagnostic, Location};
 
 /// How a scalar was written, so that positions inside it (a Rhai error at line 2 of an
@@ -112,10 +113,11 @@ pub fn parse(source: &str, file: &Arc<str>) -> Result<Node, Diagnostic> {
                 .unwrap_or((1, 1));
             let message = strip_location_prefix(&err.to_string());
             let hint = likely_cause(&message, source, line);
-            Err(Diagnostic {
-                location: Location::new(file.clone(), line.max(1), column.max(1)),
-                message: format!("YAML syntax: {message}{hint}"),
-            })
+            Err(Diagnostic::new(
+                Code::YamlSyntax,
+                Location::new(file.clone(), line.max(1), column.max(1)),
+                format!("YAML syntax: {message}{hint}"),
+            ))
         }
     }
 }

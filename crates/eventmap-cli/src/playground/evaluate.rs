@@ -26,7 +26,14 @@ pub(crate) fn compile(
         error
             .diagnostics
             .iter()
-            .map(|d| diagnostic(d.location.line, d.location.column, &d.message))
+            .map(|d| {
+                let mut shown = diagnostic(d.location.line, d.location.column, &d.message);
+                // The code goes in the text the page shows, so it can be looked up
+                // (`eventmap explain-error CODE`, docs/errors.md).
+                shown["message"] = json!(format!("{} [{}]", d.message, d.code));
+                shown["code"] = json!(d.code.as_str());
+                shown
+            })
             .collect::<Vec<_>>()
     })?;
     let validator = eventmap_cli::destinations::lookup(&mapping).map_err(|message| {
@@ -101,7 +108,7 @@ fn outcome_of(compiled: &Compiled, event: &Value, now_ms: i64) -> Value {
             answer["errors"] = errors
                 .iter()
                 .map(|e| {
-                    json!({"key": e.key, "message": e.message, "line": e.location.line,
+                    json!({"key": e.key, "code": e.code.as_str(), "message": e.message, "line": e.location.line,
                     "column": e.location.column, "text": e.to_string()})
                 })
                 .collect();
@@ -157,8 +164,8 @@ events:
         let answer = evaluate("m.yaml", MAPPING, &CompileOptions::default(), &[], 0);
         assert_eq!(
             answer["diagnostics"],
-            json!([{"line": 4, "column": 43,
-                "message": "unknown transform `sha256_emial` (did you mean `sha256_email`?)"}])
+            json!([{"line": 4, "column": 43, "code": "E0104",
+                "message": "unknown transform `sha256_emial` (did you mean `sha256_email`?) [E0104]"}])
         );
     }
 

@@ -16,7 +16,7 @@ mod schema;
 use std::path::Path;
 use std::sync::Arc;
 
-use eventmap::{Diagnostic, Location};
+use eventmap::{Code, Diagnostic, Location};
 
 use crate::destination::{Destination, SettingsError};
 
@@ -45,10 +45,11 @@ impl PipelineConfig {
             Ok(text) => Self::parse_partly(&text, path),
             Err(e) => (
                 None,
-                vec![Diagnostic {
-                    location: Location::new(file, 1, 1),
-                    message: format!("cannot read the pipeline file: {e}"),
-                }],
+                vec![Diagnostic::new(
+                    Code::FileUnreadable,
+                    Location::new(file, 1, 1),
+                    format!("cannot read the pipeline file: {e}"),
+                )],
             ),
         }
     }
@@ -91,26 +92,28 @@ impl RouteConfig {
         let mut errors = Vec::new();
         for setting in &self.settings {
             let Some(spec) = specs.iter().find(|s| s.name == setting.name) else {
-                errors.push(Diagnostic {
-                    location: setting.location.clone(),
-                    message: format!(
+                errors.push(Diagnostic::new(
+                    Code::DestinationSetting,
+                    setting.location.clone(),
+                    format!(
                         "`{}` has no setting `{}` (its settings: {}){}",
                         destination.name(),
                         setting.name,
                         names.join(", "),
                         eventmap::suggestion(&setting.name, names.iter().copied())
                     ),
-                });
+                ));
                 continue;
             };
             if spec.secret && matches!(setting.value, SettingValue::Literal(_)) {
-                errors.push(Diagnostic {
-                    location: setting.location.clone(),
-                    message: format!(
+                errors.push(Diagnostic::new(
+                    Code::DestinationSetting,
+                    setting.location.clone(),
+                    format!(
                         "`{}` is a secret: name the environment variable that holds it (`{}: {{ env: {} }}`), never the value",
                         setting.name, setting.name, spec.env
                     ),
-                });
+                ));
             }
         }
         errors

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use eventmap::yaml::{Key, Node, NodeKind};
-use eventmap::{Diagnostic, Location};
+use eventmap::{Code, Diagnostic, Location};
 
 use super::model::{
     KeySource, LimitsSection, PipelineConfig, RouteConfig, RouteDelivery, RouteSetting,
@@ -61,11 +61,9 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn error(&mut self, location: &Location, message: impl Into<String>) {
-        self.errors.push(Diagnostic {
-            location: location.clone(),
-            message: message.into(),
-        });
+    fn error(&mut self, code: Code, location: &Location, message: impl Into<String>) {
+        self.errors
+            .push(Diagnostic::new(code, location.clone(), message));
     }
 
     /// The entries of a mapping node whose keys are among `allowed`; an unknown key is
@@ -78,6 +76,7 @@ impl Reader<'_> {
     ) -> Vec<(&'n Key, &'n Node)> {
         let Some(map) = node.as_map() else {
             self.error(
+                Code::WrongKind,
                 &node.location,
                 format!("{what} must be a mapping, not {}", node.describe()),
             );
@@ -89,6 +88,7 @@ impl Reader<'_> {
                 known.push((key, value));
             } else {
                 self.error(
+                    Code::UnknownField,
                     &key.location,
                     format!(
                         "unknown key `{}` in {what}; expected one of: {}{}",
@@ -106,6 +106,7 @@ impl Reader<'_> {
     fn named<'n>(&mut self, node: &'n Node, what: &str) -> Vec<(&'n Key, &'n Node)> {
         let Some(map) = node.as_map() else {
             self.error(
+                Code::WrongKind,
                 &node.location,
                 format!(
                     "`{what}` must be a mapping of names, not {}",
@@ -118,7 +119,7 @@ impl Reader<'_> {
             .filter(|(key, _)| {
                 let ok = valid_name(&key.name);
                 if !ok {
-                    self.error(
+                    self.error(Code::InvalidValue,
                         &key.location,
                         format!(
                             "`{}` cannot name one of the {what}: 1 to 64 letters, digits, `_` or `-`",
@@ -138,6 +139,7 @@ impl Reader<'_> {
             NodeKind::Int(i) => Some(i.to_string()),
             _ => {
                 self.error(
+                    Code::WrongKind,
                     &node.location,
                     format!(
                         "`{what}` must be a non-empty string, not {}",
@@ -178,12 +180,16 @@ impl Reader<'_> {
             NodeKind::Str(s, _) => s.clone(),
             NodeKind::Int(i) if *i >= 0 => i.to_string(),
             _ => {
-                self.error(&node.location, format!("`{what}` must be {example}"));
+                self.error(
+                    Code::InvalidValue,
+                    &node.location,
+                    format!("`{what}` must be {example}"),
+                );
                 return None;
             }
         };
         parse(&text)
-            .map_err(|e| self.error(&node.location, format!("`{what}`: {e}")))
+            .map_err(|e| self.error(Code::InvalidValue, &node.location, format!("`{what}`: {e}")))
             .ok()
     }
 
@@ -197,6 +203,7 @@ impl Reader<'_> {
             NodeKind::Int(i) if range.contains(&i) => Some(i),
             _ => {
                 self.error(
+                    Code::InvalidValue,
                     &node.location,
                     format!(
                         "`{what}` must be a whole number from {} to {}",
@@ -213,7 +220,11 @@ impl Reader<'_> {
         match node.kind {
             NodeKind::Bool(b) => Some(b),
             _ => {
-                self.error(&node.location, format!("`{what}` must be true or false"));
+                self.error(
+                    Code::WrongKind,
+                    &node.location,
+                    format!("`{what}` must be true or false"),
+                );
                 None
             }
         }
@@ -225,6 +236,7 @@ impl Reader<'_> {
             NodeKind::Str(..) => vec![node],
             _ => {
                 self.error(
+                    Code::WrongKind,
                     &node.location,
                     format!(
                         "`{what}` must be a list of strings, not {}",
@@ -268,7 +280,7 @@ pub(super) fn config(root: &Node, path: &Path, base: &Path) -> (PipelineConfig, 
         match key.name.as_str() {
             "version" => {
                 if !matches!(value.kind, NodeKind::Int(1)) {
-                    r.error(&value.location, "`version` must be 1");
+                    r.error(Code::InvalidValue, &value.location, "`version` must be 1");
                 }
             }
             "description" => {}
@@ -277,6 +289,7 @@ pub(super) fn config(root: &Node, path: &Path, base: &Path) -> (PipelineConfig, 
                     match text.parse::<SocketAddr>() {
                         Ok(addr) => config.listen = Some(addr),
                         Err(_) => r.error(
+                            Code::InvalidValue,
                             &value.location,
                             format!(
                                 "`listen`: `{text}` is not ADDRESS:PORT (such as 127.0.0.1:8088)"
@@ -303,10 +316,15 @@ pub(super) fn config(root: &Node, path: &Path, base: &Path) -> (PipelineConfig, 
                 }
             }
             if config.routes.is_empty() && node.as_map().is_some_and(<[_]>::is_empty) {
-                r.error(&node.location, "`routes` names no route");
+                r.error(
+                    Code::RouteReference,
+                    &node.location,
+                    "`routes` names no route",
+                );
             }
         }
         None => r.error(
+            Code::RouteReference,
             &root.location,
             "the pipeline file has no `routes`: each names a mapping whose events it delivers",
         ),
@@ -358,6 +376,7 @@ fn route(r: &mut Reader<'_>, key: &Key, node: &Node) -> Option<RouteConfig> {
             "params" => {
                 let Some(map) = value.as_map() else {
                     r.error(
+                        Code::WrongKind,
                         &value.location,
                         "`params` must be a mapping of names to values",
                     );
@@ -371,6 +390,7 @@ fn route(r: &mut Reader<'_>, key: &Key, node: &Node) -> Option<RouteConfig> {
                         NodeKind::Bool(b) => b.to_string(),
                         _ => {
                             r.error(
+                                Code::WrongKind,
                                 &v.location,
                                 format!("param `{}` must be a scalar", name.name),
                             );
@@ -386,6 +406,7 @@ fn route(r: &mut Reader<'_>, key: &Key, node: &Node) -> Option<RouteConfig> {
     }
     let Some((mapping, mapping_location)) = mapping else {
         r.error(
+            Code::RouteReference,
             &key.location,
             format!("{what} has no `mapping:` (the mapping file whose events it delivers)"),
         );
@@ -393,6 +414,7 @@ fn route(r: &mut Reader<'_>, key: &Key, node: &Node) -> Option<RouteConfig> {
     };
     if !mapping.is_file() {
         r.error(
+            Code::RouteReference,
             &mapping_location,
             format!("{what}: no mapping file {}", mapping.display()),
         );
@@ -412,6 +434,7 @@ fn route(r: &mut Reader<'_>, key: &Key, node: &Node) -> Option<RouteConfig> {
 fn route_settings(r: &mut Reader<'_>, node: &Node) -> Vec<RouteSetting> {
     let Some(map) = node.as_map() else {
         r.error(
+            Code::WrongKind,
             &node.location,
             "`settings` must be a mapping of setting names to `{ env: VARIABLE }` or values",
         );
@@ -425,6 +448,7 @@ fn route_settings(r: &mut Reader<'_>, node: &Node) -> Vec<RouteSetting> {
                     Some(name) if valid_env_name(name) => SettingValue::Env(name.to_string()),
                     _ => {
                         r.error(
+                            Code::DestinationSetting,
                             &v.location,
                             "`env` names an environment variable (A-Z, 0-9, _)",
                         );
@@ -433,6 +457,7 @@ fn route_settings(r: &mut Reader<'_>, node: &Node) -> Vec<RouteSetting> {
                 },
                 _ => {
                     r.error(
+                        Code::DestinationSetting,
                         &value.location,
                         format!(
                             "setting `{}`: write `{{ env: VARIABLE }}` or a value",
@@ -446,6 +471,7 @@ fn route_settings(r: &mut Reader<'_>, node: &Node) -> Vec<RouteSetting> {
             NodeKind::Int(i) => SettingValue::Literal(i.to_string()),
             _ => {
                 r.error(
+                    Code::DestinationSetting,
                     &value.location,
                     format!(
                         "setting `{}`: write `{{ env: VARIABLE }}` or a value",
@@ -536,7 +562,9 @@ fn source(r: &mut Reader<'_>, key: &Key, node: &Node, routes: &[String]) -> Opti
                 for (origin, location) in r.strings(value, "cors_origins") {
                     match crate::intake::cors::check_origin(&origin) {
                         Ok(()) => source.cors_origins.push(origin),
-                        Err(why) => r.error(&location, format!("cors origin {why}")),
+                        Err(why) => {
+                            r.error(Code::InvalidValue, &location, format!("cors origin {why}"))
+                        }
                     }
                 }
             }
@@ -547,7 +575,7 @@ fn source(r: &mut Reader<'_>, key: &Key, node: &Node, routes: &[String]) -> Opti
                     if routes.contains(&name) {
                         source.routes.push(name);
                     } else {
-                        r.error(
+                        r.error(Code::RouteReference,
                             &location,
                             format!(
                                 "{what} sends to route `{name}`, which the file does not define (its routes: {}){}",
@@ -562,6 +590,7 @@ fn source(r: &mut Reader<'_>, key: &Key, node: &Node, routes: &[String]) -> Opti
     }
     if !saw_routes {
         r.error(
+            Code::RouteReference,
             &key.location,
             format!("{what} has no `routes:` (the routes its events go to)"),
         );
@@ -569,6 +598,7 @@ fn source(r: &mut Reader<'_>, key: &Key, node: &Node, routes: &[String]) -> Opti
     }
     if source.write_keys.is_empty() {
         r.error(
+            Code::SourceKeys,
             &key.location,
             format!("{what} has no `write_keys:` (`{{ env: VARIABLE }}` or `{{ file: PATH }}`)"),
         );
@@ -588,6 +618,7 @@ fn key_sources(r: &mut Reader<'_>, node: &Node) -> Vec<KeySource> {
             Some([(k, v)]) if k.name == "env" => match v.as_str() {
                 Some(name) if valid_env_name(name) => found.push(KeySource::Env(name.into())),
                 _ => r.error(
+                    Code::SourceKeys,
                     &v.location,
                     "`env` names an environment variable (A-Z, 0-9, _)",
                 ),
@@ -598,6 +629,7 @@ fn key_sources(r: &mut Reader<'_>, node: &Node) -> Vec<KeySource> {
                 }
             }
             _ => r.error(
+                Code::SourceKeys,
                 &item.location,
                 "write keys come from `{ env: VARIABLE }` or `{ file: PATH }`, never written here",
             ),

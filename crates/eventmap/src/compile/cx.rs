@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::codes::Code;
 use crate::diagnostics::{suggestion, Diagnostics, Location};
 use crate::script::engine::{ParamTable, ScriptEngine};
 use crate::transforms::Registry;
@@ -54,8 +55,8 @@ impl<'n> Fields<'n> {
 }
 
 impl Cx<'_> {
-    pub fn error(&mut self, location: &Location, message: impl Into<String>) {
-        self.diags.error(location.clone(), message);
+    pub fn error(&mut self, code: Code, location: &Location, message: impl Into<String>) {
+        self.diags.error(code, location.clone(), message);
     }
 
     /// Checks that `node` is a mapping whose keys are all in `allowed`.
@@ -67,6 +68,7 @@ impl Cx<'_> {
     ) -> Option<Fields<'n>> {
         let Some(entries) = node.as_map() else {
             self.error(
+                Code::WrongKind,
                 &node.location,
                 format!("{what} must be a mapping, found {}", node.describe()),
             );
@@ -76,6 +78,7 @@ impl Cx<'_> {
             if !allowed.contains(&key.name.as_str()) {
                 let hint = suggestion(&key.name, allowed.iter().copied());
                 self.error(
+                    Code::UnknownField,
                     &key.location,
                     format!(
                         "unknown key `{}` in {what}{hint}; expected one of: {}",
@@ -93,6 +96,7 @@ impl Cx<'_> {
             Some(s) => Some(s.to_string()),
             None => {
                 self.error(
+                    Code::WrongKind,
                     &node.location,
                     format!("{what} must be a string, found {}", node.describe()),
                 );
@@ -106,6 +110,7 @@ impl Cx<'_> {
             NodeKind::Bool(b) => Some(b),
             _ => {
                 self.error(
+                    Code::WrongKind,
                     &node.location,
                     format!("{what} must be true or false, found {}", node.describe()),
                 );
@@ -124,6 +129,7 @@ impl Cx<'_> {
                 .collect(),
             _ => {
                 self.error(
+                    Code::WrongKind,
                     &node.location,
                     format!(
                         "{what} must be a string or a list of strings, found {}",

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use super::cx::Cx;
 use super::vocabulary::{CALL_TYPES, DEFAULT_FIELDS, EVENT_FIELDS, FILTER_FIELDS, MATCH_FIELDS};
+use crate::codes::Code;
 use crate::diagnostics::{suggestion, Location};
 use crate::event_name::normalize_event_name;
 use crate::output::shape::OutputShape;
@@ -49,6 +50,7 @@ pub(super) fn filters(cx: &mut Cx<'_>, node: &Node) -> Vec<Filter> {
         _ => None,
     }) else {
         cx.error(
+            Code::WrongKind,
             &node.location,
             format!(
                 "`filters` must be a list of `{{ skip_if: ..., reason: ... }}`, found {}",
@@ -63,7 +65,11 @@ pub(super) fn filters(cx: &mut Cx<'_>, node: &Node) -> Vec<Filter> {
             continue;
         };
         let Some(condition_node) = fields.get("skip_if") else {
-            cx.error(&item.location, "a filter needs `skip_if: <expression>`");
+            cx.error(
+                Code::EventMatch,
+                &item.location,
+                "a filter needs `skip_if: <expression>`",
+            );
             continue;
         };
         let reason = match fields.get("reason") {
@@ -85,6 +91,7 @@ pub(super) fn filters(cx: &mut Cx<'_>, node: &Node) -> Vec<Filter> {
 pub(super) fn sections(cx: &mut Cx<'_>, node: &Node) -> Vec<Section> {
     let Some(entries) = node.as_map() else {
         cx.error(
+            Code::WrongKind,
             &node.location,
             format!(
                 "`events` must be a mapping of section names to event mappings, found {}",
@@ -115,7 +122,11 @@ pub(super) fn sections(cx: &mut Cx<'_>, node: &Node) -> Vec<Section> {
         let keys = match fields.get("keys") {
             Some(k) => cx.key_rules(k),
             None => {
-                cx.error(&key.location, format!("event `{}` has no `keys`", key.name));
+                cx.error(
+                    Code::EventMatch,
+                    &key.location,
+                    format!("event `{}` has no `keys`", key.name),
+                );
                 Vec::new()
             }
         };
@@ -158,6 +169,7 @@ fn match_clause(cx: &mut Cx<'_>, node: &Node) -> (Vec<Named>, Vec<Named>) {
         if !CALL_TYPES.contains(&call_type.as_str()) {
             let hint = suggestion(call_type, CALL_TYPES.iter().copied());
             cx.error(
+                Code::EventMatch,
                 location,
                 format!(
                     "unknown call type `{call_type}`{hint}; expected one of: {}",
@@ -168,7 +180,7 @@ fn match_clause(cx: &mut Cx<'_>, node: &Node) -> (Vec<Named>, Vec<Named>) {
     }
     // An `event_in` whose table was refused has said so already.
     if names.is_empty() && types.is_empty() && fields.get("event_in").is_none() {
-        cx.error(
+        cx.error(Code::EventMatch,
             &node.location,
             "`match` needs `event` (event names), `event_in` (a table of them) or `type` (call types)",
         );
@@ -182,6 +194,7 @@ pub(super) fn default_section(cx: &mut Cx<'_>, node: &Node) -> Option<DefaultSec
         (Some(reason), None) => {
             if let Some(f) = fields.key("filters") {
                 cx.error(
+                    Code::EventMatch,
                     &f.location,
                     "`filters` apply only to a `default` that maps events (`keys`)",
                 );
@@ -207,6 +220,7 @@ pub(super) fn default_section(cx: &mut Cx<'_>, node: &Node) -> Option<DefaultSec
         }
         _ => {
             cx.error(
+                Code::EventMatch,
                 &node.location,
                 "`default` needs either `skip: <reason>` or `keys: {...}`, not both",
             );
@@ -237,11 +251,16 @@ pub(super) fn plans(
         for (name, location) in &section.names {
             let normalized = normalize_event_name(name);
             if normalized.is_empty() {
-                cx.error(location, "an event name must contain letters or digits");
+                cx.error(
+                    Code::EventMatch,
+                    location,
+                    "an event name must contain letters or digits",
+                );
                 continue;
             }
             if let Some((owner, line)) = claimed.get(&normalized) {
                 cx.error(
+                    Code::EventMatch,
                     location,
                     format!(
                         "event name `{name}` is already matched by event `{owner}` (line {line})"
@@ -259,7 +278,7 @@ pub(super) fn plans(
         for (call_type, location) in &section.types {
             let key = format!("type:{call_type}");
             if let Some((owner, line)) = claimed.get(&key) {
-                cx.error(location, format!("call type `{call_type}` is already matched by event `{owner}` (line {line})"));
+                cx.error(Code::EventMatch, location, format!("call type `{call_type}` is already matched by event `{owner}` (line {line})"));
                 continue;
             }
             claimed.insert(key, (section.name.clone(), section.location.line));

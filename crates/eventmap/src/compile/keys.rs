@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::cx::{Cx, Fields};
 use super::vocabulary::{KEY_FIELDS, SOURCES};
+use crate::codes::Code;
 use crate::diagnostics::suggestion;
 use crate::output::shape::OutputShape;
 use crate::program::{KeyRule, OutputKey, Script, Source, TransformStep};
@@ -15,6 +16,7 @@ impl Cx<'_> {
     pub fn key_rules(&mut self, section: &Node) -> Vec<KeyRule> {
         let Some(entries) = section.as_map() else {
             self.error(
+                Code::WrongKind,
                 &section.location,
                 format!(
                     "output keys must be a mapping of key names to rules, found {}",
@@ -54,6 +56,7 @@ impl Cx<'_> {
                 }
                 None if param.is_some() => {
                     self.error(
+                        Code::InputPath,
                         &item.location,
                         "this fallback is never read: the parameter before it is set",
                     );
@@ -115,6 +118,7 @@ impl Cx<'_> {
                 _ => ": write `{ const: ... }` for a constant".to_string(),
             };
             self.error(
+                Code::KeySource,
                 &spec.location,
                 format!(
                     "output key `{}` needs a rule mapping, found {}{hint}",
@@ -136,7 +140,7 @@ impl Cx<'_> {
             .collect();
         match given.as_slice() {
             [] => {
-                self.error(&key.location, format!("output key `{}` has no source: give one of `from`, `const`, `param`, `expr` or `each`", key.name));
+                self.error(Code::KeySource, &key.location, format!("output key `{}` has no source: give one of `from`, `const`, `param`, `expr` or `each`", key.name));
                 None
             }
             [only] => Some(only),
@@ -146,6 +150,7 @@ impl Cx<'_> {
                     .map(|k| k.location.clone())
                     .unwrap_or_else(|| key.location.clone());
                 self.error(
+                    Code::KeySource,
                     &at,
                     format!(
                         "output key `{}` has both `{first}` and `{second}`; keep one source",
@@ -170,6 +175,7 @@ impl Cx<'_> {
     ) -> Option<Option<Vec<String>>> {
         if fields.get("keys").is_some() && fields.get("each").is_none() {
             self.error(
+                Code::KeySource,
                 &fields.key("keys")?.location,
                 "`keys` describes the elements of an `each`; add `each: <input path of a list>`",
             );
@@ -179,6 +185,7 @@ impl Cx<'_> {
             && fields.get("when").is_none()
         {
             self.error(
+                Code::KeySource,
                 &fields.key("inputs")?.location,
                 "`inputs` are read only by `expr` and `when`",
             );
@@ -189,6 +196,7 @@ impl Cx<'_> {
         let spread = output.is_spread().then(|| self.spread_except(fields, key));
         if let (None, Some(except)) = (&spread, fields.key("except")) {
             self.error(
+                Code::KeySource,
                 &except.location,
                 format!(
                     "`except` lists keys a spread leaves out; spread into `{}` with the key `{}.*`",
@@ -198,6 +206,7 @@ impl Cx<'_> {
         }
         if spread.is_some() && source_name == "each" {
             self.error(
+                Code::KeySource,
                 &key.location,
                 "a spread key copies an object's keys; `each` builds a list: use one or the other",
             );
@@ -240,6 +249,7 @@ impl Cx<'_> {
         let over = self.paths(fields.get("each")?)?;
         let Some(keys_node) = fields.get("keys") else {
             self.error(
+                Code::KeySource,
                 &key.location,
                 format!(
                     "output key `{}` has `each` but no `keys` for its elements",
@@ -281,6 +291,7 @@ impl Cx<'_> {
         match fields.get("default")? {
             d if matches!(d.kind, NodeKind::Null) => {
                 self.error(
+                    Code::InvalidValue,
                     &d.location,
                     "a null `default` has no effect (absent values are omitted anyway)",
                 );
@@ -304,7 +315,7 @@ impl Cx<'_> {
             Some("fail") => false,
             Some("omit") => true,
             _ => {
-                self.error(&node.location, "`on_error` must be `fail` (the default: the event fails) or `omit` (the key is left out)");
+                self.error(Code::InvalidValue, &node.location, "`on_error` must be `fail` (the default: the event fails) or `omit` (the key is left out)");
                 false
             }
         }
@@ -331,6 +342,7 @@ impl Cx<'_> {
             let Some((node, value)) = found else { continue };
             if !value.is_null() && !declared.admits(&value) {
                 self.error(
+                    Code::DeclaredType,
                     &node.location,
                     format!(
                         "output key `{}` is declared `type: {}`, but {what} {} is not {}",
@@ -363,6 +375,7 @@ impl Cx<'_> {
         if found.is_none() {
             let hint = suggestion(&name, ValueType::NAMES.iter().copied());
             self.error(
+                Code::DeclaredType,
                 &node.location,
                 format!(
                     "unknown type `{name}`{hint}; expected one of: {}",
@@ -377,6 +390,7 @@ impl Cx<'_> {
         let segments: Vec<String> = key.name.split('.').map(str::to_string).collect();
         if segments.iter().any(|s| s.trim().is_empty()) {
             self.error(
+                Code::KeyConflict,
                 &key.location,
                 format!("output key `{}` has an empty segment", key.name),
             );
@@ -384,6 +398,7 @@ impl Cx<'_> {
         }
         if segments[..segments.len() - 1].iter().any(|s| s == "*") {
             self.error(
+                Code::KeyConflict,
                 &key.location,
                 format!(
                     "output key `{}`: `*` spreads an object and can only end a key (`data.*`)",
@@ -423,6 +438,7 @@ impl Cx<'_> {
             }
             _ => {
                 self.error(
+                    Code::TransformArguments,
                     &node.location,
                     format!(
                         "a transform is a name or `{{ name: argument }}`, found {}",
@@ -434,7 +450,11 @@ impl Cx<'_> {
         };
         let Some(transform) = self.registry.get(&name).cloned() else {
             let hint = suggestion(&name, self.registry.names());
-            self.error(&location, format!("unknown transform `{name}`{hint}"));
+            self.error(
+                Code::UnknownTransform,
+                &location,
+                format!("unknown transform `{name}`{hint}"),
+            );
             return None;
         };
         let mut args = args;
@@ -446,7 +466,7 @@ impl Cx<'_> {
                     args[0] = self.table(&table, &location)?;
                 }
                 _ => {
-                    self.error(&location, "`lookup` takes a table's name: `{ lookup: NAME }` or `{ lookup: [NAME, ignore_case] }`");
+                    self.error(Code::TransformArguments, &location, "`lookup` takes a table's name: `{ lookup: NAME }` or `{ lookup: [NAME, ignore_case] }`");
                     return None;
                 }
             }
@@ -459,6 +479,7 @@ impl Cx<'_> {
                 format!("{} to {}", expected.start(), expected.end())
             };
             self.error(
+                Code::TransformArguments,
                 &location,
                 format!(
                     "transform `{name}` takes {wanted} argument(s), given {}",
@@ -483,7 +504,7 @@ impl Cx<'_> {
                 let (a, b) = (&earlier.output.segments, &later.output.segments);
                 let shared = a.len().min(b.len());
                 if a[..shared] == b[..shared] {
-                    self.error(
+                    self.error(Code::KeyConflict,
                         &later.location,
                         format!(
                             "output key `{}` conflicts with `{}` (line {}): a key cannot hold both a value and nested keys",

@@ -7,6 +7,7 @@
 //! not use a let pays nothing for it.
 
 use super::cx::Cx;
+use crate::codes::Code;
 use crate::program::{Input, KeyRule};
 use crate::yaml::{Key, Node};
 
@@ -16,6 +17,7 @@ impl Cx<'_> {
     pub fn lets(&mut self, node: &Node) -> Vec<KeyRule> {
         let Some(entries) = node.as_map() else {
             self.error(
+                Code::WrongKind,
                 &node.location,
                 format!(
                     "`let` must be a mapping of names to rules (like output keys), found {}",
@@ -28,6 +30,7 @@ impl Cx<'_> {
         for (key, spec) in entries {
             if !crate::transforms::is_identifier(&key.name) {
                 self.error(
+                    Code::InvalidValue,
                     &key.location,
                     format!(
                         "`let` name `{}` is not a variable name (letters, digits and `_`)",
@@ -41,7 +44,7 @@ impl Cx<'_> {
                     "`let` value `{}` is already defined (line {})",
                     key.name, earlier.line
                 );
-                self.error(&key.location, message);
+                self.error(Code::LetScope, &key.location, message);
                 continue;
             }
             // Reported by its place in the output's terms: `let.total`.
@@ -76,6 +79,7 @@ impl Cx<'_> {
                     .map(|(k, _)| k.location.clone())
                     .unwrap_or_else(|| defined.clone());
                 self.diags.error(
+                    Code::LetScope,
                     at,
                     format!(
                         "input `{name}` has the name of the `let` value at line {}; rename one",

@@ -29,6 +29,7 @@ pub(crate) use reads::read_set;
 
 use std::sync::Arc;
 
+use crate::codes::Code;
 use crate::diagnostics::{CompileError, Diagnostics};
 use crate::input::path::InputPath;
 use crate::program::Program;
@@ -64,6 +65,7 @@ pub(crate) fn compile(
     if let Some(version) = top.get("version") {
         if !matches!(version.kind, NodeKind::Int(1)) {
             cx.error(
+                Code::InvalidValue,
                 &version.location,
                 "unsupported `version`: this eventmap reads version 1",
             );
@@ -119,6 +121,7 @@ pub(crate) fn compile(
         .map(|n| events::default_section(&mut cx, n));
     if top.get("events").is_none() && top.get("default").is_none() {
         cx.error(
+            Code::EventMatch,
             &root.location,
             "the mapping has no `events` and no `default`: no event would be mapped",
         );

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::cx::Cx;
 use super::options::CompileOptions;
+use crate::codes::Code;
 use crate::diagnostics::{suggestion, Location};
 use crate::params::{env_var_for, interpolate, ParamType};
 use crate::script::engine::ParamTable;
@@ -22,6 +23,7 @@ pub(super) fn compile(
             Some(entries) => entries,
             None => {
                 cx.error(
+                    Code::WrongKind,
                     &node.location,
                     format!(
                         "`params` must be a mapping of parameter names, found {}",
@@ -36,6 +38,7 @@ pub(super) fn compile(
     for (key, spec) in entries {
         if !crate::transforms::is_identifier(&key.name) {
             cx.error(
+                Code::InvalidValue,
                 &key.location,
                 format!(
                     "parameter name `{}` must be letters, digits and `_`",
@@ -54,7 +57,7 @@ pub(super) fn compile(
             let at = section
                 .map(|n| n.location.clone())
                 .unwrap_or_else(|| Location::new(cx.file.clone(), 1, 1));
-            cx.error(&at, format!("parameter `{given}` was given a value, but the mapping declares no such parameter{hint}"));
+            cx.error(Code::UnknownParameter, &at, format!("parameter `{given}` was given a value, but the mapping declares no such parameter{hint}"));
         }
     }
     table
@@ -85,6 +88,7 @@ fn param_value(
                 if parsed.is_none() {
                     let hint = suggestion(&text, ParamType::NAMES);
                     cx.error(
+                        Code::ParameterValue,
                         &t.location,
                         format!(
                             "unknown parameter type `{text}`{hint}; expected one of: {}",
@@ -122,6 +126,7 @@ fn param_value(
             Ok(value) => value,
             Err(why) => {
                 cx.error(
+                    Code::ParameterValue,
                     at,
                     format!("the value {origin} for parameter `{name}` is invalid: {why}"),
                 );
@@ -138,6 +143,7 @@ fn param_value(
                     Ok(v) => Some(v),
                     Err(why) => {
                         cx.error(
+                            Code::ParameterValue,
                             &node.location,
                             format!("default of parameter `{name}` is invalid: {why}"),
                         );
@@ -147,7 +153,7 @@ fn param_value(
                 },
                 Ok(None) => None,
                 Err(why) => {
-                    cx.error(&node.location, why);
+                    cx.error(Code::ParameterValue, &node.location, why);
                     None
                 }
             },
@@ -161,6 +167,7 @@ fn param_value(
                     })
                 {
                     cx.error(
+                        Code::ParameterValue,
                         &node.location,
                         format!("default of parameter `{name}` does not match its type"),
                     );
@@ -172,7 +179,7 @@ fn param_value(
     match value {
         Some(v) => v,
         None if required => {
-            cx.error(at, format!(
+            cx.error(Code::ParameterValue, at, format!(
                 "parameter `{name}` is required but has no value: set it with `--param {name}=VALUE` or the environment variable {}",
                 env_var_for(name)
             ));
@@ -203,6 +210,7 @@ fn rows_to_table(cx: &mut Cx<'_>, name: &str, at: &Location, spec: &Node, value:
     });
     let Some((key_column, value_column)) = columns else {
         cx.error(
+            Code::ParameterValue,
             at,
             format!(
                 "table parameter `{name}` is a list of rows: say which column names an entry \
@@ -220,6 +228,7 @@ fn rows_to_table(cx: &mut Cx<'_>, name: &str, at: &Location, spec: &Node, value:
             Some(Value::Number(n)) => n.to_string(),
             _ => {
                 cx.error(
+                    Code::ParameterValue,
                     at,
                     format!("row {i} of table parameter `{name}` has no `{key_column}` text"),
                 );

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::cx::Cx;
+use crate::codes::Code;
 use crate::diagnostics::Location;
 use crate::script::engine::{SandboxLimits, ScriptEngine};
 use crate::script::plugin::{PluginFile, PluginTransform};
@@ -38,6 +39,7 @@ pub(super) fn load(cx: &mut Cx<'_>, node: &Node, limits: &SandboxLimits) -> Vec<
             Ok(text) => text,
             Err(err) => {
                 cx.error(
+                    Code::Plugin,
                     &location,
                     format!("cannot read plug-in file `{shown}`: {err}"),
                 );
@@ -52,7 +54,7 @@ pub(super) fn load(cx: &mut Cx<'_>, node: &Node, limits: &SandboxLimits) -> Vec<
                     position.line().unwrap_or(1) as u32,
                     position.position().unwrap_or(1) as u32,
                 );
-                cx.error(&at, message);
+                cx.error(Code::Plugin, &at, message);
                 continue;
             }
         };
@@ -107,7 +109,7 @@ fn register(
 ) -> bool {
     let at = &plugin.location;
     if plugin.params.is_empty() {
-        cx.error(
+        cx.error(Code::Plugin,
             at,
             format!(
                 "plug-in `{}` takes no parameters: a transform's first parameter is the value it transforms (make a helper `private fn`)",
@@ -118,6 +120,7 @@ fn register(
     }
     if let Some(earlier) = defined.iter().find(|d| d.name == plugin.name) {
         cx.error(
+            Code::Plugin,
             at,
             format!(
                 "plug-in transform `{}` is already defined at {}",
@@ -133,6 +136,7 @@ fn register(
             "a transform the host registered"
         };
         cx.error(
+            Code::Plugin,
             at,
             format!(
                 "plug-in transform `{}` clashes with {owner} of that name; rename the plug-in",
@@ -142,13 +146,17 @@ fn register(
         return false;
     }
     if !crate::transforms::is_identifier(&plugin.name) {
-        cx.error(at, format!("`{}` is not a transform name", plugin.name));
+        cx.error(
+            Code::Plugin,
+            at,
+            format!("`{}` is not a transform name", plugin.name),
+        );
         return false;
     }
     match cx.registry.add(plugin.transform(file.clone())) {
         Ok(()) => true,
         Err(err) => {
-            cx.error(at, err.to_string());
+            cx.error(Code::Plugin, at, err.to_string());
             false
         }
     }

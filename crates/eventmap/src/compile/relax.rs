@@ -3,6 +3,7 @@
 //! builds the destination's validator checks the names and reports an unknown one there.
 
 use super::cx::Cx;
+use crate::codes::Code;
 use crate::validate::RelaxedRule;
 use crate::yaml::{Node, NodeKind};
 
@@ -15,6 +16,7 @@ pub(super) fn relaxed_rules(cx: &mut Cx<'_>, node: &Node) -> Vec<RelaxedRule> {
     };
     let NodeKind::Seq(items) = &relax.kind else {
         cx.error(
+            Code::WrongKind,
             &relax.location,
             format!(
                 "`validate.relax` must be a list of rule names, found {}",
@@ -29,7 +31,11 @@ pub(super) fn relaxed_rules(cx: &mut Cx<'_>, node: &Node) -> Vec<RelaxedRule> {
             continue;
         };
         if rules.iter().any(|r| r.name == name) {
-            cx.error(&item.location, format!("rule `{name}` is relaxed twice"));
+            cx.error(
+                Code::RelaxedRule,
+                &item.location,
+                format!("rule `{name}` is relaxed twice"),
+            );
             continue;
         }
         rules.push(RelaxedRule {

@@ -5,6 +5,7 @@
 use super::cx::Cx;
 use super::native;
 use super::vocabulary::{INPUT_FIELDS, PATH_FIELDS};
+use crate::codes::Code;
 use crate::diagnostics::suggestion;
 use crate::input::path::InputPath;
 use crate::program::{Input, NativeExpr, Script};
@@ -20,7 +21,11 @@ impl Cx<'_> {
             _ => vec![node],
         };
         if items.is_empty() {
-            self.error(&node.location, "a list of input paths must not be empty");
+            self.error(
+                Code::InputPath,
+                &node.location,
+                "a list of input paths must not be empty",
+            );
             return None;
         }
         let paths: Vec<InputPath> = items
@@ -37,7 +42,7 @@ impl Cx<'_> {
                 Err(err) => {
                     let mut at = node.location.clone();
                     at.column += err.offset as u32 + u32::from(*style == ScalarStyle::Quoted);
-                    self.diags.error(at, err.message);
+                    self.diags.error(Code::InputPath, at, err.message);
                     None
                 }
             },
@@ -45,6 +50,7 @@ impl Cx<'_> {
                 let fields = self.fields(node, "an input path", PATH_FIELDS)?;
                 let Some(name_node) = fields.get("path_param") else {
                     self.error(
+                        Code::WrongKind,
                         &node.location,
                         "write an input path as a string or `{ path_param: PARAMETER }`",
                     );
@@ -54,6 +60,7 @@ impl Cx<'_> {
             }
             _ => {
                 self.error(
+                    Code::WrongKind,
                     &node.location,
                     format!("an input path must be a string, found {}", node.describe()),
                 );
@@ -71,6 +78,7 @@ impl Cx<'_> {
                 Ok(path) => Some(path),
                 Err(err) => {
                     self.error(
+                        Code::InputPath,
                         &name_node.location,
                         format!(
                             "parameter `{name}` is `{text}`, which is not an input path: {err}"
@@ -81,6 +89,7 @@ impl Cx<'_> {
             },
             serde_json::Value::Null => {
                 self.error(
+                    Code::InputPath,
                     &name_node.location,
                     format!("parameter `{name}` has no value, so it names no input path"),
                 );
@@ -88,6 +97,7 @@ impl Cx<'_> {
             }
             _ => {
                 self.error(
+                    Code::InputPath,
                     &name_node.location,
                     format!("parameter `{name}` must be a string to name an input path"),
                 );
@@ -134,11 +144,16 @@ impl Cx<'_> {
                 })
             }
             Err(err) => {
-                let message = match err.unknown_name.as_deref() {
-                    Some(name) => self.unknown_name_message(name).unwrap_or(err.message),
-                    None => err.message,
-                };
-                self.diags.error(err.location, message);
+                let out_of_scope = err
+                    .unknown_name
+                    .as_deref()
+                    .and_then(|name| self.unknown_name_message(name));
+                match out_of_scope {
+                    Some(message) => self.diags.error(Code::LetScope, err.location, message),
+                    None => self
+                        .diags
+                        .error(Code::Expression, err.location, err.message),
+                }
                 None
             }
         }
@@ -174,6 +189,7 @@ impl Cx<'_> {
             };
             let hint = suggestion(&name, in_scope.iter().copied());
             self.error(
+                Code::LetScope,
                 &node.location,
                 format!("`{name}` is not a `let` this key can read: {why}{hint}"),
             );
@@ -210,13 +226,20 @@ impl Cx<'_> {
                 Ok(serde_json::Value::Bool(b)) => Some(b),
                 Ok(serde_json::Value::Null) => Some(false),
                 _ => {
-                    self.error(&node.location, "a condition must give true or false");
+                    self.error(
+                        Code::Expression,
+                        &node.location,
+                        "a condition must give true or false",
+                    );
                     None
                 }
             },
             Err(err) => {
-                self.diags
-                    .error(err.location, format!("condition fails: {}", err.message));
+                self.diags.error(
+                    Code::Expression,
+                    err.location,
+                    format!("condition fails: {}", err.message),
+                );
                 None
             }
         }
@@ -225,6 +248,7 @@ impl Cx<'_> {
     fn inputs(&mut self, node: &Node) -> Option<(Vec<String>, Vec<Input>)> {
         let Some(entries) = node.as_map() else {
             self.error(
+                Code::WrongKind,
                 &node.location,
                 format!(
                     "`inputs` must be a mapping of names to input paths, found {}",
@@ -239,6 +263,7 @@ impl Cx<'_> {
         for (key, value) in entries {
             if !crate::transforms::is_identifier(&key.name) {
                 self.error(
+                    Code::InvalidValue,
                     &key.location,
                     format!(
                         "input name `{}` is not a valid variable name (letters, digits and `_`)",
@@ -276,6 +301,7 @@ impl Cx<'_> {
             return Some(Input::Const(value.to_json()));
         }
         self.error(
+            Code::KeySource,
             &node.location,
             "an input mapping needs `param`, `const` or `path_param`",
         );
@@ -290,6 +316,7 @@ impl Cx<'_> {
             None => {
                 let hint = suggestion(&name, self.param_values.keys().map(String::as_str));
                 self.error(
+                    Code::UnknownParameter,
                     &node.location,
                     format!("unknown parameter `{name}`{hint}; declare it under `params:`"),
                 );
@@ -307,7 +334,7 @@ impl Cx<'_> {
             origin,
             "param",
             &known,
-            "parameter",
+            (Code::UnknownParameter, "parameter"),
             "declare it under `params:`",
         )
     }
@@ -320,7 +347,7 @@ impl Cx<'_> {
             origin,
             "table",
             &known,
-            "table",
+            (Code::UnknownTable, "table"),
             "declare it under `tables:` (or as a parameter of `type: table`)",
         )
     }
@@ -332,7 +359,7 @@ impl Cx<'_> {
         origin: &TextOrigin,
         function: &str,
         known: &[String],
-        what: &str,
+        (code, what): (Code, &str),
         fix: &str,
     ) -> bool {
         let call = format!("{function}(");
@@ -366,7 +393,7 @@ impl Cx<'_> {
                     + 1;
                 let at = origin.locate(rhai::Position::new(line as u16, col as u16));
                 self.diags
-                    .error(at, format!("unknown {what} `{name}`{hint}; {fix}"));
+                    .error(code, at, format!("unknown {what} `{name}`{hint}; {fix}"));
                 ok = false;
             }
         }

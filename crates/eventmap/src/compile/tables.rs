@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::cx::Cx;
+use crate::codes::Code;
 use crate::diagnostics::{suggestion, Location};
 use crate::yaml::{Node, NodeKind};
 
 pub(super) fn tables(cx: &mut Cx<'_>, node: &Node) -> BTreeMap<String, Value> {
     let NodeKind::Map(entries) = &node.kind else {
         cx.error(
+            Code::WrongKind,
             &node.location,
             format!(
                 "`tables` must be a mapping of table names to tables, found {}",
@@ -28,6 +30,7 @@ pub(super) fn tables(cx: &mut Cx<'_>, node: &Node) -> BTreeMap<String, Value> {
                 found.insert(key.name.clone(), table);
             }
             _ => cx.error(
+                Code::WrongKind,
                 &table.location,
                 format!(
                     "table `{}` must be a mapping of names to values, found {}",
@@ -65,11 +68,16 @@ impl Cx<'_> {
             Some(table @ Value::Object(_)) => return Some(table.clone()),
             Some(Value::Null) if self.failed_params.contains(name) => return None,
             Some(Value::Null) => {
-                self.error(at, format!("table parameter `{name}` has no value"));
+                self.error(
+                    Code::UnknownTable,
+                    at,
+                    format!("table parameter `{name}` has no value"),
+                );
                 return None;
             }
             Some(_) => {
                 self.error(
+                    Code::UnknownTable,
                     at,
                     format!("parameter `{name}` is not a table (declare `type: table`)"),
                 );
@@ -80,6 +88,7 @@ impl Cx<'_> {
         let known: Vec<&str> = self.tables.keys().map(String::as_str).collect();
         let hint = suggestion(name, known.iter().copied());
         self.error(
+            Code::UnknownTable,
             at,
             format!("unknown table `{name}`{hint}; declare it under `tables:`"),
         );

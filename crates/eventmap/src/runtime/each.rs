@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::frame::{Frame, KeyError, KeyPath};
+use crate::codes::Code;
 use crate::input::path::{first_found, Found, InputPath};
 use crate::input::tree::EventTree;
 use crate::output::shape::{ItemList, OutputShape};
@@ -44,6 +45,7 @@ impl Program {
             return Ok(());
         };
         let not_a_list = |kind: &str| ScriptError {
+            code: Code::EachNotAList,
             message: format!("`each` needs a list or an object, found {kind}"),
             location: rule.location.clone(),
         };

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::codes::Code;
 use crate::diagnostics::Location;
 
 /// Where a key sits: at the top, or inside element `index` of an `each` key. Rendered
@@ -67,6 +68,9 @@ impl<'f, T> Frame<'f, T> {
 /// Why an output key could not be produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyError {
+    /// What kind of failure (docs/errors.md): a transform's, an expression's, a
+    /// required key without a value…
+    pub code: Code,
     /// The output key, with element indexes inside `each` (`data.contents[1].amount`).
     pub key: String,
     pub message: String,
@@ -76,6 +80,10 @@ pub struct KeyError {
 
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: key `{}`: {}", self.location, self.key, self.message)
+        write!(
+            f,
+            "{}: key `{}`: {} [{}]",
+            self.location, self.key, self.message, self.code
+        )
     }
 }

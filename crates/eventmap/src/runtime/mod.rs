@@ -9,6 +9,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+use crate::codes::Code;
 use crate::diagnostics::Location;
 use crate::event_name::normalize_event_name;
 use crate::input::path::{first_found, first_present, Found, InputPath};
@@ -193,6 +194,7 @@ impl Program {
     ) -> Result<bool, KeyError> {
         self.eval_condition(&filter.condition, event, event, lets)
             .map_err(|e| KeyError {
+                code: e.code,
                 key: "filters".into(),
                 message: e.message,
                 location: e.location,
@@ -210,7 +212,8 @@ impl Program {
         mut lists: Option<&mut Vec<ItemList<'p>>>,
     ) {
         for (index, (rule, slot)) in rules.iter().zip(slots.iter_mut()).enumerate() {
-            let fail = |message: String, location: &Location| KeyError {
+            let fail = |code: Code, message: String, location: &Location| KeyError {
+                code,
                 key: frame.path.render(&rule.output.text),
                 message,
                 location: location.clone(),
@@ -220,7 +223,7 @@ impl Program {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => {
-                        errors.push(fail(e.message, &e.location));
+                        errors.push(fail(e.code, e.message, &e.location));
                         continue;
                     }
                 }
@@ -240,7 +243,7 @@ impl Program {
                             }
                         }
                         Err(_) if rule.omit_on_error => {}
-                        Err(e) => errors.push(fail(e.message, &e.location)),
+                        Err(e) => errors.push(fail(e.code, e.message, &e.location)),
                     }
                     continue;
                 }
@@ -249,15 +252,17 @@ impl Program {
                 Ok(()) if slot.is_some() => {}
                 Ok(()) => match &rule.default {
                     Some(default) => *slot = Some(default.clone()),
-                    None if rule.required => {
-                        errors.push(fail(self.absent_message(rule), &rule.location))
-                    }
+                    None if rule.required => errors.push(fail(
+                        Code::RequiredAbsent,
+                        self.absent_message(rule),
+                        &rule.location,
+                    )),
                     None => {}
                 },
                 Err(_) if rule.omit_on_error => *slot = None,
                 Err(e) => {
                     *slot = None;
-                    errors.push(fail(e.message, &e.location))
+                    errors.push(fail(e.code, e.message, &e.location))
                 }
             }
         }
@@ -348,6 +353,7 @@ impl Program {
             .script
             .eval(&script.expression, &script.input_names, values)?;
         dynamic_to_json(&result).map_err(|message| ScriptError {
+            code: Code::ExpressionFailed,
             message,
             location: script.expression.location().clone(),
         })
@@ -364,6 +370,7 @@ impl Program {
             Value::Bool(b) => Ok(b),
             v if is_absent(&v) => Ok(false),
             other => Err(ScriptError {
+                code: Code::ExpressionFailed,
                 message: format!(
                     "a condition must give true or false, got {}",
                     crate::value::kind_of(&other)

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+use crate::codes::Code;
 use crate::input::path::{first_found, first_present};
 use crate::input::tree::EventTree;
 use crate::program::{Input, NativeExpr, Script};
@@ -85,6 +86,7 @@ pub(super) fn eval_native<'v, T: EventTree>(
                 Ok(value) => Cow::Owned(value.unwrap_or(Value::Null)),
                 Err(e) => {
                     return Err(ScriptError {
+                        code: Code::TransformFailed,
                         message: format!("{}: {e}", transform.name()),
                         location: script.expression.location().clone(),
                     })

@@ -15,6 +15,7 @@ use rhai::packages::{Package, StandardPackage};
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Position, Scope, AST};
 use serde_json::{Map, Number, Value};
 
+use crate::codes::Code;
 use crate::diagnostics::Location;
 use crate::transforms::{Registry, Transform};
 use crate::yaml::ScalarStyle;
@@ -96,6 +97,8 @@ impl Expression {
 /// A runtime failure of an expression, located in the mapping file.
 #[derive(Debug, Clone)]
 pub(crate) struct ScriptError {
+    /// What kind of failure: a transform's, an expression's, a declared type's check…
+    pub code: Code,
     pub message: String,
     pub location: Location,
 }
@@ -230,6 +233,7 @@ impl ScriptEngine {
         self.engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, &expression.ast)
             .map_err(|err| ScriptError {
+                code: Code::ExpressionFailed,
                 location: expression.origin.locate(err.position()),
                 message: describe_eval_error(&err),
             })

@@ -21,6 +21,7 @@ mod plugins;
 mod reads;
 mod relax;
 mod scripts;
+mod steps;
 mod tables;
 pub(crate) mod vocabulary;
 

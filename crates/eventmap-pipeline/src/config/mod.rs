@@ -11,7 +11,9 @@
 
 mod model;
 mod parse;
+mod reader;
 mod schema;
+mod vocabulary;
 
 use std::path::Path;
 use std::sync::Arc;

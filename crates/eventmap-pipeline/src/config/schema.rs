@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::parse::{DELIVERY, LIMITS, ROUTE, SOURCE, SPOOL, TOP};
+use super::vocabulary::{DELIVERY, LIMITS, ROUTE, SOURCE, SPOOL, TOP};
 
 /// Where the schema says it lives (its `$id`).
 pub const PIPELINE_SCHEMA_ID: &str = "https://eventmap.dev/schema/pipeline-v1.json";

@@ -118,11 +118,11 @@ routes:
 #[test]
 fn the_schema_lists_every_key_the_parser_takes() {
     let schema = pipeline_schema();
-    for key in super::parse::TOP {
+    for key in super::vocabulary::TOP {
         assert!(schema["properties"].get(key).is_some(), "{key}");
     }
     let route = &schema["properties"]["routes"]["additionalProperties"];
-    for key in super::parse::DELIVERY {
+    for key in super::vocabulary::DELIVERY {
         assert!(
             route["properties"]["delivery"]["properties"]
                 .get(key)

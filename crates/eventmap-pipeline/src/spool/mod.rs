@@ -24,6 +24,7 @@ mod entries;
 mod error;
 mod files;
 mod frame;
+mod housekeeping;
 mod lanes;
 mod logfile;
 mod records;

@@ -8,6 +8,7 @@
 //! - [`sources`]: who may post (write keys, origins), how much, and to which routes;
 //! - [`write_keys`]: the keys clients present, checked in constant time.
 
+mod answers;
 pub mod cors;
 pub mod http;
 pub mod idsync;

@@ -616,3 +616,41 @@ fn strongly_connected(
     }
     walk.circles
 }
+
+/// No source file over 500 lines of code outside its tests, unless its opening comment
+/// says why (`Over 500 lines: …`): a long file usually does two jobs.
+#[test]
+fn no_source_file_is_over_500_lines_outside_tests_without_a_reason() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut long = Vec::new();
+    let mut read = 0;
+    for entry in fs::read_dir(workspace.join("crates")).expect("crates/ lists") {
+        let src = entry.expect("crates/ entry").path().join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        let mut paths = Vec::new();
+        collect_rs(&src, &mut paths);
+        for path in paths {
+            // A file of tests alone (`mod tests;`) is test code.
+            if path.file_name().is_some_and(|n| n == "tests.rs") {
+                continue;
+            }
+            let text = fs::read_to_string(&path).expect("source reads");
+            read += 1;
+            let code_lines = text
+                .lines()
+                .take_while(|line| !line.starts_with("#[cfg(test)]"))
+                .count();
+            let opening: String = text
+                .lines()
+                .take_while(|line| line.starts_with("//!"))
+                .collect();
+            if code_lines > 500 && !opening.contains("Over 500 lines:") {
+                long.push(format!("{} ({code_lines} lines)", path.display()));
+            }
+        }
+    }
+    assert!(read > 100, "only {read} source files read");
+    assert!(long.is_empty(), "files over 500 lines:\n{}", long.join("\n"));
+}

@@ -14,6 +14,7 @@
 //! and dropped connections. It records every event it accepted (by `id`, or Meta's
 //! `event_id`), so tests can check what was delivered and how many times.
 
+mod answers;
 mod faults;
 mod meta;
 mod rules;
@@ -27,12 +28,13 @@ use eventmap::transforms::query_param_of;
 use eventmap_pipeline::delivery::Clock;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use answers::{answer, header, refusal_reason, text_answer};
 use faults::Faults;
 pub use faults::{Fault, FaultPlan};
 use rules::{Rules, Verdict};
@@ -463,50 +465,6 @@ fn request_line(
         format!(": {why}")
     };
     format!("POST {path} -> {status}{what}{why}")
-}
-
-/// The message of a refusal body, with the first listed error.
-fn refusal_reason(body: &Value) -> String {
-    let error = &body["error"];
-    let message = error["message"].as_str().unwrap_or("refused");
-    if let Some(code) = error["code"].as_i64() {
-        return format!("code {code}: {message}");
-    }
-    match error["errors"][0]["message"].as_str() {
-        Some(detail) => format!("{message} {detail}"),
-        None => message.to_string(),
-    }
-}
-
-fn text_answer(text: &str, content_type: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(text.to_string())));
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static(content_type),
-    );
-    response
-}
-
-fn header(request: &Request<Incoming>, name: &str) -> Option<String> {
-    request
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-fn answer(status: u16, body: &Value, retry_after: Option<u64>) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    let headers = response.headers_mut();
-    headers.insert(
-        "content-type",
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    if let Some(seconds) = retry_after {
-        headers.insert("retry-after", hyper::header::HeaderValue::from(seconds));
-    }
-    response
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use anyhow::{bail, Context};
 use eventmap_kafka::metrics::{serve_metrics, ConsumeMetrics};
 use eventmap_kafka::{Brokers, ConsumeConfig, ConsumeReport};
 use eventmap_pipeline::delivery::Clock;
-use eventmap_pipeline::log;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -146,7 +145,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
             .make()
             .context("cannot set up the destination's sink")?;
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(stop_on_signals(stop));
+        // SIGTERM and Ctrl-C stop fetching; what is in flight drains, is committed, and the
+        // group is left.
+        tokio::spawn(eventmap_pipeline::signals::stop_on_signals(stop));
         let report =
             eventmap_kafka::consume(&config, compiled, sink, Clock::system(), metrics, stopped)
                 .await?;
@@ -175,37 +176,6 @@ fn print_summary(report: &ConsumeReport) {
             "skipped": report.skipped, "dead_lettered": dead,
             "handed_back": report.handed_back, "refused": refused}})
     );
-}
-
-/// SIGTERM and Ctrl-C stop fetching; what is in flight drains, is committed, and the
-/// group is left.
-async fn stop_on_signals(stop: watch::Sender<bool>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            log::line("signals_unavailable", json!({}));
-            // Keep the sender: without signals the consumer runs until it is killed.
-            std::future::pending::<()>().await;
-            return;
-        };
-        let name = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
-        log::line("stopping", json!({"signal": name}));
-        stop.send_replace(true);
-    }
-    #[cfg(not(unix))]
-    {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            log::line("stopping", json!({"signal": "Ctrl-C"}));
-            stop.send_replace(true);
-        }
-    }
 }
 
 /// The route this consumer delivers: of the pipeline file, or the one the flags make.

@@ -149,6 +149,49 @@ pub async fn forward<S: Sink>(f: &Forwarding, sink: S, mut stop: watch::Receiver
     }
 }
 
+/// Forwards from the spool until `stop` turns true; after a refusal by the destination
+/// (credentials, endpoint), waits `backoff` and tries again with a fresh sink from
+/// `make_sink` (a new client), the events staying in the spool meanwhile. A sink that
+/// cannot be made ends forwarding (logged `delivery_unavailable`).
+pub async fn forward_until_stopped<S, E>(
+    f: &Forwarding,
+    mut make_sink: impl FnMut() -> Result<S, E>,
+    mut stop: watch::Receiver<bool>,
+    backoff: Duration,
+) where
+    S: Sink,
+    E: std::fmt::Display,
+{
+    while !*stop.borrow() {
+        let sink = match make_sink() {
+            Ok(sink) => sink,
+            Err(e) => {
+                log::line(
+                    "delivery_unavailable",
+                    json!({"route": f.route, "error": e.to_string()}),
+                );
+                return;
+            }
+        };
+        match forward(f, sink, stop.clone()).await {
+            Ended::Stopped(_) => return,
+            Ended::Refused(fatal) => {
+                log::line(
+                    "delivery_refused",
+                    json!({"route": f.route, "reason": fatal.reason.as_str(),
+                        "status": fatal.status, "message": fatal.message,
+                        "retry_in_s": backoff.as_secs_f64(),
+                        "note": "events stay in the spool"}),
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|stop| *stop) => return,
+                }
+            }
+        }
+    }
+}
+
 /// One spooled event through the processor: the event to deliver, or `None` when it
 /// was settled here (skipped, or dead-lettered before delivery).
 fn route(

@@ -23,5 +23,6 @@ pub mod intake;
 pub mod log;
 pub mod metrics;
 pub mod process;
+pub mod signals;
 pub mod spool;
 pub mod units;

@@ -7,49 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventmap_pipeline::delivery::Stopper;
+use eventmap_pipeline::signals::{Asked, Signals};
 
 use super::feed::Waker;
 use crate::console::Console;
 
-/// SIGINT and, on Unix, SIGTERM, as one stream. Registered once, so a signal that comes
-/// between two waits is not lost.
-struct Signals {
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> std::io::Result<Self> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            Ok(Self {
-                int: signal(SignalKind::interrupt())?,
-                term: signal(SignalKind::terminate())?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Self {})
-    }
-
-    /// The next SIGINT or SIGTERM.
-    async fn next(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                Some(()) = self.int.recv() => "SIGINT",
-                Some(()) = self.term.recv() => "SIGTERM",
-                else => std::future::pending().await,
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            match tokio::signal::ctrl_c().await {
-                Ok(()) => "Ctrl-C",
-                Err(_) => std::future::pending().await,
-            }
+/// The next stop signal's name (`send` does not reload: SIGHUP keeps its default).
+async fn next_stop(signals: &mut Signals) -> &'static str {
+    loop {
+        if let Asked::Stop(name) = signals.next().await {
+            return name;
         }
     }
 }
@@ -65,9 +32,9 @@ pub(crate) struct Watch {
 
 /// Installs the handlers now (so a signal that comes early is not missed), then watches.
 pub(crate) fn watch(watch: Watch) -> std::io::Result<impl std::future::Future<Output = ()>> {
-    let mut signals = Signals::new()?;
+    let mut signals = Signals::new(false)?;
     Ok(async move {
-        let first = signals.next().await;
+        let first = next_stop(&mut signals).await;
         watch.interrupted.store(true, Ordering::SeqCst);
         watch.waker.wake();
         let seconds = watch.drain_timeout.as_secs_f64();
@@ -82,7 +49,7 @@ pub(crate) fn watch(watch: Watch) -> std::io::Result<impl std::future::Future<Ou
             () = tokio::time::sleep(watch.drain_timeout) => {
                 format!("the drain deadline passed ({seconds} s after {first})")
             }
-            second = signals.next() => format!("{second} during the drain"),
+            second = next_stop(&mut signals) => format!("{second} during the drain"),
         };
         let _ = watch.console.write(
             format!("eventmap: {why}: dead-lettering what is undelivered as `interrupted`\n")

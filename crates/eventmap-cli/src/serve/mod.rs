@@ -22,6 +22,7 @@ use eventmap_pipeline::intake::idsync::CookieConfig;
 use eventmap_pipeline::intake::{self, EventStore, Intake, IntakeConfig, SharedSources, Sources};
 use eventmap_pipeline::log;
 use eventmap_pipeline::metrics::{Metrics, OutcomeLabel};
+use eventmap_pipeline::signals;
 use eventmap_pipeline::spool::{Spool, SpoolConfig};
 use serde_json::json;
 use tokio::sync::{watch, Mutex};
@@ -212,7 +213,7 @@ async fn serve(
         }),
         _ => None,
     };
-    tokio::spawn(watch_signals(stop, reloading, args.clone(), metrics));
+    tokio::spawn(stop_or_reload(stop, reloading, args.clone(), metrics));
     let routes = match &running {
         Some(running) => running.lock().await.names(),
         None => Vec::new(),
@@ -228,7 +229,14 @@ async fn serve(
             "routes": routes,
             "write_keys": intake.config.sources.current().key_count(), "validate_only": args.validate_only}),
     );
-    tokio::spawn(shutdown_watchdog(stopped.clone(), args.drain_timeout));
+    // Exiting there is safe for the same reason a kill -9 is: nothing is acknowledged
+    // before it is on disk, and nothing leaves the spool before its settle is.
+    tokio::spawn(signals::exit_after_drain(
+        stopped.clone(),
+        args.drain_timeout + SHUTDOWN_GRACE,
+        i32::from(exit::OK),
+        "undelivered events stay in the spool",
+    ));
     let mut shutdown = stopped.clone();
     let asked = async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
@@ -253,24 +261,6 @@ async fn serve(
 /// spool and its files to close. Documented in docs/serve.md.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// The bound on a shutdown: once a stop is asked for, the process exits within
-/// `--drain-timeout` plus [`SHUTDOWN_GRACE`] whatever is stuck (a destination that
-/// never answers, a disk that hangs). Exiting here is safe for the same reason a kill -9
-/// is: nothing is acknowledged before it is on disk, and nothing leaves the spool before
-/// its settle is.
-async fn shutdown_watchdog(mut stop: watch::Receiver<bool>, drain: Duration) {
-    if stop.wait_for(|stop| *stop).await.is_err() {
-        return;
-    }
-    tokio::time::sleep(drain + SHUTDOWN_GRACE).await;
-    log::line(
-        "stopped",
-        json!({"forced": true, "after_s": (drain + SHUTDOWN_GRACE).as_secs_f64(),
-            "note": "undelivered events stay in the spool"}),
-    );
-    std::process::exit(i32::from(exit::OK));
-}
-
 /// What a SIGHUP reloads: the pipeline file and every mapping (or, from flags, the
 /// mapping), into the running routes, only when all of it is sound.
 struct Reloading {
@@ -278,49 +268,24 @@ struct Reloading {
     running: Arc<Mutex<Running>>,
 }
 
-/// SIGTERM / Ctrl-C stop the server; SIGHUP reloads.
-async fn watch_signals(
+/// SIGTERM / Ctrl-C stop the server; SIGHUP reloads (with `--to-kafka` there is nothing
+/// here to reload: it is logged and ignored, never the default of ending the process).
+async fn stop_or_reload(
     stop: watch::Sender<bool>,
     reloading: Option<Reloading>,
     args: Args,
     metrics: Metrics,
 ) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::hangup()),
-        ) else {
-            log::line("signals_unavailable", json!({}));
-            return;
-        };
-        loop {
-            let name = tokio::select! {
-                Some(()) = term.recv() => "SIGTERM",
-                Some(()) = int.recv() => "SIGINT",
-                Some(()) = hup.recv() => {
-                    match &reloading {
-                        Some(r) => reload(r, &args, &metrics).await,
-                        None => log::line("reload_ignored", json!({"note": "with --to-kafka there is no mapping here; reload the consumers"})),
-                    }
-                    continue;
-                }
-                else => return,
-            };
-            log::line("stopping", json!({"signal": name}));
-            stop.send_replace(true);
+    let on_hangup = || async {
+        match &reloading {
+            Some(r) => reload(r, &args, &metrics).await,
+            None => log::line(
+                "reload_ignored",
+                json!({"note": "with --to-kafka there is no mapping here; reload the consumers"}),
+            ),
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (reloading, args, metrics);
-        if tokio::signal::ctrl_c().await.is_ok() {
-            log::line("stopping", json!({"signal": "Ctrl-C"}));
-            stop.send_replace(true);
-        }
-    }
+    };
+    signals::stop_or_reload_on_signals(stop, Some(on_hangup)).await;
 }
 
 async fn reload(reloading: &Reloading, args: &Args, metrics: &Metrics) {

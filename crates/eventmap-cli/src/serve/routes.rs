@@ -14,7 +14,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use eventmap_pipeline::delivery::{Clock, DeadLetter, DeadPayload, DeadReason};
-use eventmap_pipeline::forward::{self, Ended, Forwarding, MappingSlot};
+use eventmap_pipeline::forward::{self, Forwarding, MappingSlot};
 use eventmap_pipeline::intake::{SharedSources, Sources};
 use eventmap_pipeline::log;
 use eventmap_pipeline::metrics::Metrics;
@@ -23,7 +23,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::plan::{intake_sources, Plan, RoutePlan, SinkMaker};
+use super::plan::{intake_sources, Plan, RoutePlan};
 
 /// One running route.
 struct RouteRun {
@@ -88,6 +88,7 @@ impl Running {
             let _ = server.wait_for(|s| *s).await;
             relay.send_replace(true);
         });
+        let backoff = self.shared.refused_backoff;
         let forwarding = Forwarding {
             spool: self.shared.spool.clone(),
             route: plan.name.clone(),
@@ -99,12 +100,10 @@ impl Running {
             validate_only: plan.test_mode,
             drain: self.shared.drain,
         };
-        let task = tokio::spawn(deliver(
-            forwarding,
-            plan.sinks,
-            stopped,
-            self.shared.refused_backoff,
-        ));
+        let sinks = plan.sinks;
+        let task = tokio::spawn(async move {
+            forward::forward_until_stopped(&forwarding, || sinks.make(), stopped, backoff).await;
+        });
         log::line(
             "route_started",
             json!({"route": plan.name, "destination": destination_of(&slot)}),
@@ -268,43 +267,5 @@ async fn set_aside(shared: &Shared, lane: u8, route: &str) {
             json!({"route": route, "dead_lettered": count,
                 "note": "its waiting events are dead letters of the route: `eventmap dead-letters --route` exports them"}),
         );
-    }
-}
-
-/// Forwards from the spool; after a refusal by the destination, waits and tries again
-/// (with a fresh client), until asked to stop.
-async fn deliver(
-    forwarding: Forwarding,
-    sinks: SinkMaker,
-    mut stop: watch::Receiver<bool>,
-    backoff: Duration,
-) {
-    while !*stop.borrow() {
-        let sink = match sinks.make() {
-            Ok(sink) => sink,
-            Err(e) => {
-                log::line(
-                    "delivery_unavailable",
-                    json!({"route": forwarding.route, "error": e.to_string()}),
-                );
-                return;
-            }
-        };
-        match forward::forward(&forwarding, sink, stop.clone()).await {
-            Ended::Stopped(_) => return,
-            Ended::Refused(fatal) => {
-                log::line(
-                    "delivery_refused",
-                    json!({"route": forwarding.route, "reason": fatal.reason.as_str(),
-                        "status": fatal.status, "message": fatal.message,
-                        "retry_in_s": backoff.as_secs_f64(),
-                        "note": "events stay in the spool"}),
-                );
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    _ = stop.wait_for(|stop| *stop) => return,
-                }
-            }
-        }
     }
 }

@@ -84,7 +84,7 @@ fn check_config(path: &std::path::Path) -> bool {
     let (config, diagnostics) = eventmap_pipeline::config::PipelineConfig::load_partly(path);
     let mut errors: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
     // The routes that read well are compiled too: all the mistakes at once.
-    let routes = config.as_ref().map(crate::serve::check_routes);
+    let routes = config.as_ref().map(crate::route_plan::check_routes);
     if let Some(Err(route_errors)) = &routes {
         errors.extend(route_errors.iter().cloned());
     }

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use crate::connection::{ConnectionArgs, DeliveryArgs};
 use crate::exit;
 use crate::options::{parse_bytes, parse_duration};
-use crate::serve::{flag_route, route_of_file, Failure, RoutePlan};
+use crate::route_plan::{flag_route, route_of_file, Failure, RoutePlan};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {

@@ -17,6 +17,7 @@ mod options;
 mod playground;
 mod progress;
 mod report;
+mod route_plan;
 mod schema_cmd;
 mod send;
 mod serve;

@@ -28,8 +28,8 @@ use serde_json::json;
 use tokio::sync::{watch, Mutex};
 
 use crate::exit;
+use crate::route_plan::Failure;
 pub(crate) use args::Args;
-pub(crate) use plan::{check_routes, flag_route, route_of_file, Failure, RoutePlan};
 use plan::{Origin, Plan};
 use routes::Running;
 
@@ -131,7 +131,7 @@ impl Effective {
     }
 }
 
-fn build(args: &Args, origin: &Origin) -> Result<Plan, plan::Failure> {
+fn build(args: &Args, origin: &Origin) -> Result<Plan, Failure> {
     match origin {
         Origin::File(file) => plan::from_file(args, file),
         Origin::Flags { mapping } => plan::from_flags(args, mapping),

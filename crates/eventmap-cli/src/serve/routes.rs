@@ -23,7 +23,8 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::plan::{intake_sources, Plan, RoutePlan};
+use super::plan::{intake_sources, Plan};
+use crate::route_plan::RoutePlan;
 
 /// One running route.
 struct RouteRun {

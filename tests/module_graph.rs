@@ -652,5 +652,9 @@ fn no_source_file_is_over_500_lines_outside_tests_without_a_reason() {
         }
     }
     assert!(read > 100, "only {read} source files read");
-    assert!(long.is_empty(), "files over 500 lines:\n{}", long.join("\n"));
+    assert!(
+        long.is_empty(),
+        "files over 500 lines:\n{}",
+        long.join("\n")
+    );
 }

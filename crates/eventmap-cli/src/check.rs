@@ -68,7 +68,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
                 for diagnostic in &err.diagnostics {
                     eprintln!("{diagnostic}");
                 }
-                eprintln!("{}: {} error(s)", file.display(), err.diagnostics.len());
+                eprintln!(
+                    "{}: {} error(s); `eventmap explain-error CODE` explains a code",
+                    file.display(),
+                    err.diagnostics.len()
+                );
             }
             Err(err) => {
                 failed += 1;
@@ -93,7 +97,10 @@ fn check_config(path: &std::path::Path) -> bool {
             eprintln!("{line}");
         }
         let located = errors.iter().filter(|l| !l.starts_with(' ')).count();
-        eprintln!("{}: {located} error(s)", path.display());
+        eprintln!(
+            "{}: {located} error(s); `eventmap explain-error CODE` explains a code",
+            path.display()
+        );
         return false;
     }
     let (Some(config), Some(result)) = (&config, routes) else {

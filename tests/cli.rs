@@ -56,6 +56,13 @@ fn check_reports_every_error_with_its_location_and_fails() {
         "{}",
         run.stderr
     );
+    // The count says where a code is explained.
+    assert!(
+        run.stderr
+            .contains("error(s); `eventmap explain-error CODE` explains a code"),
+        "{}",
+        run.stderr
+    );
     assert!(
         lines.iter().any(|l| l.starts_with(&format!("{bad}:7:")))
             && run.stderr.contains("Rhai syntax"),

@@ -303,7 +303,7 @@ fn unknown_destinations_are_rejected() {
     // At the value, with what is known.
     assert!(
         check.stderr.contains(&format!(
-            "{mapping}:2:14: unknown destination `nowhere` (this eventmap knows: openai, meta)"
+            "{mapping}:2:14: unknown destination `nowhere` (this eventmap knows: openai, meta) [E0103]"
         )),
         "{}",
         check.stderr

@@ -23,7 +23,7 @@ pub use settings::{Setting, Settings, SettingsError, Timeouts};
 
 use std::sync::Arc;
 
-use eventmap::{Mapping, Validator};
+use eventmap::{Code, Mapping, Validator};
 
 use crate::delivery::OutgoingEvent;
 
@@ -203,17 +203,20 @@ impl Registry {
     /// must be known. Errors read `FILE:LINE:COL: message` (or `FILE: message`).
     pub fn delivering_to(&self, mapping: &Mapping) -> Result<&dyn Destination, String> {
         let Some(name) = mapping.destination() else {
-            return Err(format!(
-                "{}: delivery needs the mapping to say where its events go, with `destination:` (one of: {})",
+            return Err(coded(
+                Code::InvalidValue,
                 mapping.file(),
-                self.names().join(", ")
+                format!(
+                    "delivery needs the mapping to say where its events go, with `destination:` (one of: {})",
+                    self.names().join(", ")
+                ),
             ));
         };
         self.named(name).map_err(|e| {
             let place = mapping
                 .destination_location()
                 .map_or_else(|| mapping.file().to_string(), ToString::to_string);
-            format!("{place}: {e}")
+            coded(Code::InvalidValue, place, e)
         })
     }
 
@@ -229,9 +232,10 @@ impl Registry {
             return Err(relax
                 .iter()
                 .map(|r| {
-                    format!(
-                        "{}: `validate.relax` needs a `destination:` whose rules it relaxes",
-                        r.location
+                    coded(
+                        Code::RelaxedRule,
+                        r.location.clone(),
+                        "`validate.relax` needs a `destination:` whose rules it relaxes",
                     )
                 })
                 .collect::<Vec<_>>()
@@ -245,7 +249,7 @@ impl Registry {
                 destination
                     .validator(&[rule.name.as_str()])
                     .err()
-                    .map(|e| format!("{}: {e}", rule.location))
+                    .map(|e| coded(Code::RelaxedRule, rule.location.clone(), e))
             })
             .collect();
         if !unknown.is_empty() {
@@ -255,8 +259,13 @@ impl Registry {
         destination
             .validator(&names)
             .map(Some)
-            .map_err(|e| format!("{}: {e}", mapping.file()))
+            .map_err(|e| coded(Code::RelaxedRule, mapping.file(), e))
     }
+}
+
+/// `PLACE: message [CODE]`, as compile errors read (docs/errors.md).
+fn coded(code: Code, place: impl std::fmt::Display, message: impl std::fmt::Display) -> String {
+    format!("{place}: {message} [{code}]")
 }
 
 /// A destination for the pipeline layer's own tests: a secret key and a pixel id.

@@ -7,10 +7,37 @@ use std::path::Path;
 
 const NOW: i64 = 1_795_262_400_000;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("eventmap-spool-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.join("spool")
+/// A spool directory under a fresh scratch directory, removed when the test ends (passed
+/// or not), so test runs leave nothing in the temporary directory.
+struct Scratch {
+    root: PathBuf,
+    spool: PathBuf,
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.spool
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.spool
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    let root = std::env::temp_dir().join(format!("eventmap-spool-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let spool = root.join("spool");
+    Scratch { root, spool }
 }
 
 fn incoming(id: &str) -> Incoming {

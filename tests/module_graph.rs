@@ -658,3 +658,87 @@ fn no_source_file_is_over_500_lines_outside_tests_without_a_reason() {
         long.join("\n")
     );
 }
+
+/// docs/architecture.md's module index lists every source file of every crate with the
+/// first sentence of its opening comment, so the index cannot fall behind the code.
+/// `EVENTMAP_BLESS=1 cargo test -p eventmap-tests --test module_graph` rewrites it.
+#[test]
+fn the_architecture_page_lists_every_module() {
+    const START: &str = "<!-- module index: written by tests/module_graph.rs -->\n";
+    const END: &str = "<!-- end of module index -->";
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let page_path = workspace.join("docs/architecture.md");
+    let page = fs::read_to_string(&page_path).expect("docs/architecture.md");
+    let index = module_index(&workspace);
+    let (Some(start), Some(end)) = (page.find(START), page.find(END)) else {
+        panic!("docs/architecture.md has no module index markers");
+    };
+    let current = &page[start + START.len()..end];
+    if current == index {
+        return;
+    }
+    if std::env::var_os("EVENTMAP_BLESS").is_some() {
+        let rewritten = format!("{}{START}{index}{}", &page[..start], &page[end..]);
+        fs::write(&page_path, rewritten).expect("docs/architecture.md written");
+        return;
+    }
+    panic!(
+        "docs/architecture.md's module index is not the code's: run \
+         `EVENTMAP_BLESS=1 cargo test -p eventmap-tests --test module_graph`, then read the diff"
+    );
+}
+
+/// Per crate, a table of its source files and what each does.
+fn module_index(workspace: &Path) -> String {
+    let mut crates: Vec<PathBuf> = fs::read_dir(workspace.join("crates"))
+        .expect("crates/ lists")
+        .map(|entry| entry.expect("crates/ entry").path())
+        .filter(|path| path.join("src").is_dir())
+        .collect();
+    crates.sort();
+    let mut index = String::new();
+    for krate in crates {
+        let name = krate.file_name().map(|n| n.to_string_lossy().to_string());
+        index.push_str(&format!(
+            "\n### `crates/{}`\n\n| file | what it does |\n|---|---|\n",
+            name.unwrap_or_default()
+        ));
+        let src = krate.join("src");
+        let mut paths = Vec::new();
+        collect_rs(&src, &mut paths);
+        paths.sort();
+        for path in paths {
+            let relative = path
+                .strip_prefix(&src)
+                .expect("under src")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = fs::read_to_string(&path).expect("source reads");
+            index.push_str(&format!("| `{relative}` | {} |\n", first_sentence(&text)));
+        }
+    }
+    index.push('\n');
+    index
+}
+
+/// The first sentence of a file's opening `//!` comment, on one line.
+fn first_sentence(text: &str) -> String {
+    let paragraph: Vec<&str> = text
+        .lines()
+        .take_while(|line| line.starts_with("//!"))
+        .map(|line| line.trim_start_matches("//!").trim())
+        .take_while(|line| !line.is_empty())
+        .collect();
+    let joined = paragraph.join(" ");
+    let end = joined
+        .match_indices(". ")
+        .map(|(at, _)| at + 1)
+        .find(|&at| !joined[..at].ends_with("e.g.") && !joined[..at].ends_with("i.e."))
+        .unwrap_or(joined.len());
+    let sentence = joined[..end].replace('|', "\\|");
+    if sentence.is_empty() {
+        "(no opening comment)".to_string()
+    } else {
+        sentence
+    }
+}

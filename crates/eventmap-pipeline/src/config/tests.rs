@@ -1,3 +1,6 @@
+//! Tests of the pipeline file: a good file read whole, every mistake reported at once at
+//! its place, secrets named by variable, and the schema holding the reader's words.
+
 use std::path::PathBuf;
 
 use super::*;

@@ -1,3 +1,7 @@
+//! Tests of the spool: events kept in order across reopens until settled, the dedup window,
+//! a full spool, shared commits, damage (a changed byte, a zeroed page, a torn write) found
+//! and dead-lettered, segments deleted, one process per spool, and lanes.
+
 use std::path::PathBuf;
 use std::time::Duration;
 

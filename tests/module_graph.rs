@@ -742,3 +742,59 @@ fn first_sentence(text: &str) -> String {
         sentence
     }
 }
+
+/// docs/architecture.md's crate table names every dependency each crate's `Cargo.toml`
+/// lists under `[dependencies]`.
+#[test]
+fn the_crate_table_names_every_dependency() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let page = fs::read_to_string(workspace.join("docs/architecture.md")).expect("page");
+    let mut manifests: Vec<(String, PathBuf)> = fs::read_dir(workspace.join("crates"))
+        .expect("crates/ lists")
+        .map(|entry| entry.expect("crates/ entry").path())
+        .filter(|path| path.join("Cargo.toml").is_file())
+        .map(|path| {
+            let name = format!(
+                "crates/{}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            );
+            (name, path.join("Cargo.toml"))
+        })
+        .collect();
+    manifests.push(("tests/".to_string(), workspace.join("tests/Cargo.toml")));
+    let mut missing = Vec::new();
+    for (name, manifest) in manifests {
+        let row = page
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{name}`")))
+            .unwrap_or_else(|| panic!("the crate table has no row for {name}"));
+        let listed = row.rsplit('|').nth(1).unwrap_or_default();
+        let listed: BTreeSet<&str> = listed
+            .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+            .collect();
+        let toml = fs::read_to_string(&manifest).expect("manifest");
+        let dependencies = toml
+            .split("\n[dependencies]\n")
+            .nth(1)
+            .map(|rest| rest.split("\n[").next().unwrap_or_default())
+            .unwrap_or_default();
+        for line in dependencies.lines() {
+            let dependency = line
+                .split(['=', '.', ' '])
+                .next()
+                .unwrap_or_default()
+                .trim();
+            if !dependency.is_empty()
+                && !dependency.starts_with('#')
+                && !listed.contains(dependency)
+            {
+                missing.push(format!("{name}: {dependency}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the crate table misses:\n{}",
+        missing.join("\n")
+    );
+}

@@ -22,16 +22,28 @@ struct CrateFiles {
     relative: BTreeMap<ModulePath, String>,
 }
 
+/// The workspace's root directory.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every crate directory under `crates/` that has sources, in name order.
+fn crate_dirs() -> Vec<PathBuf> {
+    let mut crates: Vec<PathBuf> = fs::read_dir(workspace().join("crates"))
+        .expect("crates/ lists")
+        .map(|entry| entry.expect("crates/ entry").path())
+        .filter(|path| path.join("src").is_dir())
+        .collect();
+    crates.sort();
+    crates
+}
+
 #[test]
 fn no_crate_has_an_import_circle() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut circles = Vec::new();
     let mut edges_read = 0;
-    for entry in fs::read_dir(workspace.join("crates")).expect("crates/ lists") {
-        let src = entry.expect("crates/ entry").path().join("src");
-        if !src.is_dir() {
-            continue;
-        }
+    for krate in crate_dirs() {
+        let src = krate.join("src");
         let files = read_crate(&src);
         let edges = module_edges(&files);
         edges_read += edges.values().map(BTreeSet::len).sum::<usize>();
@@ -621,14 +633,10 @@ fn strongly_connected(
 /// says why (`Over 500 lines: …`): a long file usually does two jobs.
 #[test]
 fn no_source_file_is_over_500_lines_outside_tests_without_a_reason() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut long = Vec::new();
     let mut read = 0;
-    for entry in fs::read_dir(workspace.join("crates")).expect("crates/ lists") {
-        let src = entry.expect("crates/ entry").path().join("src");
-        if !src.is_dir() {
-            continue;
-        }
+    for krate in crate_dirs() {
+        let src = krate.join("src");
         let mut paths = Vec::new();
         collect_rs(&src, &mut paths);
         for path in paths {
@@ -666,10 +674,10 @@ fn no_source_file_is_over_500_lines_outside_tests_without_a_reason() {
 fn the_architecture_page_lists_every_module() {
     const START: &str = "<!-- module index: written by tests/module_graph.rs -->\n";
     const END: &str = "<!-- end of module index -->";
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = workspace();
     let page_path = workspace.join("docs/architecture.md");
     let page = fs::read_to_string(&page_path).expect("docs/architecture.md");
-    let index = module_index(&workspace);
+    let index = module_index();
     let (Some(start), Some(end)) = (page.find(START), page.find(END)) else {
         panic!("docs/architecture.md has no module index markers");
     };
@@ -689,15 +697,9 @@ fn the_architecture_page_lists_every_module() {
 }
 
 /// Per crate, a table of its source files and what each does.
-fn module_index(workspace: &Path) -> String {
-    let mut crates: Vec<PathBuf> = fs::read_dir(workspace.join("crates"))
-        .expect("crates/ lists")
-        .map(|entry| entry.expect("crates/ entry").path())
-        .filter(|path| path.join("src").is_dir())
-        .collect();
-    crates.sort();
+fn module_index() -> String {
     let mut index = String::new();
-    for krate in crates {
+    for krate in crate_dirs() {
         let name = krate.file_name().map(|n| n.to_string_lossy().to_string());
         index.push_str(&format!(
             "\n### `crates/{}`\n\n| file | what it does |\n|---|---|\n",
@@ -747,12 +749,10 @@ fn first_sentence(text: &str) -> String {
 /// lists under `[dependencies]`.
 #[test]
 fn the_crate_table_names_every_dependency() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = workspace();
     let page = fs::read_to_string(workspace.join("docs/architecture.md")).expect("page");
-    let mut manifests: Vec<(String, PathBuf)> = fs::read_dir(workspace.join("crates"))
-        .expect("crates/ lists")
-        .map(|entry| entry.expect("crates/ entry").path())
-        .filter(|path| path.join("Cargo.toml").is_file())
+    let mut manifests: Vec<(String, PathBuf)> = crate_dirs()
+        .into_iter()
         .map(|path| {
             let name = format!(
                 "crates/{}",

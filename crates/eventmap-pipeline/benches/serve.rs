@@ -19,6 +19,7 @@ use eventmap::{CompileOptions, Mapping};
 use eventmap_mock_capi::{MockCapi, MockConfig};
 use eventmap_openai::{Credentials, OpenAiSink, OpenAiSinkConfig, OpenAiValidator};
 use eventmap_pipeline::delivery::{Clock, DeliveryConfig};
+use eventmap_pipeline::drive::Driving;
 use eventmap_pipeline::forward::{self, Forwarding};
 use eventmap_pipeline::intake::{self, Intake, IntakeConfig, Limits, Sources};
 use eventmap_pipeline::metrics::Metrics;
@@ -149,19 +150,21 @@ async fn start_server(spool: &Spool, endpoint: &str) -> (String, watch::Sender<b
         clock,
     });
     let forwarding = Forwarding {
-        route: eventmap_pipeline::spool::DEFAULT_ROUTE.to_string(),
+        driving: Driving {
+            route: eventmap_pipeline::spool::DEFAULT_ROUTE.to_string(),
+            mapping: Arc::new(RwLock::new(Arc::new(compiled))),
+            clock,
+            delivery: DeliveryConfig {
+                batch_size: 100,
+                linger: Duration::from_millis(20),
+                ..DeliveryConfig::default()
+            },
+            validate_only: false,
+            drain: Duration::from_secs(5),
+        },
         lane: 0,
         spool: spool.clone(),
-        mapping: Arc::new(RwLock::new(Arc::new(compiled))),
         metrics,
-        clock,
-        delivery: DeliveryConfig {
-            batch_size: 100,
-            linger: Duration::from_millis(20),
-            ..DeliveryConfig::default()
-        },
-        validate_only: false,
-        drain: Duration::from_secs(5),
     };
     let sink = OpenAiSink::new(&OpenAiSinkConfig {
         endpoint: endpoint.to_string(),

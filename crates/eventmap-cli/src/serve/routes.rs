@@ -14,7 +14,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use eventmap_pipeline::delivery::{Clock, DeadLetter, DeadPayload, DeadReason};
-use eventmap_pipeline::forward::{self, Forwarding, MappingSlot};
+use eventmap_pipeline::drive::{Driving, MappingSlot};
+use eventmap_pipeline::forward::{self, Forwarding};
 use eventmap_pipeline::intake::{SharedSources, Sources};
 use eventmap_pipeline::log;
 use eventmap_pipeline::metrics::Metrics;
@@ -91,15 +92,17 @@ impl Running {
         });
         let backoff = self.shared.refused_backoff;
         let forwarding = Forwarding {
+            driving: Driving {
+                route: plan.name.clone(),
+                mapping: Arc::clone(&slot),
+                clock: self.shared.clock,
+                delivery: plan.delivery,
+                validate_only: plan.test_mode,
+                drain: self.shared.drain,
+            },
             spool: self.shared.spool.clone(),
-            route: plan.name.clone(),
             lane,
-            mapping: Arc::clone(&slot),
             metrics: self.shared.metrics.clone(),
-            clock: self.shared.clock,
-            delivery: plan.delivery,
-            validate_only: plan.test_mode,
-            drain: self.shared.drain,
         };
         let sinks = plan.sinks;
         let task = tokio::spawn(async move {

@@ -1,5 +1,6 @@
 //! `eventmap consume`: a member of a consumer group that maps each record and delivers
-//! it through the same processor and [`Delivery`] as `eventmap send`.
+//! it through the same driving loop as `eventmap serve`'s spool
+//! ([`eventmap_pipeline::drive`]).
 //!
 //! At least once, with nothing lost: a partition's offset is committed only past records
 //! that are delivered, skipped, or produced to the dead-letter topic (`acks=all`). What
@@ -7,23 +8,21 @@
 //! partition's next owner, with the same event ids, which the destination deduplicates
 //! on.
 
+mod member;
 mod observer;
 mod poller;
 mod resume;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use eventmap::EventContext;
-use eventmap_pipeline::delivery::{
-    Clock, DeadLetter, DeadPayload, DeadReason, Delivery, DeliveryConfig, DeliveryObserver, Fatal,
-    Sink,
-};
+use eventmap_pipeline::delivery::{Clock, DeadReason, DeliveryConfig, Fatal, Sink};
+use eventmap_pipeline::drive::{drive, Driving};
 use eventmap_pipeline::log;
 use eventmap_pipeline::process::Compiled;
-use eventmap_pipeline::process::{Next, Processor};
+use eventmap_pipeline::spool::DEFAULT_ROUTE;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
@@ -32,8 +31,9 @@ use crate::client::Brokers;
 use crate::dead_letters::DeadLetterTopic;
 use crate::metrics::ConsumeMetrics;
 use crate::offsets::Offsets;
+use member::Member;
 use observer::{DeadLetters, Work};
-use poller::{Control, Poller, Rebalancer, Record};
+use poller::{Control, Poller, Rebalancer};
 
 /// Everything a consumer needs besides the mapping and the sink.
 #[derive(Debug, Clone)]
@@ -92,7 +92,7 @@ pub async fn consume<S: Sink>(
     sink: S,
     clock: Clock,
     metrics: ConsumeMetrics,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> Result<ConsumeReport, ConsumeError> {
     let offsets = Arc::new(Offsets::default());
     let consumer = group_member(config, &offsets, &metrics)?;
@@ -103,7 +103,7 @@ pub async fn consume<S: Sink>(
         topic: config.dead_letter_topic.clone(),
     };
 
-    let (records, mut incoming) = mpsc::channel(RECORDS_AHEAD);
+    let (records, incoming) = mpsc::channel(RECORDS_AHEAD);
     let control = Arc::new(Control::default());
     let poller = Poller {
         consumer,
@@ -126,86 +126,42 @@ pub async fn consume<S: Sink>(
         metrics: metrics.clone(),
         in_flight: Mutex::new(Default::default()),
         dead_letters: dead_letters.sender(),
+        skipped: AtomicU64::new(0),
     });
-    let delivery = Delivery::start(
-        sink,
-        bounded_queue(&config.delivery),
-        clock,
-        Arc::clone(&work) as Arc<dyn DeliveryObserver>,
-    );
-    let processor = Processor {
-        mapping: &compiled.mapping,
-        validator: compiled.validator.as_deref(),
-        replay: false,
-        resend_mapped: false,
+    let member = Member {
+        incoming,
+        offsets,
+        metrics,
+        route: config.route.clone(),
+        work,
+        control,
+        poll_thread,
+        dead_letters,
+        drain: config.drain,
+        next_tag: 0,
+        records: 0,
+        other_routes: 0,
     };
-    let next_tag = AtomicU64::new(0);
-    let mut report = ConsumeReport::default();
-
-    let mut stop_listening = true;
-    while !*stop.borrow() && delivery.stopped().is_none() {
-        let record = tokio::select! {
-            record = incoming.recv() => record,
-            // A sender gone can never ask for a stop: stop listening rather than spin.
-            changed = stop.changed(), if stop_listening => {
-                stop_listening = changed.is_ok();
-                continue;
-            }
-            // Notice a destination stop while idle.
-            () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-        };
-        let Some(record) = record else { break };
-        if offsets.hand_back(&record.source.partition, record.source.offset) {
-            metrics.handed_back.inc();
-            continue; // Its partition is going to another member, which reads it again.
-        }
-        report.records += 1;
-        if !for_route(config.route.as_deref(), record.routes.as_deref()) {
-            report.other_routes += 1;
-            metrics.count("other_route", 1);
-            offsets.settle(&record.source.partition, record.source.offset);
-            continue;
-        }
-        let now_ms = clock.now_ms();
-        match next_step(&processor, &record, now_ms, config.validate_only) {
-            Next::Deliver(event) => {
-                let tag = next_tag.fetch_add(1, Ordering::Relaxed);
-                work.track(tag, record.source);
-                if delivery.submit(event.with_tag(tag)).await.is_err() {
-                    break;
-                }
-            }
-            Next::Skip { .. } => {
-                report.skipped += 1;
-                metrics.count("skipped", 1);
-                offsets.settle(&record.source.partition, record.source.offset);
-            }
-            Next::DeadLetter(letter) => work.dead_letter(record.source, letter),
-        }
-    }
-
-    // Stop: no more records; what is in the channel is handed back uncommitted.
-    control.stop_fetching.store(true, Ordering::SeqCst);
-    drop(incoming);
-    let fatal = delivery.stopped();
-    let delivered = delivery
-        .finish_within(
-            config.drain,
-            "shutdown: the drain deadline passed; the records stay uncommitted",
-        )
-        .await;
-    // The work (the delivery's observer) holds the dead letters' sender.
-    drop(work);
-    let dead_lettered = dead_letters.finish(config.drain).await;
-    report.handed_back = offsets.in_work() as u64;
-    control.processing_done.store(true, Ordering::SeqCst);
-    // The poll thread commits, leaves the group and ends.
-    let _ = tokio::task::spawn_blocking(move || poll_thread.join()).await;
-
-    report.delivered = delivered.delivered;
-    // Every dead letter, before delivery or from it, went through the topic's producer.
-    report.dead_lettered = dead_lettered;
-    report.refused = fatal.filter(|f| f.reason != DeadReason::Interrupted);
+    let driving = Driving {
+        route: config.route.clone().unwrap_or_else(|| DEFAULT_ROUTE.into()),
+        mapping: Arc::new(RwLock::new(compiled)),
+        clock,
+        delivery: bounded_queue(&config.delivery),
+        validate_only: config.validate_only,
+        drain: config.drain,
+    };
+    let driven = drive(member, &driving, sink, stop).await;
+    let end = driven.finished;
+    let report = ConsumeReport {
+        records: end.records,
+        delivered: driven.report.delivered,
+        skipped: end.skipped,
+        other_routes: end.other_routes,
+        // Every dead letter, before delivery or from it, went through the topic's producer.
+        dead_lettered: end.dead_lettered,
+        handed_back: end.handed_back,
+        refused: driven.refused,
+    };
     log::line(
         "consumer_stopped",
         json!({"records": report.records, "delivered": report.delivered,
@@ -213,45 +169,6 @@ pub async fn consume<S: Sink>(
             "handed_back": report.handed_back}),
     );
     Ok(report)
-}
-
-/// Whether a record whose routes header says `routes` is for this consumer's `route`.
-fn for_route(route: Option<&str>, routes: Option<&str>) -> bool {
-    match (route, routes) {
-        (Some(route), Some(routes)) => routes.split(',').any(|r| r.trim() == route),
-        _ => true,
-    }
-}
-
-fn next_step(processor: &Processor<'_>, record: &Record, now_ms: i64, validate_only: bool) -> Next {
-    let source = &record.source;
-    let fallback_id = || {
-        format!(
-            "kafka-{}-{}-{}",
-            source.partition.topic, source.partition.partition, source.offset
-        )
-    };
-    match (&source.value, &record.unreadable) {
-        (Some(bytes), _) => processor.bytes(bytes, &EventContext { now_ms }).next(
-            bytes,
-            now_ms,
-            validate_only,
-            fallback_id,
-        ),
-        (None, why) => Next::DeadLetter(DeadLetter {
-            id: None,
-            reason: DeadReason::Malformed,
-            status: None,
-            code: None,
-            message: why.clone().unwrap_or_default(),
-            attempts: 0,
-            at_ms: now_ms,
-            payload: DeadPayload::NotKept {
-                input: format!("kafka:{}", source.partition),
-                line: u64::try_from(source.offset).unwrap_or(0),
-            },
-        }),
-    }
 }
 
 /// Delivery's queue holds a few requests' worth, not thousands of events: a rebalance
@@ -291,18 +208,4 @@ fn group_member(
         owned: Mutex::default(),
     };
     config.brokers.finish(client).create_with_context(context)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::for_route;
-
-    #[test]
-    fn a_route_takes_the_records_that_name_it_and_those_for_every_route() {
-        assert!(for_route(Some("meta"), Some("openai,meta")));
-        assert!(!for_route(Some("meta"), Some("openai")));
-        assert!(!for_route(Some("meta"), Some("")));
-        assert!(for_route(Some("meta"), None), "no header: every route");
-        assert!(for_route(None, Some("openai")), "no route: every record");
-    }
 }

@@ -1,14 +1,13 @@
-//! Settling records: what delivery reports becomes settled offsets, and dead letters go
-//! to the dead-letter topic before their offsets settle.
+//! Settling records: the fates the driving loop tells become settled offsets, and dead
+//! letters go to the dead-letter topic before their offsets settle.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use eventmap_pipeline::delivery::{
-    DeadLetter, DeadReason, DeliveryObserver, OutgoingEvent, RetryNotice,
-};
+use eventmap_pipeline::delivery::{DeadLetter, DeadReason, OutgoingEvent, RetryNotice};
+use eventmap_pipeline::drive::Fates;
 use eventmap_pipeline::log;
 use serde_json::json;
 use tokio::sync::{mpsc, Semaphore};
@@ -25,6 +24,7 @@ pub(crate) struct Work {
     /// Each event in delivery (by tag) and the record it came from.
     pub in_flight: Mutex<HashMap<u64, SourceRecord>>,
     pub dead_letters: mpsc::UnboundedSender<(SourceRecord, DeadLetter)>,
+    pub skipped: AtomicU64,
 }
 
 impl Work {
@@ -32,9 +32,20 @@ impl Work {
         self.in_flight().insert(tag, source);
     }
 
-    pub fn dead_letter(&self, source: SourceRecord, letter: DeadLetter) {
-        // The receiver lives until every sender is gone.
-        let _ = self.dead_letters.send((source, letter));
+    /// The id of an event without one of its own: where its record sits.
+    pub fn fallback_id(&self, tag: u64) -> String {
+        match self.in_flight().get(&tag) {
+            Some(source) => format!(
+                "kafka-{}-{}-{}",
+                source.partition.topic, source.partition.partition, source.offset
+            ),
+            None => format!("kafka-{tag}"),
+        }
+    }
+
+    /// The record behind a tag, no longer in work here.
+    fn take(&self, tag: u64) -> Option<SourceRecord> {
+        self.in_flight().remove(&tag)
     }
 
     fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<u64, SourceRecord>> {
@@ -44,8 +55,8 @@ impl Work {
     }
 }
 
-impl DeliveryObserver for Work {
-    fn delivered(&self, events: &[OutgoingEvent], _test_mode: bool) {
+impl Fates for Work {
+    fn delivered(&self, events: &[OutgoingEvent]) {
         let mut in_flight = self.in_flight();
         for event in events {
             if let Some(source) = in_flight.remove(&event.tag) {
@@ -56,14 +67,24 @@ impl DeliveryObserver for Work {
         self.metrics.count("delivered", events.len() as u64);
     }
 
-    fn dead_lettered(&self, event: &OutgoingEvent, letter: &DeadLetter) {
-        let Some(source) = self.in_flight().remove(&event.tag) else {
-            return;
-        };
-        if stays_uncommitted(letter.reason) {
-            return; // Read again after the restart; never dead-lettered for our stop.
+    fn skipped(&self, tag: u64, _reason: &str) {
+        if let Some(source) = self.take(tag) {
+            self.offsets.settle(&source.partition, source.offset);
         }
-        self.dead_letter(source, letter.clone());
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+        self.metrics.count("skipped", 1);
+    }
+
+    fn dead_lettered(&self, tag: u64, letter: DeadLetter) {
+        if let Some(source) = self.take(tag) {
+            // The receiver lives until every sender is gone.
+            let _ = self.dead_letters.send((source, letter));
+        }
+    }
+
+    fn kept(&self, tag: u64) {
+        // Uncommitted: read again after the restart, never dead-lettered for our stop.
+        self.take(tag);
     }
 
     fn retrying(&self, _notice: &RetryNotice) {
@@ -192,13 +213,4 @@ impl Shared {
         self.metrics.count("dead_lettered", 1);
         self.offsets.settle(&source.partition, source.offset);
     }
-}
-
-/// Not the record's fault: delivery was stopped. The record stays uncommitted and is
-/// read again, rather than dead-lettered.
-fn stays_uncommitted(reason: DeadReason) -> bool {
-    matches!(
-        reason,
-        DeadReason::Interrupted | DeadReason::CredentialsRefused | DeadReason::Refused
-    )
 }

@@ -126,6 +126,11 @@ impl Delivery {
         self.shared.fatal()
     }
 
+    /// Returns once delivery has stopped (see [`Delivery::stopped`]).
+    pub async fn until_stopped(&self) {
+        self.shared.until_stopped().await;
+    }
+
     /// A handle that stops this delivery from elsewhere (a signal handler, a deadline),
     /// also while [`Delivery::finish`] is being awaited.
     pub fn stopper(&self) -> Stopper {

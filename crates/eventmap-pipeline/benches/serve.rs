@@ -19,7 +19,7 @@ use eventmap::{CompileOptions, Mapping};
 use eventmap_mock_capi::{MockCapi, MockConfig};
 use eventmap_openai::{Credentials, OpenAiSink, OpenAiSinkConfig, OpenAiValidator};
 use eventmap_pipeline::delivery::{Clock, DeliveryConfig};
-use eventmap_pipeline::drive::Driving;
+use eventmap_pipeline::drive::{Driving, Replay};
 use eventmap_pipeline::forward::{self, Forwarding};
 use eventmap_pipeline::intake::{self, Intake, IntakeConfig, Limits, Sources};
 use eventmap_pipeline::metrics::Metrics;
@@ -161,6 +161,7 @@ async fn start_server(spool: &Spool, endpoint: &str) -> (String, watch::Sender<b
             },
             validate_only: false,
             drain: Duration::from_secs(5),
+            replay: Replay::Off,
         },
         lane: 0,
         spool: spool.clone(),

@@ -228,7 +228,7 @@ impl Fates for SpoolFates {
         let _ = self.settles.send(Settle::Dead { seq: tag, letter });
     }
 
-    fn kept(&self, tag: u64) {
+    fn kept(&self, tag: u64, _letter: &DeadLetter) {
         // Stays in the spool for the next start.
         self.received().remove(&tag);
     }

@@ -9,8 +9,8 @@
 //! - [`intake`]: Segment's HTTP tracking API in front of the spool.
 //! - [`config`]: the pipeline file (routes, sources, listener, spool), checked with
 //!   located errors.
-//! - [`drive`]: the one loop from a source (the spool, a Kafka group) through the processor
-//!   into [`delivery`]; [`forward`]: the spool as its source.
+//! - [`drive`]: the one loop from a source (`send`'s files, the spool, a Kafka group)
+//!   through the processor into [`delivery`]; [`forward`]: the spool as its source.
 //! - [`metrics`]: what the server counts, for `/metrics`; [`log`]: its JSON log lines.
 //!
 //! The core `eventmap` crate stays pure mapping: a host that only maps pulls no async

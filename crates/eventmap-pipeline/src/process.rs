@@ -283,12 +283,14 @@ pub enum Next {
 impl Line {
     /// What happens to this event next. `raw` is the event as received, which a dead letter
     /// keeps when the mapping failed before it had the input as an object; `fallback_id`
-    /// names an event that has no id of its own.
+    /// names an event that has no id of its own. `waited`: the event waited in a store
+    /// before this (a spool, a log), so being too old is called `expired`, not `invalid`.
     pub fn next(
         self,
         raw: &[u8],
         now_ms: i64,
         validate_only: bool,
+        waited: bool,
         fallback_id: impl FnOnce() -> String,
     ) -> Next {
         let (reason, message, payload) = match self.processed {
@@ -303,7 +305,7 @@ impl Line {
                 violations,
                 source,
             } => {
-                let reason = if aged_out(&violations) {
+                let reason = if waited && aged_out(&violations) {
                     DeadReason::Expired
                 } else {
                     DeadReason::Invalid
@@ -345,6 +347,13 @@ fn aged_out(violations: &[Violation]) -> bool {
         && violations
             .iter()
             .all(|v| v.path == "timestamp_ms" && v.message.contains("older"))
+}
+
+/// The input event a replayed dead letter kept, as JSON text: what a new dead letter of
+/// the replayed event keeps in turn.
+pub fn replayed_source(letter: &[u8]) -> Option<Vec<u8>> {
+    let letter: Value = serde_json::from_slice(letter).ok()?;
+    serde_json::to_vec(letter.get("source")?).ok()
 }
 
 /// A cheap test before parsing a line twice: only dead letters have this key.

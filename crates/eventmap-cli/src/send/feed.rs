@@ -1,14 +1,14 @@
-//! The reading side of `send`, on a thread of its own: lines go to the mapping thread
+//! The reading side of `send`, on a thread of its own: lines go to the driving loop
 //! through a small bounded channel. Reading apart means a stop (Ctrl-C, SIGTERM, refused
-//! credentials) is acted on at once even while stdin has nothing to give: the mapping
-//! thread simply takes no more lines, and the blocked reader ends with the process.
+//! credentials) is acted on at once even while stdin has nothing to give: the loop
+//! simply takes no more lines, and the blocked reader ends with the process.
 //!
 //! Lines travel in chunks: what one read of the input brought, up to [`CHUNK_LINES`].
-//! A hand-over per line made the two threads wake each other for every line (a quarter of
+//! A hand-over per line made the two sides wake each other for every line (a quarter of
 //! `send`'s time went to thread switches); a chunk is handed over as soon as the input
 //! has nothing more buffered, so a slow stream's lines are not held back.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use tokio::sync::mpsc::{channel, Receiver, Sender};
 
 use crate::input::{InputError, Next, Source};
 
@@ -17,6 +17,21 @@ use crate::input::{InputError, Next, Source};
 pub(crate) struct Place {
     pub input: usize,
     pub line: u64,
+}
+
+/// A tag (the driving loop's name for an event) holds a place: the input's index above
+/// this many bits, the line number below.
+const LINE_BITS: u32 = 40;
+
+pub(crate) fn tag_of(place: Place) -> u64 {
+    ((place.input as u64) << LINE_BITS) | place.line
+}
+
+pub(crate) fn place_of(tag: u64) -> Place {
+    Place {
+        input: usize::try_from(tag >> LINE_BITS).unwrap_or(usize::MAX),
+        line: tag & ((1 << LINE_BITS) - 1),
+    }
 }
 
 /// Lines per chunk at most, and the bytes after which a chunk is handed over.
@@ -38,36 +53,17 @@ pub(crate) enum Fed {
     Failed { place: Place, error: InputError },
     /// Every input was read.
     End,
-    /// Nothing read: look at the stop flags now (sent by the signal watcher).
-    Wake,
-}
-
-/// Wakes the mapping thread from elsewhere without ever blocking.
-#[derive(Clone)]
-pub(crate) struct Waker(SyncSender<Fed>);
-
-impl Waker {
-    pub fn wake(&self) {
-        // A full channel means the mapping thread is about to look anyway, and a closed
-        // one that it has stopped looking.
-        let _ = self.0.try_send(Fed::Wake);
-    }
 }
 
 /// Starts reading `inputs` from `start` on (lines before it are passed over uncounted).
-pub(crate) fn start(
-    inputs: Vec<String>,
-    start: Place,
-    max_line_bytes: usize,
-) -> (Receiver<Fed>, Waker) {
+pub(crate) fn start(inputs: Vec<String>, start: Place, max_line_bytes: usize) -> Receiver<Fed> {
     // Chunks in the channel: at most 16 of 256 lines or 1 MiB read ahead.
-    let (sender, receiver) = sync_channel(16);
-    let waker = Waker(sender.clone());
+    let (sender, receiver) = channel(16);
     std::thread::spawn(move || read_all(&inputs, start, max_line_bytes, &sender));
-    (receiver, waker)
+    receiver
 }
 
-fn read_all(inputs: &[String], start: Place, max: usize, out: &SyncSender<Fed>) {
+fn read_all(inputs: &[String], start: Place, max: usize, out: &Sender<Fed>) {
     for (index, name) in inputs.iter().enumerate().skip(start.input) {
         let first = if index == start.input { start.line } else { 1 };
         let mut place = Place {
@@ -77,7 +73,7 @@ fn read_all(inputs: &[String], start: Place, max: usize, out: &SyncSender<Fed>) 
         let mut source = match Source::open(name) {
             Ok(source) => source,
             Err(error) => {
-                let _ = out.send(Fed::Failed { place, error });
+                let _ = out.blocking_send(Fed::Failed { place, error });
                 return;
             }
         };
@@ -91,7 +87,7 @@ fn read_all(inputs: &[String], start: Place, max: usize, out: &SyncSender<Fed>) 
                     if !hand_over(out, &mut chunk) {
                         return;
                     }
-                    let _ = out.send(Fed::Failed { place, error });
+                    let _ = out.blocking_send(Fed::Failed { place, error });
                     return;
                 }
             };
@@ -104,7 +100,7 @@ fn read_all(inputs: &[String], start: Place, max: usize, out: &SyncSender<Fed>) 
             if full || !source.has_buffered() {
                 chunk_bytes = 0;
                 if !hand_over(out, &mut chunk) {
-                    return; // The mapping thread has stopped taking lines.
+                    return; // The loop has stopped taking lines.
                 }
             }
         }
@@ -112,13 +108,31 @@ fn read_all(inputs: &[String], start: Place, max: usize, out: &SyncSender<Fed>) 
             return;
         }
     }
-    let _ = out.send(Fed::End);
+    let _ = out.blocking_send(Fed::End);
 }
 
-/// Sends the chunk's lines, if any; false once the mapping thread takes no more.
-fn hand_over(out: &SyncSender<Fed>, chunk: &mut Vec<FedLine>) -> bool {
+/// Sends the chunk's lines, if any; false once the loop takes no more.
+fn hand_over(out: &Sender<Fed>, chunk: &mut Vec<FedLine>) -> bool {
     if chunk.is_empty() {
         return true;
     }
-    out.send(Fed::Lines(std::mem::take(chunk))).is_ok()
+    out.blocking_send(Fed::Lines(std::mem::take(chunk))).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tag_gives_back_the_place_it_was_made_from() {
+        for place in [
+            Place { input: 0, line: 1 },
+            Place {
+                input: 3,
+                line: (1 << LINE_BITS) - 1,
+            },
+        ] {
+            assert_eq!(place_of(tag_of(place)), place);
+        }
+    }
 }

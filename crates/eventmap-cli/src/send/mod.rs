@@ -2,18 +2,20 @@
 //! Every event read ends delivered, skipped with a reason, or dead-lettered with a reason.
 
 mod feed;
-mod observer;
-mod reader;
+mod ledger;
+mod lines;
 mod signals;
 mod summary;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use eventmap_pipeline::delivery::{Clock, DeadReason, Delivery, DeliveryObserver};
+use eventmap_pipeline::delivery::{Clock, DeadReason, DeliveryReport};
+use eventmap_pipeline::drive::{drive, Driving, Replay};
+use eventmap_pipeline::process::Compiled;
+use tokio::sync::watch;
 
 use crate::connection::{ConnectionArgs, DeliveryArgs, RetryDefaults};
 use crate::console::Console;
@@ -21,11 +23,10 @@ use crate::dead_letters::DeadLetterFile;
 use crate::exit;
 use crate::input::DEFAULT_MAX_LINE_BYTES;
 use crate::options::{compile_options, load_mapping, parse_duration, parse_now};
-use eventmap_pipeline::process::Processor;
 use feed::Place;
-use observer::Observer;
-use reader::Reader;
-use summary::{Counts, Ending, Summary};
+use ledger::Ledger;
+use lines::{InputLines, Reading};
+use summary::{Ending, Summary};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -110,57 +111,66 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     };
     let started = Instant::now();
     let console = Arc::new(Console::new());
-    let letters = DeadLetterFile::new(args.dead_letter.clone());
-    let observer = Arc::new(Observer::new(Arc::clone(&console), letters));
+    let inputs: Arc<[String]> = inputs.into();
+    let stop = Arc::new(watch::Sender::new(false));
+    let ledger = Arc::new(Ledger::new(
+        Arc::clone(&console),
+        Arc::clone(&inputs),
+        DeadLetterFile::new(args.dead_letter.clone()),
+        Arc::clone(&stop),
+    ));
+    let (give_up, given_up) = watch::channel(None);
+    let reading = Reading {
+        inputs: Arc::clone(&inputs),
+        start,
+        max_line_bytes: args.max_line_bytes,
+        gate,
+    };
+    let source = InputLines::start(reading, Arc::clone(&ledger), given_up);
+    let driving = Driving {
+        route: "send".into(),
+        mapping: Arc::new(RwLock::new(Arc::new(Compiled { mapping, validator }))),
+        clock,
+        delivery: delivery_config,
+        validate_only: args.validate_only,
+        drain: args.drain_timeout,
+        replay: if args.resend_mapped {
+            Replay::ResendMapped
+        } else {
+            Replay::Remap
+        },
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    // Started inside the runtime; this thread then maps the lines the reading thread
-    // feeds it and hands events over.
-    let delivery = runtime.block_on(async {
-        Delivery::start(
-            sink,
-            delivery_config,
-            clock,
-            Arc::clone(&observer) as Arc<dyn DeliveryObserver>,
-        )
-    });
-    let (feed, waker) = feed::start(inputs.clone(), start, args.max_line_bytes);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let watch = runtime.block_on(async {
-        signals::watch(signals::Watch {
-            interrupted: Arc::clone(&interrupted),
-            waker,
-            stopper: delivery.stopper(),
+    let driven = runtime.block_on(async {
+        let watch = signals::watch(signals::Watch {
+            stop: Arc::clone(&stop),
+            give_up,
             drain_timeout: args.drain_timeout,
             console: Arc::clone(&console),
         })
-    });
-    runtime.spawn(watch.context("cannot watch for Ctrl-C and SIGTERM")?);
-    let reader = Reader {
-        processor: Processor {
-            mapping: &mapping,
-            validator: validator.as_deref(),
-            replay: true,
-            resend_mapped: args.resend_mapped,
-        },
-        observer: &observer,
-        delivery: &delivery,
-        clock,
-        validate_only: args.validate_only,
-        interrupted: &interrupted,
-        inputs: &inputs,
-        gate,
-        max_line_bytes: args.max_line_bytes,
+        .context("cannot watch for Ctrl-C and SIGTERM")?;
+        let watcher = tokio::spawn(watch);
+        let driven = drive(source, &driving, sink, stop.subscribe()).await;
+        // A deadline that did not come to pass must not be announced.
+        watcher.abort();
+        anyhow::Ok(driven)
+    })?;
+    let report = driven.report;
+    let ending = driven
+        .finished
+        .ending
+        .unwrap_or_else(|| why_stopped(&ledger, &report));
+    let resume = match ending {
+        Ending::Done => None,
+        _ => Some(driven.finished.next),
     };
-    let mut counts = Counts::default();
-    let (ending, resume) = reader.read(&feed, start, &mut counts);
-    drop(feed); // The reading thread ends at its next line, or with the process.
-    let report = runtime.block_on(delivery.finish());
     console.clear();
-    let mut letters = observer.letters();
+    let counts = ledger.counts();
+    let mut letters = ledger.letters();
     let closed = letters.close();
     let summary = Summary {
         counts: &counts,
@@ -204,6 +214,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         Ending::Done if report.fatal.is_none() => exit::OK,
         _ => exit::INTERRUPTED,
     })
+}
+
+/// Why a run stopped before its input ended: a dead letter that could not be written,
+/// the destination's refusal, or a signal.
+fn why_stopped(ledger: &Ledger, report: &DeliveryReport) -> Ending {
+    if ledger.letters_failed() {
+        return Ending::LettersFailed;
+    }
+    match &report.fatal {
+        Some(fatal) if fatal.reason != DeadReason::Interrupted => Ending::DeliveryStopped,
+        _ => Ending::Interrupted,
+    }
 }
 
 /// `--resume-from INPUT:LINE`: INPUT must be one of the inputs given.

@@ -2,14 +2,12 @@
 //! for `--drain-timeout`; the deadline or a second signal ends the drain at once, and
 //! everything still undelivered is dead-lettered `interrupted` (so it can be replayed).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventmap_pipeline::delivery::Stopper;
 use eventmap_pipeline::signals::{Asked, Signals};
+use tokio::sync::watch;
 
-use super::feed::Waker;
 use crate::console::Console;
 
 /// The next stop signal's name (`send` does not reload: SIGHUP keeps its default).
@@ -23,9 +21,10 @@ async fn next_stop(signals: &mut Signals) -> &'static str {
 
 /// What the watcher acts on.
 pub(crate) struct Watch {
-    pub interrupted: Arc<AtomicBool>,
-    pub waker: Waker,
-    pub stopper: Stopper,
+    /// The run's stop: the driving loop takes no more lines and drains.
+    pub stop: Arc<watch::Sender<bool>>,
+    /// Why what is undelivered must be given up before the drain ends.
+    pub give_up: watch::Sender<Option<String>>,
     pub drain_timeout: Duration,
     pub console: Arc<Console>,
 }
@@ -35,8 +34,7 @@ pub(crate) fn watch(watch: Watch) -> std::io::Result<impl std::future::Future<Ou
     let mut signals = Signals::new(false)?;
     Ok(async move {
         let first = next_stop(&mut signals).await;
-        watch.interrupted.store(true, Ordering::SeqCst);
-        watch.waker.wake();
+        watch.stop.send_replace(true);
         let seconds = watch.drain_timeout.as_secs_f64();
         let _ = watch.console.write(
             format!(
@@ -45,16 +43,19 @@ pub(crate) fn watch(watch: Watch) -> std::io::Result<impl std::future::Future<Ou
             )
             .as_bytes(),
         );
-        let why = tokio::select! {
+        // The driving loop ends the drain at its own deadline; this only says so then.
+        let (why, now) = tokio::select! {
             () = tokio::time::sleep(watch.drain_timeout) => {
-                format!("the drain deadline passed ({seconds} s after {first})")
+                (format!("the drain deadline passed ({seconds} s after {first})"), false)
             }
-            second = next_stop(&mut signals) => format!("{second} during the drain"),
+            second = next_stop(&mut signals) => (format!("{second} during the drain"), true),
         };
         let _ = watch.console.write(
             format!("eventmap: {why}: dead-lettering what is undelivered as `interrupted`\n")
                 .as_bytes(),
         );
-        watch.stopper.abort(why);
+        if now {
+            watch.give_up.send_replace(Some(why));
+        }
     })
 }

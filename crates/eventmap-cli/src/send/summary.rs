@@ -20,8 +20,6 @@ pub(super) struct Counts {
     pub(super) invalid: u64,
     pub(super) failed: u64,
     pub(super) malformed: u64,
-    /// Mapped events the delivery could no longer take (it ended early).
-    pub(super) lost_in_handover: u64,
 }
 
 /// Why reading stopped.
@@ -71,7 +69,6 @@ impl Summary<'_> {
             (DeadReason::Malformed, counts.malformed),
             (DeadReason::MappingFailed, counts.failed),
             (DeadReason::Invalid, counts.invalid),
-            (DeadReason::Interrupted, counts.lost_in_handover),
         ] {
             if n > 0 {
                 dead.insert(reason.as_str(), n);

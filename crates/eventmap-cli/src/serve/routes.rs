@@ -14,7 +14,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use eventmap_pipeline::delivery::{Clock, DeadLetter, DeadPayload, DeadReason};
-use eventmap_pipeline::drive::{Driving, MappingSlot};
+use eventmap_pipeline::drive::{Driving, MappingSlot, Replay};
 use eventmap_pipeline::forward::{self, Forwarding};
 use eventmap_pipeline::intake::{SharedSources, Sources};
 use eventmap_pipeline::log;
@@ -99,6 +99,7 @@ impl Running {
                 delivery: plan.delivery,
                 validate_only: plan.test_mode,
                 drain: self.shared.drain,
+                replay: Replay::Off,
             },
             spool: self.shared.spool.clone(),
             lane,

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use eventmap_pipeline::delivery::{Clock, DeadReason, DeliveryConfig, Fatal, Sink};
-use eventmap_pipeline::drive::{drive, Driving};
+use eventmap_pipeline::drive::{drive, Driving, Replay};
 use eventmap_pipeline::log;
 use eventmap_pipeline::process::Compiled;
 use eventmap_pipeline::spool::DEFAULT_ROUTE;
@@ -149,6 +149,7 @@ pub async fn consume<S: Sink>(
         delivery: bounded_queue(&config.delivery),
         validate_only: config.validate_only,
         drain: config.drain,
+        replay: Replay::Off,
     };
     let driven = drive(member, &driving, sink, stop).await;
     let end = driven.finished;

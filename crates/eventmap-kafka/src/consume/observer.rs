@@ -82,7 +82,7 @@ impl Fates for Work {
         }
     }
 
-    fn kept(&self, tag: u64) {
+    fn kept(&self, tag: u64, _letter: &DeadLetter) {
         // Uncommitted: read again after the restart, never dead-lettered for our stop.
         self.take(tag);
     }

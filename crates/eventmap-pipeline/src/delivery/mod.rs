@@ -59,7 +59,7 @@ mod worker;
 
 pub use clock::Clock;
 pub use dead_letter::{DeadLetter, DeadPayload, DeadReason, ReplayError};
-pub use pipeline::{Closed, Delivery, DeliveryConfig, Stopper};
+pub use pipeline::{Closed, Delivery, DeliveryConfig, Room, Stopped, Stopper};
 pub use retry::RetryPolicy;
 pub use shared::{DeliveryObserver, DeliveryReport, RetryNotice};
 pub use sink::{BatchOutcome, EventStatus, Fatal, OutgoingEvent, Rejection, Sink, Transient};

@@ -46,6 +46,50 @@ impl Default for DeliveryConfig {
 #[error("the delivery pipeline has stopped")]
 pub struct Closed(pub OutgoingEvent);
 
+/// The pipeline's task has ended: it takes no more events.
+#[derive(Debug, thiserror::Error)]
+#[error("the delivery pipeline has stopped")]
+pub struct Stopped;
+
+/// Room held in a [`Delivery`]'s queue; see [`Delivery::room`].
+pub struct Room<'a> {
+    permits: mpsc::PermitIterator<'a, OutgoingEvent>,
+    shared: &'a Shared,
+    /// Queued through this room, counted into the report once, at its drop.
+    queued: u64,
+}
+
+impl Room<'_> {
+    /// Events that still fit.
+    pub fn len(&self) -> usize {
+        self.permits.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.permits.len() == 0
+    }
+
+    /// Queues `event` in the room held, without waiting. `Err` gives it back when no room
+    /// is left.
+    pub fn submit(&mut self, event: OutgoingEvent) -> Result<(), OutgoingEvent> {
+        let Some(permit) = self.permits.next() else {
+            return Err(event);
+        };
+        permit.send(event);
+        self.queued += 1;
+        Ok(())
+    }
+}
+
+impl Drop for Room<'_> {
+    fn drop(&mut self) {
+        let queued = self.queued;
+        if queued > 0 {
+            self.shared.with_report(|r| r.submitted += queued);
+        }
+    }
+}
+
 /// A running delivery pipeline. Submit events, then [`Delivery::finish`] to wait until
 /// each one is delivered or dead-lettered.
 pub struct Delivery {
@@ -85,6 +129,21 @@ impl Delivery {
         self.sender.send(event).await.map_err(|e| Closed(e.0))?;
         self.shared.with_report(|r| r.submitted += 1);
         Ok(())
+    }
+
+    /// Room in the queue for up to `n` events (at most the queue's size), waiting until
+    /// there is. A producer that holds room before it makes its events never has one
+    /// made but not handed over; and a burst handed over through the room wakes the
+    /// pipeline's task once, not once per event. Cancel-safe: one that stops waiting
+    /// holds nothing; room not used is given back when the [`Room`] is dropped.
+    pub async fn room(&self, n: usize) -> Result<Room<'_>, Stopped> {
+        let n = n.clamp(1, self.sender.max_capacity());
+        let permits = self.sender.reserve_many(n).await.map_err(|_| Stopped)?;
+        Ok(Room {
+            permits,
+            shared: &self.shared,
+            queued: 0,
+        })
     }
 
     /// [`Delivery::submit`] for a producer on a thread outside the runtime.

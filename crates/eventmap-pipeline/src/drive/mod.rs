@@ -1,8 +1,9 @@
 //! The one loop from a source to a destination. A [`Source`] (the spool's lane of a
-//! route in `serve`, a Kafka group member in `consume`) gives events; each goes through
-//! the mapping in use and the destination's validator; mapped ones go to a
-//! [`Delivery`]; and what became of each is told back to the source as its [`Fates`],
-//! which settles it its own way (the spool marks it done, Kafka commits past it).
+//! route in `serve`, a Kafka group member in `consume`, the input files of `send`)
+//! gives events; each goes through the mapping in use and the destination's validator;
+//! mapped ones go to a [`Delivery`]; and what became of each is told back to the source
+//! as its [`Fates`], which settles it its own way (the spool marks it done, Kafka
+//! commits past it, `send` writes its dead letters and counts).
 //!
 //! What every source gets from here, written once: the mapping read afresh at each pull
 //! (a reload swaps it between two), a stop that never waits for room in the delivery's
@@ -13,6 +14,7 @@
 mod outcomes;
 mod source;
 
+use std::future::Future;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -22,11 +24,11 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::delivery::{
-    Clock, DeadLetter, DeadReason, Delivery, DeliveryConfig, DeliveryObserver, DeliveryReport,
-    Fatal, OutgoingEvent, Sink,
+    Clock, DeadReason, Delivery, DeliveryConfig, DeliveryObserver, DeliveryReport, Fatal,
+    OutgoingEvent, Sink,
 };
 use crate::log;
-use crate::process::{Compiled, Next, Processor};
+use crate::process::{replayed_source, Compiled, Line, Next, Processor};
 use outcomes::Outcomes;
 pub use source::{Body, Fates, Incoming, Pulled, Source};
 
@@ -45,6 +47,22 @@ pub struct Driving {
     pub validate_only: bool,
     /// After a stop is asked for, how long what is in flight may take to deliver.
     pub drain: Duration,
+    /// Whether dead letters among the events are replayed.
+    pub replay: Replay,
+}
+
+/// Whether dead-letter records among the events are replayed (`send` given a
+/// dead-letter file) rather than taken as events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Replay {
+    /// Every event is mapped as it stands (`serve`, `consume`).
+    #[default]
+    Off,
+    /// A letter's input event is mapped again, with the mapping in use.
+    Remap,
+    /// A letter's mapped event is sent as it stands (`send --resend-mapped`), when it
+    /// holds one.
+    ResendMapped,
 }
 
 /// How a drive ended.
@@ -94,29 +112,47 @@ pub async fn drive<S: Source, K: Sink>(
         let processor = Processor {
             mapping: &compiled.mapping,
             validator: compiled.validator.as_deref(),
-            replay: false,
-            resend_mapped: false,
+            replay: d.replay != Replay::Off,
+            resend_mapped: d.replay == Replay::ResendMapped,
         };
-        for incoming in events {
-            let Some(event) = step(&source, &processor, fates.as_ref(), d, incoming) else {
-                continue;
-            };
-            // The queue is full while the destination is slow or down: a stop must not
-            // wait for room. An event not submitted stays in the source.
-            let submitted = tokio::select! {
+        let mut events = events.into_iter().peekable();
+        while events.len() > 0 {
+            // Room in the queue first, then the mapping: no event is made and then left
+            // unsubmitted. The queue is full while the destination is slow or down, and a
+            // stop must not wait for room; what was not taken stays in the source.
+            let room = tokio::select! {
                 biased;
-                () = stop.wait() => break 'pulling,
-                submitted = delivery.submit(event) => submitted,
+                () = stop.wait() => None,
+                room = delivery.room(events.len()) => room.ok(),
             };
-            if submitted.is_err() {
+            let Some(mut room) = room else {
+                if let Some(first) = events.peek() {
+                    source.not_taken(first.tag);
+                }
                 break 'pulling;
+            };
+            for incoming in events.by_ref().take(room.len()) {
+                // A stop (or the destination's) asked for while this pull is mapped
+                // leaves the rest of it to the source.
+                if stop.asked() || delivery.stopped().is_some() {
+                    source.not_taken(incoming.tag);
+                    break 'pulling;
+                }
+                if let Some(event) = step(&source, &processor, fates.as_ref(), d, incoming) {
+                    // The room holds one place per event taken, so it cannot run out.
+                    let _ = room.submit(event);
+                }
             }
         }
     }
     source.stop_pulling();
     let fatal = delivery.stopped();
-    let why = format!("shutdown: the drain deadline passed; {}", S::KEPT);
-    let report = delivery.finish_within(d.drain, &why).await;
+    let why = format!(
+        "the drain deadline passed ({} s after the stop); {}",
+        d.drain.as_secs_f64(),
+        S::KEPT
+    );
+    let report = finish(delivery, &mut stop, d.drain, &why, source.given_up()).await;
     // Every fate is told once the delivery is finished; the source may now end.
     drop(observer);
     drop(fates);
@@ -126,6 +162,34 @@ pub async fn drive<S: Source, K: Sink>(
         refused: fatal.filter(|f| f.reason != DeadReason::Interrupted),
         finished,
     }
+}
+
+/// Waits until every submitted event has its fate: for as long as that takes while no
+/// stop is asked (a source that ended wants all of it delivered), then for at most
+/// `drain` from the stop, or until the source gives up sooner. What is undelivered then
+/// is cut short with `why`.
+async fn finish(
+    delivery: Delivery,
+    stop: &mut Stop,
+    drain: Duration,
+    why: &str,
+    given_up: impl Future<Output = String>,
+) -> DeliveryReport {
+    let stopper = delivery.stopper();
+    let finish = delivery.finish();
+    tokio::pin!(finish, given_up);
+    tokio::select! {
+        biased;
+        report = &mut finish => return report,
+        () = stop.wait() => {}
+    }
+    tokio::select! {
+        biased;
+        report = &mut finish => return report,
+        () = tokio::time::sleep(drain) => stopper.abort(why),
+        why = &mut given_up => stopper.abort(why),
+    }
+    finish.await
 }
 
 /// Drives a source made by `make_source` until `stop` turns true; after a refusal by
@@ -182,30 +246,30 @@ fn step<S: Source>(
 ) -> Option<OutgoingEvent> {
     let now_ms = d.clock.now_ms();
     let Incoming { tag, body } = incoming;
-    match body {
-        Body::Event(bytes) => {
-            let line = processor.bytes(&bytes, &EventContext { now_ms });
-            match line.next(&bytes, now_ms, d.validate_only, || source.fallback_id(tag)) {
-                // The event's bytes travel with it (moved, not copied): a dead letter
-                // keeps them as its source.
-                Next::Deliver(event) => return Some(event.with_tag(tag).with_source(bytes)),
-                Next::Skip { reason } => fates.skipped(tag, &reason),
-                Next::DeadLetter(letter) => fates.dead_lettered(tag, letter),
-            }
+    let (line, bytes) = match body {
+        Body::Event(bytes) => (processor.bytes(&bytes, &EventContext { now_ms }), bytes),
+        Body::Unreadable { why, payload } => (Line::malformed(why, payload), Vec::new()),
+    };
+    fates.examined(tag, &line);
+    let replayed = line.replayed;
+    let fallback_id = || source.fallback_id(tag);
+    match line.next(&bytes, now_ms, d.validate_only, S::EVENTS_WAIT, fallback_id) {
+        Next::Deliver(event) => {
+            // The event's bytes travel with it (moved, not copied): a dead letter keeps
+            // them as its source. A replayed letter's source is the one it kept.
+            let source = if replayed {
+                replayed_source(&bytes)
+            } else {
+                Some(bytes)
+            };
+            let event = event.with_tag(tag);
+            return Some(match source {
+                Some(source) => event.with_source(source),
+                None => event,
+            });
         }
-        Body::Unreadable { why, payload } => fates.dead_lettered(
-            tag,
-            DeadLetter {
-                id: None,
-                reason: DeadReason::Malformed,
-                status: None,
-                code: None,
-                message: why,
-                attempts: 0,
-                at_ms: now_ms,
-                payload,
-            },
-        ),
+        Next::Skip { reason } => fates.skipped(tag, &reason),
+        Next::DeadLetter(letter) => fates.rejected(tag, letter),
     }
     None
 }

@@ -27,7 +27,7 @@ impl DeliveryObserver for Outcomes {
 
     fn dead_lettered(&self, event: &OutgoingEvent, letter: &DeadLetter) {
         if delivery_stopped(letter.reason) {
-            self.fates.kept(event.tag);
+            self.fates.kept(event.tag, letter);
         } else {
             self.fates.dead_lettered(event.tag, letter.clone());
         }

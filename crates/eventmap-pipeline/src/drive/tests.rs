@@ -1,6 +1,8 @@
 //! The loop against an in-memory source and a scripted sink: every event pulled gets
 //! exactly one fate, a reload between pulls takes effect, a stop while the destination
-//! is down keeps what was in flight, and a refusal is retried with a fresh source.
+//! is down keeps what was in flight, a refusal is retried with a fresh source, a source
+//! that ends gets all of it delivered, a stop mid-pull leaves the rest untaken, a source
+//! can cut the drain short, and a replayed letter keeps the source it held.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +13,7 @@ use eventmap::{CompileOptions, Mapping};
 use tokio::sync::watch;
 
 use super::*;
-use crate::delivery::{BatchOutcome, DeadPayload, EventStatus, Rejection, Transient};
+use crate::delivery::{BatchOutcome, DeadLetter, DeadPayload, EventStatus, Rejection, Transient};
 
 const MAPPING: &str = r#"
 global:
@@ -54,6 +56,7 @@ fn driving(mapping: MappingSlot) -> Driving {
         },
         validate_only: false,
         drain: Duration::from_millis(200),
+        replay: Replay::Off,
     }
 }
 
@@ -74,19 +77,40 @@ enum Fate {
 }
 
 #[derive(Default)]
-struct Acks(Mutex<BTreeMap<u64, Vec<Fate>>>);
+struct Acks {
+    fates: Mutex<BTreeMap<u64, Vec<Fate>>>,
+    /// Each dead or kept letter, as the line a file would hold.
+    letters: Mutex<Vec<serde_json::Value>>,
+    examined: Mutex<Vec<u64>>,
+    /// Asks for the stop when this tag is examined (as `send` does when its dead-letter
+    /// file fails).
+    stop_at: Option<(u64, watch::Sender<bool>)>,
+}
 
 impl Acks {
     fn tell(&self, tag: u64, fate: Fate) {
-        self.0.lock().unwrap().entry(tag).or_default().push(fate);
+        self.fates
+            .lock()
+            .unwrap()
+            .entry(tag)
+            .or_default()
+            .push(fate);
     }
 
     fn of(&self) -> BTreeMap<u64, Vec<Fate>> {
-        self.0.lock().unwrap().clone()
+        self.fates.lock().unwrap().clone()
     }
 }
 
 impl Fates for Acks {
+    fn examined(&self, tag: u64, _line: &crate::process::Line) {
+        self.examined.lock().unwrap().push(tag);
+        if let Some((at, stop)) = &self.stop_at {
+            if *at == tag {
+                stop.send_replace(true);
+            }
+        }
+    }
     fn delivered(&self, events: &[OutgoingEvent]) {
         for event in events {
             self.tell(event.tag, Fate::Delivered);
@@ -96,9 +120,11 @@ impl Fates for Acks {
         self.tell(tag, Fate::Skipped(reason.into()));
     }
     fn dead_lettered(&self, tag: u64, letter: DeadLetter) {
+        self.letters.lock().unwrap().push(letter.to_json());
         self.tell(tag, Fate::Dead(letter.reason));
     }
-    fn kept(&self, tag: u64) {
+    fn kept(&self, tag: u64, letter: &DeadLetter) {
+        self.letters.lock().unwrap().push(letter.to_json());
         self.tell(tag, Fate::Kept);
     }
 }
@@ -112,6 +138,10 @@ struct Queue {
     ends: bool,
     reload: Option<(MappingSlot, Arc<Compiled>)>,
     pulls: usize,
+    /// The first tag the loop said it did not take.
+    not_taken: Option<u64>,
+    /// Gives up on the drain this long after it is asked.
+    gives_up_after: Option<Duration>,
 }
 
 impl Queue {
@@ -122,12 +152,14 @@ impl Queue {
             ends,
             reload: None,
             pulls: 0,
+            not_taken: None,
+            gives_up_after: None,
         }
     }
 }
 
 impl Source for Queue {
-    type Finished = usize;
+    type Finished = (usize, Option<u64>);
     const KEPT: &'static str = "the events stay in the queue";
 
     async fn pull(&mut self) -> Pulled {
@@ -152,16 +184,32 @@ impl Source for Queue {
         format!("queue-{tag}")
     }
 
-    async fn finish(self) -> usize {
-        self.pulls
+    fn not_taken(&mut self, tag: u64) {
+        self.not_taken = Some(tag);
+    }
+
+    async fn given_up(&mut self) -> String {
+        match self.gives_up_after {
+            Some(after) => {
+                tokio::time::sleep(after).await;
+                "a second Ctrl-C".into()
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    async fn finish(self) -> (usize, Option<u64>) {
+        (self.pulls, self.not_taken)
     }
 }
 
 /// Answers each batch by what its events hold: `refuse` dead-letters one, and the sink
-/// as a whole can be down (retry later) or refuse our credentials.
+/// as a whole can be down (retry later, until `down_until` if set) or refuse our
+/// credentials.
 #[derive(Clone, Default)]
 struct Scripted {
     down: bool,
+    down_until: Option<std::time::Instant>,
     credentials_refused: bool,
     sent: Arc<Mutex<Vec<String>>>,
 }
@@ -175,7 +223,10 @@ impl Sink for Scripted {
                 message: "bad key".into(),
             });
         }
-        if self.down {
+        let down_now = self
+            .down_until
+            .is_some_and(|until| std::time::Instant::now() < until);
+        if self.down || down_now {
             return BatchOutcome::RetryLater(Transient {
                 message: "503".into(),
                 status: Some(503),
@@ -252,7 +303,7 @@ async fn every_event_pulled_gets_exactly_one_fate() {
     assert_eq!(fates, expected);
     assert_eq!(driven.report.delivered, 2);
     assert!(driven.refused.is_none());
-    assert_eq!(driven.finished, 3, "two batches, then the end");
+    assert_eq!(driven.finished.0, 3, "two batches, then the end");
 }
 
 #[tokio::test]
@@ -367,4 +418,110 @@ async fn after_a_refusal_a_fresh_source_is_driven_once_the_backoff_passed() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_source_that_ends_has_everything_delivered_however_long_that_takes() {
+    let slot: MappingSlot = Arc::new(RwLock::new(compiled(MAPPING)));
+    let queue = Queue::new(vec![vec![incoming(1, order("m-1", "5"))]], true);
+    let acks = Arc::clone(&queue.acks);
+    let (_stop, stopped) = watch::channel(false);
+    // Down for longer than the drain (200 ms): only a stop bounds the wait at the end.
+    let sink = Scripted {
+        down_until: Some(std::time::Instant::now() + Duration::from_millis(600)),
+        ..Scripted::default()
+    };
+    let driven = drive(queue, &driving(slot), sink, stopped).await;
+    assert_eq!(acks.of(), [(1, vec![Fate::Delivered])].into());
+    assert_eq!(driven.report.delivered, 1);
+}
+
+#[tokio::test]
+async fn a_stop_asked_while_a_pull_is_mapped_leaves_the_rest_to_the_source() {
+    let slot: MappingSlot = Arc::new(RwLock::new(compiled(MAPPING)));
+    let (stop, stopped) = watch::channel(false);
+    let mut queue = Queue::new(
+        vec![(1..=4)
+            .map(|n| incoming(n, order(&format!("m-{n}"), "5")))
+            .collect()],
+        true,
+    );
+    queue.acks = Arc::new(Acks {
+        stop_at: Some((2, stop)),
+        ..Acks::default()
+    });
+    let acks = Arc::clone(&queue.acks);
+    let driven = drive(queue, &driving(slot), Scripted::default(), stopped).await;
+
+    assert_eq!(driven.finished.1, Some(3), "the first event not taken");
+    assert_eq!(*acks.examined.lock().unwrap(), vec![1, 2]);
+    let fates = acks.of();
+    assert_eq!(
+        fates.keys().copied().collect::<Vec<_>>(),
+        vec![1, 2],
+        "only what was taken has a fate: {fates:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_source_that_gives_up_ends_the_drain_before_its_deadline() {
+    let slot: MappingSlot = Arc::new(RwLock::new(compiled(MAPPING)));
+    let mut queue = Queue::new(vec![vec![incoming(1, order("m-1", "5"))]], false);
+    queue.gives_up_after = Some(Duration::from_millis(50));
+    let acks = Arc::clone(&queue.acks);
+    let (stop, stopped) = watch::channel(false);
+    let mut d = driving(slot);
+    d.drain = Duration::from_secs(3600);
+    let sink = Scripted {
+        down: true,
+        ..Scripted::default()
+    };
+    let run = tokio::spawn(async move { drive(queue, &d, sink, stopped).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .expect("given up long before the hour's drain")
+        .expect("the loop ends");
+    assert_eq!(acks.of(), [(1, vec![Fate::Kept])].into());
+    let letters = acks.letters.lock().unwrap();
+    let message = letters[0]["dead_letter"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("a second Ctrl-C"), "{letters:?}");
+}
+
+#[tokio::test]
+async fn a_replayed_letter_is_mapped_from_its_source_and_keeps_that_source() {
+    let slot: MappingSlot = Arc::new(RwLock::new(compiled(MAPPING)));
+    let source: serde_json::Value = serde_json::json!({"type": "track",
+        "event": "Order Completed", "messageId": "refuse-9", "properties": {"total": 4}});
+    let letter = DeadLetter {
+        id: Some("refuse-9".into()),
+        reason: DeadReason::Interrupted,
+        status: None,
+        code: None,
+        message: "interrupted".into(),
+        attempts: 0,
+        at_ms: 0,
+        payload: DeadPayload::Source(source.clone()),
+    };
+    let line = serde_json::to_vec(&letter.to_json()).unwrap();
+    let queue = Queue::new(vec![vec![incoming(1, Body::Event(line))]], true);
+    let acks = Arc::clone(&queue.acks);
+    let (_stop, stopped) = watch::channel(false);
+    let mut d = driving(slot);
+    d.replay = Replay::Remap;
+    let sink = Scripted::default();
+    drive(queue, &d, sink.clone(), stopped).await;
+
+    let sent = sink.sent.lock().unwrap().clone();
+    assert!(sent[0].contains(r#""amount":4"#), "{sent:?}");
+    assert_eq!(
+        acks.of(),
+        [(1, vec![Fate::Dead(DeadReason::Invalid)])].into()
+    );
+    let letters = acks.letters.lock().unwrap();
+    assert_eq!(
+        letters[0]["source"], source,
+        "the source, not the letter around it"
+    );
 }

@@ -1,6 +1,7 @@
 //! `eventmap consume` and `serve --to-kafka` against a real Kafka-compatible broker
-//! (tansu) and the mock API: a group sharing partitions, a member killed with SIGKILL,
-//! poisoned records, and the intake producing to the topic end to end.
+//! (tansu) and the mock API: a group sharing partitions, a member killed with SIGKILL
+//! (also right after a commit inside a partition's last batch), poisoned records, and the
+//! intake producing to the topic end to end.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -534,6 +535,54 @@ fn posts_of_100_through_serve_survive_a_member_joining_and_one_killed() {
     assert!(
         !pages.contains("eventmap_consume_offset_gaps_total{"),
         "{pages}"
+    );
+}
+
+/// A member killed after committing inside a partition's last record batch: tansu
+/// answers the next owner's fetch from there with the batch after it, and there is none,
+/// so nothing comes at all. The next owner notices the silence and reads the partition
+/// again from further back.
+#[test]
+fn a_commit_inside_the_last_batch_does_not_strand_the_rest_of_it() {
+    let broker = Broker::start();
+    let slow = Fault::Slow {
+        delay: Duration::from_millis(40),
+        recorded: true,
+    };
+    let mut config = MockConfig::new(KEY, PIXEL);
+    config.faults = FaultPlan::Script(vec![Some(slow); 100]);
+    let mock = MockCapi::start(config).expect("mock starts");
+    broker.create_topic("tail", 1);
+    let records = orders("tail", 100);
+    broker.produce_one_batch("tail", &records);
+    // One event a request, 40 ms each: commits (every 200 ms) land inside the batch.
+    let one_by_one = ["--batch-size", "1", "--concurrency", "1"];
+    let first = Consumer::start(&broker, "tail", "g-tail", &mock.endpoint(), &one_by_one);
+    wait_for_with_logs(
+        "a commit inside the batch",
+        Duration::from_secs(60),
+        &[&first],
+        || {
+            let committed = broker.committed("g-tail", "tail", 1)[0];
+            (10..90).contains(&committed)
+        },
+    );
+    first.kill_9();
+    // tansu moves a dead member's partitions at the next change of membership.
+    std::thread::sleep(Duration::from_secs(7));
+    let next = Consumer::start(&broker, "tail", "g-tail", &mock.endpoint(), &one_by_one);
+    let ids = ids_of(&records);
+    wait_for_with_logs(
+        "the rest of the batch delivered",
+        Duration::from_secs(60),
+        &[&next],
+        || all_delivered(&mock, &ids),
+    );
+    let read_again = next.logged("partition_read_again");
+    assert!(
+        read_again.iter().any(|line| line["silent"] == true),
+        "{}",
+        next.log()
     );
 }
 

@@ -122,11 +122,18 @@ impl Broker {
         );
     }
 
-    /// Produces `records` as a client in a hurry would: many records a batch. (A
-    /// consumer that commits inside a batch and is then restarted stalls on tansu 0.6;
-    /// fine for a benchmark whose consumers joined before the first record.)
+    /// Produces `records` as a client in a hurry would: many records a batch.
     pub fn produce_batched(&self, topic: &str, records: &[(String, Vec<u8>)]) {
         self.produce_with(topic, records, &[("linger.ms", "5")]);
+    }
+
+    /// Produces `records` as one record batch (all sent within the producer's linger).
+    pub fn produce_one_batch(&self, topic: &str, records: &[(String, Vec<u8>)]) {
+        self.produce_with(
+            topic,
+            records,
+            &[("linger.ms", "2000"), ("batch.num.messages", "100000")],
+        );
     }
 
     fn produce_with(&self, topic: &str, records: &[(String, Vec<u8>)], settings: &[(&str, &str)]) {

@@ -22,7 +22,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::resume::{Resume, Verdict};
+use super::resume::{Resume, Verdict, SILENCE};
 use crate::dead_letters::SourceRecord;
 use crate::metrics::{ConsumeMetrics, PartitionLabel, RebalanceLabel};
 use crate::offsets::{Offsets, Partition};
@@ -205,6 +205,7 @@ impl Poller {
         } = self;
         let offsets = Arc::clone(&consumer.context().offsets);
         let mut last_commit = Instant::now();
+        let mut last_silence_check = Instant::now();
         let mut records = Some(records);
         while !control.processing_done.load(Ordering::SeqCst) {
             let polled = consumer.poll(Duration::from_millis(100));
@@ -232,6 +233,10 @@ impl Poller {
             if last_commit.elapsed() >= commit_interval {
                 commit(&consumer, &offsets, &offsets.due(), CommitMode::Async);
                 last_commit = Instant::now();
+            }
+            if fetching && last_silence_check.elapsed() >= SILENCE / 2 {
+                consumer.context().read_silent_partitions_again(&consumer);
+                last_silence_check = Instant::now();
             }
         }
         commit(&consumer, &offsets, &offsets.due(), CommitMode::Sync);
@@ -309,6 +314,45 @@ impl Rebalancer {
             Verdict::Gap { from, to } => {
                 self.gap(&partition, Some(from), to, None);
                 true
+            }
+        }
+    }
+
+    /// Partitions silent since their assignment: the commit may sit inside the
+    /// partition's last batch, and the broker have answered the fetch from there with the
+    /// batch after it, of which there is none. They are read again from further back
+    /// (see [`super::resume`]).
+    fn read_silent_partitions_again(&self, consumer: &BaseConsumer<Self>) {
+        let silent = self.resume().silent(Instant::now());
+        for (partition, committed) in silent {
+            let verdict = self.resume().read_silent_again(&partition, Instant::now());
+            let Some(Verdict::SeekTo { expected, from }) = verdict else {
+                continue;
+            };
+            self.metrics
+                .refetches
+                .get_or_create(&label(&partition))
+                .inc();
+            log::line(
+                "partition_read_again",
+                json!({"partition": partition.to_string(), "expected": expected,
+                    "from": from, "silent": true,
+                    "why": "no record came from the committed offset since the assignment: \
+                            the broker may have skipped the rest of its batch"}),
+            );
+            let seek = consumer.seek(
+                &partition.topic,
+                partition.partition,
+                Offset::Offset(from),
+                Duration::from_secs(10),
+            );
+            if let Err(e) = seek {
+                // Still pending: tried again after the next silence.
+                log::line(
+                    "seek_failed",
+                    json!({"partition": partition.to_string(), "committed": committed,
+                        "error": e.to_string()}),
+                );
             }
         }
     }

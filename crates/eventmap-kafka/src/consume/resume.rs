@@ -12,8 +12,16 @@
 //! on from `N`. If no record at `N` exists even then (compaction, retention, an operator's
 //! reset, a broker bug of another kind), the range is a gap: counted and logged, never
 //! hidden. On Kafka the first record is `N` and none of this runs.
+//!
+//! A commit inside a partition's *last* batch leaves no later batch to answer with: the
+//! new owner hears nothing at all, and the rest of that batch would wait forever. The
+//! broker's offsets cannot tell this apart from a partition with nothing new (tansu's
+//! high watermark is the last batch's first offset + 1), so a partition that stays
+//! silent for a while after its assignment is read again from further back the same way:
+//! at worst a caught-up partition's last few hundred records are read and dropped once.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use crate::offsets::Partition;
 
@@ -43,7 +51,14 @@ struct Pending {
     window: i64,
     /// A record before `from` came since the last read-again began.
     seen_before: bool,
+    /// No record of the partition has come since it was assigned or last read again
+    /// (from this instant).
+    silent_since: Option<Instant>,
 }
+
+/// How long a partition may stay silent after its assignment before the broker is asked
+/// whether it holds records past the committed offset.
+pub(crate) const SILENCE: Duration = Duration::from_secs(2);
 
 /// The partitions whose first record is still to be checked.
 #[derive(Debug, Default)]
@@ -54,14 +69,45 @@ pub(crate) struct Resume {
 impl Resume {
     /// `partition` was assigned with committed offset `from`.
     pub fn expect(&mut self, partition: Partition, from: i64) {
+        self.expect_at(partition, from, Instant::now());
+    }
+
+    fn expect_at(&mut self, partition: Partition, from: i64, now: Instant) {
         self.pending.insert(
             partition,
             Pending {
                 from,
                 window: 0,
                 seen_before: false,
+                silent_since: Some(now),
             },
         );
+    }
+
+    /// The partitions still waiting for their first record that have been silent for
+    /// [`SILENCE`] or longer, each with its committed offset.
+    pub fn silent(&self, now: Instant) -> Vec<(Partition, i64)> {
+        self.pending
+            .iter()
+            .filter(|(_, p)| {
+                p.silent_since
+                    .is_some_and(|since| now.duration_since(since) >= SILENCE)
+            })
+            .map(|(partition, p)| (partition.clone(), p.from))
+            .collect()
+    }
+
+    /// A silent partition, read again from further back: the seek to make, or `None`
+    /// when it is no longer pending or was already read from its start (nothing further
+    /// back to find; its silence is no longer watched).
+    pub fn read_silent_again(&mut self, partition: &Partition, now: Instant) -> Option<Verdict> {
+        let pending = self.pending.get_mut(partition)?;
+        if pending.window > 0 && pending.window >= pending.from {
+            pending.silent_since = None;
+            return None;
+        }
+        pending.silent_since = Some(now);
+        Some(pending.read_again())
     }
 
     /// `partition` was taken away.
@@ -74,6 +120,7 @@ impl Resume {
         let Some(pending) = self.pending.get_mut(partition) else {
             return Verdict::Take;
         };
+        pending.silent_since = None;
         let from = pending.from;
         if offset < from {
             pending.seen_before = true;
@@ -90,14 +137,21 @@ impl Resume {
             self.pending.remove(partition);
             return Verdict::Gap { from, to: offset };
         }
-        pending.window = if pending.window == 0 {
+        pending.read_again()
+    }
+}
+
+impl Pending {
+    /// Reads the partition again from further back than last time.
+    fn read_again(&mut self) -> Verdict {
+        self.window = if self.window == 0 {
             FIRST_WINDOW
         } else {
-            pending.window.saturating_mul(4)
+            self.window.saturating_mul(4)
         };
         Verdict::SeekTo {
-            expected: from,
-            from: (from - pending.window).max(0),
+            expected: self.from,
+            from: (self.from - self.window).max(0),
         }
     }
 }
@@ -173,5 +227,41 @@ mod tests {
         resume.expect(p(), 10);
         resume.forget(&p());
         assert_eq!(resume.check(&p(), 99), Verdict::Take);
+    }
+
+    #[test]
+    fn a_silent_partition_is_read_again_until_read_from_its_start() {
+        // Committed 1013 inside the last batch (1000..1100): the broker answers with the
+        // next batch, which does not exist, so nothing comes.
+        let mut resume = Resume::default();
+        let assigned = Instant::now();
+        resume.expect_at(p(), 1013, assigned);
+        assert!(resume.silent(assigned + SILENCE / 2).is_empty(), "not yet");
+        let later = assigned + SILENCE;
+        assert_eq!(resume.silent(later), vec![(p(), 1013)]);
+        assert_eq!(
+            resume.read_silent_again(&p(), later),
+            Some(seek(1013, 1013 - 512))
+        );
+        assert!(
+            resume.silent(later).is_empty(),
+            "a fresh wait after the seek"
+        );
+        // Read from the batch at 500: the records before the commit are dropped.
+        assert_eq!(resume.check(&p(), 500), Verdict::Drop);
+        assert!(resume.silent(later + SILENCE).is_empty(), "heard from");
+        assert_eq!(resume.check(&p(), 1013), Verdict::Take);
+        assert_eq!(
+            resume.read_silent_again(&p(), later),
+            None,
+            "no longer pending"
+        );
+
+        // Nothing at all comes, even from the start: watched no longer.
+        resume.expect_at(p(), 600, assigned);
+        assert_eq!(resume.read_silent_again(&p(), later), Some(seek(600, 88)));
+        assert_eq!(resume.read_silent_again(&p(), later), Some(seek(600, 0)));
+        assert_eq!(resume.read_silent_again(&p(), later), None);
+        assert!(resume.silent(later + SILENCE).is_empty());
     }
 }

@@ -286,23 +286,9 @@ impl Rebalancer {
             Verdict::Take => true,
             Verdict::Drop => false,
             Verdict::SeekTo { expected, from } => {
-                self.metrics
-                    .refetches
-                    .get_or_create(&label(&partition))
-                    .inc();
-                log::line(
-                    "partition_read_again",
-                    json!({"partition": partition.to_string(), "expected": expected,
-                        "got": offset, "from": from,
-                        "why": "the broker answered a fetch from inside a record batch with a later batch"}),
-                );
-                let seek = consumer.seek(
-                    message.topic(),
-                    message.partition(),
-                    Offset::Offset(from),
-                    Duration::from_secs(10),
-                );
-                match seek {
+                let why = json!({"expected": expected, "got": offset, "from": from,
+                    "why": "the broker answered a fetch from inside a record batch with a later batch"});
+                match self.read_again(consumer, &partition, from, why) {
                     Ok(()) => false,
                     Err(e) => {
                         self.resume().forget(&partition);
@@ -329,24 +315,10 @@ impl Rebalancer {
             let Some(Verdict::SeekTo { expected, from }) = verdict else {
                 continue;
             };
-            self.metrics
-                .refetches
-                .get_or_create(&label(&partition))
-                .inc();
-            log::line(
-                "partition_read_again",
-                json!({"partition": partition.to_string(), "expected": expected,
-                    "from": from, "silent": true,
-                    "why": "no record came from the committed offset since the assignment: \
-                            the broker may have skipped the rest of its batch"}),
-            );
-            let seek = consumer.seek(
-                &partition.topic,
-                partition.partition,
-                Offset::Offset(from),
-                Duration::from_secs(10),
-            );
-            if let Err(e) = seek {
+            let why = json!({"expected": expected, "from": from, "silent": true,
+                "why": "no record came from the committed offset since the assignment: \
+                        the broker may have skipped the rest of its batch"});
+            if let Err(e) = self.read_again(consumer, &partition, from, why) {
                 // Still pending: tried again after the next silence.
                 log::line(
                     "seek_failed",
@@ -355,6 +327,29 @@ impl Rebalancer {
                 );
             }
         }
+    }
+
+    /// Reads `partition` again from offset `from`: counted, logged with `why` (an
+    /// object of the log line's fields), and sought.
+    fn read_again(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        partition: &Partition,
+        from: i64,
+        mut why: serde_json::Value,
+    ) -> KafkaResult<()> {
+        self.metrics
+            .refetches
+            .get_or_create(&label(partition))
+            .inc();
+        why["partition"] = json!(partition.to_string());
+        log::line("partition_read_again", why);
+        consumer.seek(
+            &partition.topic,
+            partition.partition,
+            Offset::Offset(from),
+            Duration::from_secs(10),
+        )
     }
 
     fn gap(&self, partition: &Partition, from: Option<i64>, to: i64, error: Option<String>) {
